@@ -1,0 +1,1 @@
+//! (owned by the filter/path/PATCH work; in progress)

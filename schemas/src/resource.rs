@@ -1,0 +1,1 @@
+//! (owned by the resource/discovery work; in progress)
