@@ -1,0 +1,478 @@
+//! The configuration file: a versioned TOML document with one `[[connector]]` table per
+//! connector, parsed strictly (unknown keys are errors that name the line), with secrets read
+//! from files or the environment and never kept in a form that could be logged.
+//!
+//! Each connector kind owns its own settings table (`[connector.sql]` is
+//! `connector_sql::SqlConfig`); this module owns everything around it: the server, tokens,
+//! schema mode and attribute map, deprovisioning and import schedules. Relative paths are
+//! resolved against the directory of the configuration file.
+
+mod duration;
+mod secret;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub use duration::HumanDuration;
+pub use secret::{MIN_TOKEN_LEN, Secret, TokenHash, generate_token};
+
+/// The only configuration format version this build understands.
+pub const CONFIG_VERSION: u32 = 1;
+
+/// A configuration problem an administrator must fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Format version; must be 1.
+    pub version: u32,
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default, rename = "connector")]
+    pub connectors: Vec<ConnectorConfig>,
+    /// Directory of the configuration file; relative paths are resolved against it.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+    /// Where the configuration was read from.
+    #[serde(skip)]
+    pub source: PathBuf,
+}
+
+/// `[server]`: the listener, TLS, data directory and limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address and port to listen on. Default `0.0.0.0:8585`, as Microsoft's ECMA host.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Where the connector space, generated certificates and run history live.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Host names (and IP addresses) put into a generated certificate and shown in endpoint URLs.
+    /// Default: this machine's host name, `localhost` and `127.0.0.1`.
+    #[serde(default)]
+    pub public_names: Vec<String>,
+    /// TLS certificate; when absent, a self-signed one is generated into `<data_dir>/certs`.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+    /// Token for the administrative endpoints (`/metrics`). Without one they are disabled.
+    #[serde(default)]
+    pub admin_token: Option<TokenSource>,
+    /// Largest request body accepted, in bytes. Default 1 MiB.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    /// Largest `count` a list request may ask for. Default 1000.
+    #[serde(default = "default_max_page")]
+    pub max_page_size: usize,
+    /// How many objects a filter without an index may scan before the request is refused with
+    /// `tooMany`. Default 200,000.
+    #[serde(default = "default_max_scan")]
+    pub max_filter_scan: u64,
+    /// Log format: `text` (default) or `json`.
+    #[serde(default)]
+    pub log_format: LogFormat,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: default_listen(),
+            data_dir: default_data_dir(),
+            public_names: Vec::new(),
+            tls: None,
+            admin_token: None,
+            max_body_bytes: default_max_body(),
+            max_page_size: default_max_page(),
+            max_filter_scan: default_max_scan(),
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], 8585))
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("data")
+}
+fn default_max_body() -> usize {
+    1024 * 1024
+}
+fn default_max_page() -> usize {
+    1000
+}
+fn default_max_scan() -> u64 {
+    200_000
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// `[server.tls]`: a PEM pair or a PFX file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain (leaf first).
+    pub cert: Option<PathBuf>,
+    /// PEM private key.
+    pub key: Option<PathBuf>,
+    /// PKCS#12 file, as Windows exports it.
+    pub pfx: Option<PathBuf>,
+    /// Password of the PFX file.
+    pub pfx_password: Option<SecretSource>,
+}
+
+/// Where a secret comes from: a file (first line, trimmed) or an environment variable.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretSource {
+    pub file: Option<PathBuf>,
+    pub env: Option<String>,
+}
+
+/// Where a bearer token comes from. `hash` keeps only the SHA-256 of the token in the file
+/// (what `connector-host token` writes); `file` and `env` hold the token itself.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSource {
+    pub hash: Option<String>,
+    pub file: Option<PathBuf>,
+    pub env: Option<String>,
+}
+
+/// Which SCIM schema a connector exposes (DESIGN §3).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SchemaMode {
+    /// Drop-in for Microsoft's ECMA host: users only, every exposed connector attribute under
+    /// `urn:ietf:params:scim:schemas:extension:ECMA2Host:2.0:User`.
+    #[default]
+    Ecma2host,
+    /// Standard SCIM: core User, EnterpriseUser and Group, with a declarative attribute map.
+    Scim,
+}
+
+/// The connector kinds this build knows.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectorKind {
+    Sql,
+}
+
+/// `[[connector]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorConfig {
+    /// Name used in the endpoint URL `/ecma2host_{name}/scim`; case-sensitive.
+    pub name: String,
+    pub kind: ConnectorKind,
+    #[serde(default)]
+    pub schema: SchemaMode,
+    /// The bearer token Entra sends (at least 12 characters).
+    pub token: TokenSource,
+    /// Full import interval. Default 2 hours (the ECMA host's usual autosync timer).
+    #[serde(default = "default_full_import_every")]
+    pub full_import_every: HumanDuration,
+    /// Delta import interval, for connectors that support delta imports.
+    #[serde(default)]
+    pub delta_import_every: Option<HumanDuration>,
+    /// Time budget for one export; Entra gives up after 60 s, so the default is 30 s.
+    #[serde(default = "default_export_timeout")]
+    pub export_timeout: HumanDuration,
+    /// Page size for imports. Default 500.
+    #[serde(default = "default_import_page")]
+    pub import_page_size: usize,
+    /// Users: the object type and (in `scim` mode) the attribute map.
+    #[serde(default)]
+    pub users: ResourceMapConfig,
+    /// Groups (`scim` mode only): the object type and attribute map. Absent: no `/Groups`.
+    #[serde(default)]
+    pub groups: Option<ResourceMapConfig>,
+    #[serde(default)]
+    pub deprovision: DeprovisionConfig,
+    /// SQL connector settings (`kind = "sql"`).
+    #[serde(default)]
+    pub sql: Option<connector_sql::SqlConfig>,
+}
+
+fn default_full_import_every() -> HumanDuration {
+    HumanDuration::from_secs(2 * 3600)
+}
+fn default_export_timeout() -> HumanDuration {
+    HumanDuration::from_secs(30)
+}
+fn default_import_page() -> usize {
+    500
+}
+
+/// How one SCIM resource type maps onto a connector object type.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceMapConfig {
+    /// Connector object type. Default `User` for users, `Group` for groups.
+    pub object_type: Option<String>,
+    /// `scim` mode: SCIM attribute path → connector attribute, e.g.
+    /// `"name.givenName" = "FirstName"`, `'emails[type eq "work"].value' = "Mail"`.
+    /// The connector's anchor attribute may be mapped; if it is not, new objects get a random
+    /// UUID as their anchor.
+    #[serde(default)]
+    pub map: BTreeMap<String, String>,
+    /// `ecma2host` mode: the connector attributes to expose (default: all).
+    #[serde(default)]
+    pub expose: Option<Vec<String>>,
+    /// Connector attributes indexed for filter lookups besides the anchor and the mapped
+    /// `userName`/`externalId`/`displayName` (and in `ecma2host` mode every exposed
+    /// single-valued attribute, which is the default).
+    #[serde(default)]
+    pub match_attributes: Vec<String>,
+}
+
+/// `[connector.deprovision]`: what disable and delete do, as in the ECMA host's wizard.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DeprovisionConfig {
+    #[serde(default)]
+    pub disable: DisableAction,
+    #[serde(default)]
+    pub delete: DeleteAction,
+}
+
+/// What `active: false` does.
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[serde(untagged)]
+pub enum DisableAction {
+    /// `"none"` (nothing is exported) or `"delete"` (the object is deleted).
+    Simple(SimpleAction),
+    /// `{ set = "IsActive", value = false }`: set a boolean attribute; re-enabling sets the
+    /// opposite value.
+    Set { set: String, value: bool },
+    #[default]
+    #[serde(skip)]
+    Default,
+}
+
+/// `"none"` or `"delete"`.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SimpleAction {
+    None,
+    Delete,
+}
+
+/// What a SCIM `DELETE` does.
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DeleteAction {
+    None,
+    #[default]
+    Delete,
+}
+
+impl DisableAction {
+    /// The effective action (`Default` means none).
+    pub fn effective(&self) -> DisableAction {
+        match self {
+            DisableAction::Default => DisableAction::Simple(SimpleAction::None),
+            other => other.clone(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let base_dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("."));
+        Config::parse(&text, path, &base_dir)
+    }
+
+    /// Parses and validates configuration text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path, base_dir: &Path) -> Result<Config, ConfigError> {
+        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: describe_toml_error(text, &e),
+        })?;
+        config.base_dir = base_dir.to_owned();
+        config.source = path.to_owned();
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn invalid(&self, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.source.clone(),
+            message: message.into(),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.version != CONFIG_VERSION {
+            return Err(self.invalid(format!(
+                "version = {} is not supported by this build; expected version = {CONFIG_VERSION}",
+                self.version
+            )));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for c in &self.connectors {
+            if c.name.is_empty()
+                || !c
+                    .name
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_' || ch == '.')
+            {
+                return Err(self.invalid(format!(
+                    "connector name {:?} must be non-empty and use only letters, digits, '-', '_' and '.' (it becomes part of the URL)",
+                    c.name
+                )));
+            }
+            if !seen.insert(c.name.clone()) {
+                return Err(self.invalid(format!("two connectors are named {:?}", c.name)));
+            }
+            match c.kind {
+                ConnectorKind::Sql if c.sql.is_none() => {
+                    return Err(self.invalid(format!(
+                        "connector {:?} has kind = \"sql\" but no [connector.sql] table",
+                        c.name
+                    )));
+                }
+                ConnectorKind::Sql => {}
+            }
+            let sources = [
+                c.token.hash.is_some(),
+                c.token.file.is_some(),
+                c.token.env.is_some(),
+            ];
+            if sources.iter().filter(|s| **s).count() != 1 {
+                return Err(self.invalid(format!(
+                    "connector {:?}: give exactly one of token.hash, token.file or token.env",
+                    c.name
+                )));
+            }
+            if let Some(h) = &c.token.hash {
+                TokenHash::parse(h)
+                    .map_err(|m| self.invalid(format!("connector {:?}: token.hash: {m}", c.name)))?;
+            }
+            if c.schema == SchemaMode::Ecma2host && c.groups.is_some() {
+                return Err(self.invalid(format!(
+                    "connector {:?}: groups need schema = \"scim\"; the ecma2host schema has users only",
+                    c.name
+                )));
+            }
+            if c.schema == SchemaMode::Ecma2host && !c.users.map.is_empty() {
+                return Err(self.invalid(format!(
+                    "connector {:?}: [connector.users.map] is for schema = \"scim\"; in ecma2host mode use users.expose",
+                    c.name
+                )));
+            }
+            if c.import_page_size == 0 {
+                return Err(self.invalid(format!(
+                    "connector {:?}: import_page_size must be at least 1",
+                    c.name
+                )));
+            }
+        }
+        if let Some(tls) = &self.server.tls {
+            let pem = tls.cert.is_some() || tls.key.is_some();
+            if pem && tls.pfx.is_some() {
+                return Err(self.invalid("[server.tls]: give either cert + key or pfx, not both"));
+            }
+            if pem && (tls.cert.is_none() || tls.key.is_none()) {
+                return Err(self.invalid("[server.tls]: cert and key must be given together"));
+            }
+            if !pem && tls.pfx.is_none() {
+                return Err(self.invalid("[server.tls]: give cert + key, or pfx"));
+            }
+        }
+        Ok(())
+    }
+
+    /// A path from the configuration, resolved against the configuration's directory.
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_owned()
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+
+    /// The data directory, resolved.
+    pub fn data_dir(&self) -> PathBuf {
+        self.resolve(&self.server.data_dir)
+    }
+
+    /// The connector called `name` (case-sensitive, as in the URL).
+    pub fn connector(&self, name: &str) -> Option<&ConnectorConfig> {
+        self.connectors.iter().find(|c| c.name == name)
+    }
+}
+
+/// A TOML error with its line and column and the offending line quoted.
+fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().to_owned();
+    let Some(span) = e.span() else {
+        return message;
+    };
+    let before = text.get(..span.start).unwrap_or_default();
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map(|l| l.chars().count() + 1).unwrap_or(1);
+    let quoted = text.lines().nth(line - 1).unwrap_or_default().trim();
+    format!("line {line}, column {column}: {message} (in `{quoted}`)")
+}
+
+impl SecretSource {
+    /// Reads the secret.
+    pub fn read(&self, config: &Config, what: &str) -> Result<Secret, ConfigError> {
+        match (&self.file, &self.env) {
+            (Some(f), None) => secret::read_file(&config.resolve(f), what).map_err(|m| config.invalid(m)),
+            (None, Some(var)) => secret::read_env(var, what).map_err(|m| config.invalid(m)),
+            _ => Err(config.invalid(format!("{what}: give exactly one of file or env"))),
+        }
+    }
+}
+
+impl TokenSource {
+    /// Resolves the token to the hash the host compares against.
+    pub fn resolve(&self, config: &Config, what: &str) -> Result<TokenHash, ConfigError> {
+        if let Some(h) = &self.hash {
+            return TokenHash::parse(h).map_err(|m| config.invalid(format!("{what}: {m}")));
+        }
+        let secret = SecretSource {
+            file: self.file.clone(),
+            env: self.env.clone(),
+        }
+        .read(config, what)?;
+        TokenHash::of_token(secret.expose()).map_err(|m| config.invalid(format!("{what}: {m}")))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,132 @@
+use std::path::Path;
+
+use super::*;
+
+const MINIMAL: &str = r#"
+version = 1
+[[connector]]
+name = "hr"
+kind = "sql"
+token = { hash = "sha256:0000000000000000000000000000000000000000000000000000000000000000" }
+[connector.sql]
+connection = "sqlite://hr.db"
+[[connector.sql.object]]
+type = "User"
+table = "Employees"
+anchor = "EmployeeId"
+"#;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(text, Path::new("test.toml"), Path::new("/etc/ch"))
+}
+
+fn error_of(text: &str) -> String {
+    parse(text).expect_err("config should be refused").to_string()
+}
+
+#[test]
+fn minimal_config_gets_safe_defaults() {
+    let c = parse(MINIMAL).unwrap();
+    assert_eq!(c.server.listen.port(), 8585);
+    assert_eq!(c.data_dir(), Path::new("/etc/ch/data"));
+    let hr = c.connector("hr").unwrap();
+    assert_eq!(hr.schema, SchemaMode::Ecma2host);
+    assert_eq!(hr.export_timeout.0.as_secs(), 30);
+    assert_eq!(hr.full_import_every.0.as_secs(), 7200);
+    assert_eq!(hr.deprovision.delete, DeleteAction::Delete);
+    assert_eq!(
+        hr.deprovision.disable.effective(),
+        DisableAction::Simple(SimpleAction::None)
+    );
+    assert!(c.connector("HR").is_none(), "connector names are case-sensitive");
+}
+
+#[test]
+fn unknown_key_names_its_line() {
+    let text = MINIMAL.replace("kind = \"sql\"", "kind = \"sql\"\ncolour = \"blue\"");
+    let e = error_of(&text);
+    assert!(e.contains("line 6, column 1"), "{e}");
+    assert!(e.contains("colour"), "{e}");
+}
+
+#[test]
+fn unknown_key_inside_connector_settings_is_refused() {
+    let text = MINIMAL.replace("table = \"Employees\"", "table = \"Employees\"\ntabel = \"x\"");
+    let e = error_of(&text);
+    assert!(e.contains("tabel"), "{e}");
+}
+
+#[test]
+fn refusals_say_what_to_fix() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("version = 1", "version = 2", "expected version = 1"),
+        ("name = \"hr\"", "name = \"h r\"", "only letters"),
+        (
+            "token = { hash = \"sha256:0000000000000000000000000000000000000000000000000000000000000000\" }",
+            "token = { hash = \"abc\" }",
+            "sha256:<64 hex digits>",
+        ),
+        (
+            "token = { hash = \"sha256:0000000000000000000000000000000000000000000000000000000000000000\" }",
+            "token = { file = \"a\", env = \"B\" }",
+            "exactly one of",
+        ),
+        ("[connector.sql]", "[connector.users.map]\nuserName = \"x\"\n[connector.sql]", "ecma2host"),
+        ("kind = \"sql\"", "kind = \"sql\"\nfull_import_every = \"2 weeks\"", "unknown duration unit"),
+    ];
+    for (from, to, expected) in cases {
+        let e = error_of(&MINIMAL.replace(from, to));
+        assert!(e.contains(expected), "{from} -> {to}: {e}");
+    }
+}
+
+#[test]
+fn duplicate_connector_names_are_refused() {
+    let second = MINIMAL.replace("version = 1", "");
+    let e = error_of(&format!("{MINIMAL}\n{second}"));
+    assert!(e.contains("two connectors"), "{e}");
+}
+
+#[test]
+fn deprovision_forms() {
+    let text = format!(
+        "{MINIMAL}\n[connector.deprovision]\ndisable = {{ set = \"IsActive\", value = false }}\ndelete = \"none\"\n"
+    );
+    let c = parse(&text).unwrap();
+    let d = &c.connectors[0].deprovision;
+    assert_eq!(
+        d.disable,
+        DisableAction::Set {
+            set: "IsActive".into(),
+            value: false
+        }
+    );
+    assert_eq!(d.delete, DeleteAction::None);
+    let text = format!("{MINIMAL}\n[connector.deprovision]\ndisable = \"delete\"\n");
+    assert_eq!(
+        parse(&text).unwrap().connectors[0].deprovision.disable,
+        DisableAction::Simple(SimpleAction::Delete)
+    );
+}
+
+#[test]
+fn durations() {
+    for (text, secs) in [("90s", 90), ("5m", 300), ("2h", 7200), ("1d", 86_400), ("45", 45)] {
+        assert_eq!(HumanDuration::parse(text).unwrap().0.as_secs(), secs, "{text}");
+    }
+    assert!(HumanDuration::parse("soon").is_err());
+    assert_eq!(HumanDuration::from_secs(7200).to_string(), "2h");
+}
+
+#[test]
+fn token_hash_round_trip_and_constant_time_match() {
+    let token = generate_token();
+    assert!(token.len() >= MIN_TOKEN_LEN);
+    let h = TokenHash::of_token(&token).unwrap();
+    assert!(h.matches(&token));
+    assert!(!h.matches("some-other-token"));
+    let parsed = TokenHash::parse(&h.to_config_string()).unwrap();
+    assert!(parsed.matches(&token));
+    assert!(TokenHash::of_token("short").is_err());
+    assert_eq!(format!("{:?}", Secret::new(token)), "[redacted]");
+}
