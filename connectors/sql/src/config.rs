@@ -1,0 +1,406 @@
+//! The `[connector.sql]` configuration: which database, which tables, and how their columns
+//! become attributes.
+//!
+//! The host embeds this table in its TOML file and hands it over as a [`SqlConfig`]; this crate
+//! owns the shape so the host never needs to know what a staging table is. Unknown keys are
+//! rejected (`deny_unknown_fields`) so a typo fails at start-up instead of being ignored.
+//! Durations are written either as integer seconds (`30`) or as a string with a unit
+//! (`"500ms"`, `"30s"`, `"2m"`, `"1h"`). The connection string may hold a password, so
+//! [`SqlConfig`]'s `Debug` shows only [`SqlConfig::redacted_connection`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use connector_core::{AttrKind, Direction};
+use serde::{Deserialize, Deserializer};
+
+use crate::dialect::Dialect;
+
+/// The configuration of one SQL connector.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqlConfig {
+    /// `sqlite://path.db` (relative to the host's base directory), `sqlite::memory:`, or an ODBC
+    /// connection string (`Driver={PostgreSQL Unicode};Server=…;`, `DSN=…;`).
+    pub connection: String,
+    /// The SQL dialect; detected from the ODBC driver's DBMS name when absent.
+    #[serde(default)]
+    pub dialect: Option<Dialect>,
+    /// Time limit per statement (ODBC query timeout; SQLite busy timeout). Default 30 s.
+    #[serde(default = "default_command_timeout", deserialize_with = "duration")]
+    pub command_timeout: Duration,
+    /// ODBC connections kept open. Default 4.
+    #[serde(default = "default_pool_size")]
+    pub pool_size: usize,
+    /// Page size of imports when the caller asks for 0. Default 500.
+    #[serde(default = "default_page_size")]
+    pub page_size: usize,
+    /// One entry per object type (`[[object]]`).
+    #[serde(rename = "object", default)]
+    pub objects: Vec<ObjectConfig>,
+}
+
+impl fmt::Debug for SqlConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlConfig")
+            .field("connection", &self.redacted_connection())
+            .field("dialect", &self.dialect)
+            .field("command_timeout", &self.command_timeout)
+            .field("pool_size", &self.pool_size)
+            .field("page_size", &self.page_size)
+            .field("objects", &self.objects)
+            .finish()
+    }
+}
+
+impl SqlConfig {
+    /// A configuration with defaults for everything but the connection and object types.
+    pub fn new(connection: impl Into<String>, objects: Vec<ObjectConfig>) -> Self {
+        SqlConfig {
+            connection: connection.into(),
+            dialect: None,
+            command_timeout: default_command_timeout(),
+            pool_size: default_pool_size(),
+            page_size: default_page_size(),
+            objects,
+        }
+    }
+
+    /// The connection string safe to log: everything before a `PWD=` or `Password=` key.
+    pub fn redacted_connection(&self) -> String {
+        redact(&self.connection)
+    }
+}
+
+/// The part of a connection string before any password key.
+pub(crate) fn redact(connection: &str) -> String {
+    let lower = connection.to_ascii_lowercase();
+    let cut = ["pwd=", "password="]
+        .iter()
+        .filter_map(|key| lower.find(key))
+        .min();
+    match cut {
+        Some(at) => format!("{}…", connection.get(..at).unwrap_or("")),
+        None => connection.to_owned(),
+    }
+}
+
+fn default_command_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_pool_size() -> usize {
+    4
+}
+fn default_page_size() -> usize {
+    500
+}
+
+/// One object type backed by one table (plus child tables for multi-valued attributes).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectConfig {
+    /// The object type name, e.g. `User` or `Group`.
+    #[serde(rename = "type")]
+    pub object_type: String,
+    /// The table, optionally schema-qualified (`hr.Employees`).
+    pub table: String,
+    /// The anchor column.
+    pub anchor: String,
+    /// How objects get a DN; `None` for no DN.
+    #[serde(default)]
+    pub dn: Option<DnConfig>,
+    /// Columns not exposed as attributes.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Per-column overrides of the discovered type and direction.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, AttributeOverride>,
+    /// Child tables holding multi-valued attributes (`[[object.multivalued]]`).
+    #[serde(default)]
+    pub multivalued: Vec<MultiValuedConfig>,
+}
+
+impl ObjectConfig {
+    /// An object type with no DN, exclusions, overrides or child tables.
+    pub fn new(
+        object_type: impl Into<String>,
+        table: impl Into<String>,
+        anchor: impl Into<String>,
+    ) -> Self {
+        ObjectConfig {
+            object_type: object_type.into(),
+            table: table.into(),
+            anchor: anchor.into(),
+            dn: None,
+            exclude: Vec::new(),
+            attributes: BTreeMap::new(),
+            multivalued: Vec::new(),
+        }
+    }
+}
+
+/// How an object's DN is formed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DnConfig {
+    /// `CN=<anchor>,OBJECT=<TYPE>`, as Microsoft's ECMA host generates it (`dn = "autogenerated"`).
+    Autogenerated,
+    /// Read from and written to this column (`dn = { column = "DN" }`).
+    Column(String),
+}
+
+impl<'de> Deserialize<'de> for DnConfig {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Column {
+            column: String,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Keyword(String),
+            Column(Column),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Keyword(k) if k.eq_ignore_ascii_case("autogenerated") => {
+                Ok(DnConfig::Autogenerated)
+            }
+            Raw::Keyword(k) => Err(serde::de::Error::custom(format!(
+                "dn must be \"autogenerated\" or {{ column = \"…\" }}, not \"{k}\""
+            ))),
+            Raw::Column(c) => Ok(DnConfig::Column(c.column)),
+        }
+    }
+}
+
+/// Overrides for one discovered column.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttributeOverride {
+    /// The attribute type instead of the discovered one.
+    #[serde(rename = "type", default)]
+    pub kind: Option<AttrType>,
+    /// `import`, `export` or `importexport`.
+    #[serde(default)]
+    pub direction: Option<DirectionName>,
+    /// Whether an add must carry a value.
+    #[serde(default)]
+    pub required: Option<bool>,
+}
+
+/// A child table holding one multi-valued attribute, one row per value.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MultiValuedConfig {
+    /// The attribute name exposed.
+    pub attribute: String,
+    /// The child table (optionally schema-qualified).
+    pub table: String,
+    /// The column referring back to the parent's anchor.
+    pub anchor_column: String,
+    /// The column holding one value.
+    pub value_column: String,
+    /// For a table shared by several attributes: the column naming the attribute of each row.
+    #[serde(default)]
+    pub attribute_column: Option<String>,
+    /// The type of the values; default `string`. `reference` for memberships.
+    #[serde(rename = "type", default)]
+    pub kind: AttrType,
+}
+
+impl MultiValuedConfig {
+    /// A child table of string values.
+    pub fn new(
+        attribute: impl Into<String>,
+        table: impl Into<String>,
+        anchor_column: impl Into<String>,
+        value_column: impl Into<String>,
+    ) -> Self {
+        MultiValuedConfig {
+            attribute: attribute.into(),
+            table: table.into(),
+            anchor_column: anchor_column.into(),
+            value_column: value_column.into(),
+            attribute_column: None,
+            kind: AttrType::String,
+        }
+    }
+}
+
+/// An attribute type as written in the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttrType {
+    #[default]
+    String,
+    Integer,
+    Boolean,
+    #[serde(alias = "date", alias = "timestamp")]
+    Datetime,
+    Binary,
+    Reference,
+}
+
+impl From<AttrType> for AttrKind {
+    fn from(t: AttrType) -> Self {
+        match t {
+            AttrType::String => AttrKind::String,
+            AttrType::Integer => AttrKind::Integer,
+            AttrType::Boolean => AttrKind::Boolean,
+            AttrType::Datetime => AttrKind::DateTime,
+            AttrType::Binary => AttrKind::Binary,
+            AttrType::Reference => AttrKind::Reference,
+        }
+    }
+}
+
+/// An attribute direction as written in the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DirectionName {
+    Import,
+    Export,
+    #[serde(alias = "import_export", alias = "both")]
+    ImportExport,
+}
+
+impl From<DirectionName> for Direction {
+    fn from(d: DirectionName) -> Self {
+        match d {
+            DirectionName::Import => Direction::Import,
+            DirectionName::Export => Direction::Export,
+            DirectionName::ImportExport => Direction::ImportExport,
+        }
+    }
+}
+
+/// Parses `30`, `"30s"`, `"500ms"`, `"2m"` or `"1h"`.
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Seconds(u64),
+        Text(String),
+    }
+    match Raw::deserialize(d)? {
+        Raw::Seconds(s) => Ok(Duration::from_secs(s)),
+        Raw::Text(t) => parse_duration(&t).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "invalid duration \"{t}\": write e.g. \"30s\", \"500ms\", \"2m\" or 30"
+            ))
+        }),
+    }
+}
+
+pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let n: u64 = digits.parse().ok()?;
+    match unit.trim() {
+        "" | "s" => Some(Duration::from_secs(n)),
+        "ms" => Some(Duration::from_millis(n)),
+        "m" | "min" => n.checked_mul(60).map(Duration::from_secs),
+        "h" => n.checked_mul(3600).map(Duration::from_secs),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_keeps_only_what_precedes_the_password() {
+        let check = |input: &str, expected: &str| assert_eq!(redact(input), expected, "{input}");
+        check(
+            "Driver={PostgreSQL Unicode};Server=db;Uid=app;Pwd=s3cret;",
+            "Driver={PostgreSQL Unicode};Server=db;Uid=app;…",
+        );
+        check("DSN=hr;PASSWORD=x;UID=a", "DSN=hr;…");
+        check("sqlite://data/hr.db", "sqlite://data/hr.db");
+        check("pwd=x", "…");
+    }
+
+    #[test]
+    fn durations_parse() {
+        let check = |input: &str, expected: Option<Duration>| {
+            assert_eq!(parse_duration(input), expected, "{input}")
+        };
+        check("30s", Some(Duration::from_secs(30)));
+        check("30", Some(Duration::from_secs(30)));
+        check("500ms", Some(Duration::from_millis(500)));
+        check("2m", Some(Duration::from_secs(120)));
+        check("1h", Some(Duration::from_secs(3600)));
+        check("s", None);
+        check("3x", None);
+        check("-1s", None);
+    }
+
+    #[test]
+    fn the_documented_example_parses() {
+        let text = r#"
+            connection = "sqlite://data/hr.db"
+            dialect = "postgresql"
+            command_timeout = "45s"
+            pool_size = 2
+            [[object]]
+            type = "User"
+            table = "hr.Employees"
+            anchor = "EmployeeId"
+            dn = "autogenerated"
+            exclude = ["RowVersion"]
+            [object.attributes.HireDate]
+            type = "datetime"
+            [[object.multivalued]]
+            attribute = "proxyAddresses"
+            table = "EmployeeProxyAddresses"
+            anchor_column = "EmployeeId"
+            value_column = "Address"
+            [[object]]
+            type = "Group"
+            table = "Groups"
+            anchor = "GroupId"
+            dn = { column = "DN" }
+            [[object.multivalued]]
+            attribute = "members"
+            table = "GroupMembers"
+            anchor_column = "GroupId"
+            value_column = "MemberId"
+            type = "reference"
+        "#;
+        let c: SqlConfig = toml::from_str(text).unwrap();
+        assert_eq!(c.dialect, Some(Dialect::PostgreSql));
+        assert_eq!(c.command_timeout, Duration::from_secs(45));
+        assert_eq!(c.pool_size, 2);
+        assert_eq!(c.page_size, 500);
+        let user = &c.objects[0];
+        assert_eq!(user.dn, Some(DnConfig::Autogenerated));
+        assert_eq!(user.attributes["HireDate"].kind, Some(AttrType::Datetime));
+        assert_eq!(user.multivalued[0].kind, AttrType::String);
+        let group = &c.objects[1];
+        assert_eq!(group.dn, Some(DnConfig::Column("DN".into())));
+        assert_eq!(group.multivalued[0].kind, AttrType::Reference);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_rejected() {
+        let check = |text: &str| {
+            assert!(toml::from_str::<SqlConfig>(text).is_err(), "{text}");
+        };
+        check("connection = \"x\"\ntabel = \"T\"");
+        check("connection = \"x\"\ncommand_timeout = \"soon\"");
+        check("connection = \"x\"\ndialect = \"cobol\"");
+        check("connection = \"x\"\n[[object]]\ntype=\"U\"\ntable=\"T\"\nanchor=\"A\"\ndn=\"yes\"");
+    }
+
+    #[test]
+    fn debug_output_hides_the_password() {
+        let c = SqlConfig::new("Driver={X};Uid=a;Pwd=topsecret", vec![]);
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("topsecret"), "{shown}");
+    }
+}

@@ -1,0 +1,604 @@
+//! Exports: one [`Change`] becomes the statements on the object row and its child-table rows,
+//! all in one transaction, so the target holds either the whole change or none of it.
+//!
+//! Values are checked against the columns before anything is sent: an unknown attribute, a
+//! second value for a single-valued column or a value that does not fit the column type is
+//! `Rejected` with a message naming the attribute (and never showing a value of a secret-looking
+//! attribute). Zero rows affected on an update, replace or delete is `NotFound`, after a check
+//! that the row really is absent (MySQL counts unchanged rows as not affected).
+
+use std::collections::BTreeSet;
+
+use connector_core::{
+    Anchor, AttrValue, AttributeChange, Attributes, Change, ConnectorError, Direction,
+    ExportOutcome,
+};
+
+use crate::db::Session;
+use crate::errors::{DbError, classify};
+use crate::model::{ColumnModel, DnModel, MvModel, ObjectModel};
+use crate::value::{Value, kind_name, to_param, to_param_as};
+
+/// Whether an attribute's values must never appear in a message.
+pub(crate) fn looks_secret(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    ["password", "passwd", "pwd", "secret", "token"]
+        .iter()
+        .any(|s| n.contains(s))
+}
+
+/// Converts one value for a column, or says why not.
+fn param(
+    attr: &str,
+    storage: connector_core::AttrKind,
+    v: &AttrValue,
+) -> Result<Value, ConnectorError> {
+    param_as(attr, storage, storage, v)
+}
+
+/// Converts one value exposed as `kind` for a column storing `storage`, or says why not.
+fn param_as(
+    attr: &str,
+    kind: connector_core::AttrKind,
+    storage: connector_core::AttrKind,
+    v: &AttrValue,
+) -> Result<Value, ConnectorError> {
+    to_param_as(v, kind, storage).map_err(|m| {
+        let shown = if looks_secret(attr) {
+            String::new()
+        } else {
+            let mut t = m.text;
+            if t.chars().count() > 64 {
+                t = t.chars().take(64).collect::<String>() + "…";
+            }
+            format!(" {t:?}")
+        };
+        ConnectorError::rejected(format!(
+            "attribute {attr} holds {} values; the {} value{shown} does not convert",
+            kind_name(m.expected),
+            m.got
+        ))
+    })
+}
+
+/// The single value of a column from a list of values (none → NULL).
+fn single(col: &ColumnModel, values: &[AttrValue]) -> Result<Value, ConnectorError> {
+    match values {
+        [] => Ok(Value::Null(col.storage)),
+        [v] => param_as(&col.name, col.kind, col.storage, v),
+        _ => Err(ConnectorError::rejected(format!(
+            "attribute {} is single-valued but {} values were given",
+            col.name,
+            values.len()
+        ))),
+    }
+}
+
+fn writable(col: &ColumnModel) -> Result<(), ConnectorError> {
+    if col.direction == Direction::Import {
+        return Err(ConnectorError::rejected(format!(
+            "attribute {} is import-only and cannot be written",
+            col.name
+        )));
+    }
+    Ok(())
+}
+
+fn unknown(obj: &ObjectModel, name: &str) -> ConnectorError {
+    ConnectorError::rejected(format!(
+        "object type {} has no attribute {name}",
+        obj.object_type
+    ))
+}
+
+/// Runs `f` in a transaction: committed when it succeeds, rolled back otherwise.
+pub(crate) fn in_transaction<R>(
+    s: &mut dyn Session,
+    context: &str,
+    f: impl FnOnce(&mut dyn Session) -> Result<R, ConnectorError>,
+) -> Result<R, ConnectorError> {
+    let d = s.dialect();
+    s.begin()
+        .map_err(|e| classify(&e, d, &format!("{context}: starting a transaction")))?;
+    match f(s) {
+        Ok(r) => {
+            if let Err(e) = s.commit() {
+                // Best effort: the commit failed, leave nothing open.
+                let _ = s.rollback();
+                return Err(classify(&e, d, &format!("{context}: committing")));
+            }
+            Ok(r)
+        }
+        Err(err) => {
+            if let Err(e) = s.rollback() {
+                tracing::warn!(error = %e, "rollback after a failed export failed");
+            }
+            Err(err)
+        }
+    }
+}
+
+struct Ctx<'a> {
+    obj: &'a ObjectModel,
+    what: String,
+}
+
+impl Ctx<'_> {
+    fn run(&self, s: &mut dyn Session, sql: &str, params: &[Value]) -> Result<u64, ConnectorError> {
+        let d = s.dialect();
+        s.execute(sql, params)
+            .map_err(|e: DbError| classify(&e, d, &self.what))
+    }
+
+    fn exists(&self, s: &mut dyn Session, anchor: &Value) -> Result<bool, ConnectorError> {
+        let d = s.dialect();
+        let sql = format!(
+            "SELECT 1 FROM {} WHERE {} = ?",
+            self.obj.table_q,
+            self.obj.anchor_column().quoted
+        );
+        let rows = s
+            .query(
+                &sql,
+                std::slice::from_ref(anchor),
+                &[connector_core::AttrKind::Integer],
+            )
+            .map_err(|e| classify(&e, d, &self.what))?;
+        Ok(!rows.is_empty())
+    }
+
+    fn not_found(&self, anchor: &Anchor) -> ConnectorError {
+        ConnectorError::not_found(format!(
+            "no {} with {} = {anchor} in {}",
+            self.obj.object_type,
+            self.obj.anchor_column().name,
+            self.obj.table
+        ))
+    }
+
+    fn mv_params(&self, mv: &MvModel, values: &[AttrValue]) -> Result<Vec<Value>, ConnectorError> {
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::new();
+        for v in values {
+            if seen.insert(v.to_text()) {
+                out.push(param_as(&mv.attribute, mv.kind, mv.value_storage, v)?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn mv_delete_all(
+        &self,
+        s: &mut dyn Session,
+        mv: &MvModel,
+        anchor: &Value,
+    ) -> Result<(), ConnectorError> {
+        let sql = format!(
+            "DELETE FROM {} WHERE {} = ?{}",
+            mv.table_q,
+            mv.anchor_q,
+            mv.filter_sql()
+        );
+        let mut params = vec![anchor.clone()];
+        if let Some((_, name)) = &mv.attr_filter {
+            params.push(Value::Text(name.clone()));
+        }
+        self.run(s, &sql, &params).map(|_| ())
+    }
+
+    fn mv_delete_values(
+        &self,
+        s: &mut dyn Session,
+        mv: &MvModel,
+        anchor: &Value,
+        values: &[Value],
+    ) -> Result<(), ConnectorError> {
+        let sql = format!(
+            "DELETE FROM {} WHERE {} = ? AND {} = ?{}",
+            mv.table_q,
+            mv.anchor_q,
+            mv.value_q,
+            mv.filter_sql()
+        );
+        for v in values {
+            let mut params = vec![anchor.clone(), v.clone()];
+            if let Some((_, name)) = &mv.attr_filter {
+                params.push(Value::Text(name.clone()));
+            }
+            self.run(s, &sql, &params)?;
+        }
+        Ok(())
+    }
+
+    fn mv_insert(
+        &self,
+        s: &mut dyn Session,
+        mv: &MvModel,
+        anchor: &Value,
+        values: &[Value],
+    ) -> Result<(), ConnectorError> {
+        let sql = match &mv.attr_filter {
+            Some((col, _)) => format!(
+                "INSERT INTO {} ({}, {}, {col}) VALUES (?, ?, ?)",
+                mv.table_q, mv.anchor_q, mv.value_q
+            ),
+            None => format!(
+                "INSERT INTO {} ({}, {}) VALUES (?, ?)",
+                mv.table_q, mv.anchor_q, mv.value_q
+            ),
+        };
+        for v in values {
+            let mut params = vec![anchor.clone(), v.clone()];
+            if let Some((_, name)) = &mv.attr_filter {
+                params.push(Value::Text(name.clone()));
+            }
+            self.run(s, &sql, &params)?;
+        }
+        Ok(())
+    }
+}
+
+/// The anchor as a parameter for the anchor column (`None` when it cannot be a value of it).
+fn anchor_value(obj: &ObjectModel, anchor: &Anchor) -> Option<Value> {
+    to_param(
+        &AttrValue::String(anchor.0.clone()),
+        obj.anchor_column().storage,
+    )
+    .ok()
+}
+
+/// The anchor as a parameter for a child table's back-reference column.
+fn child_anchor(mv: &MvModel, anchor: &Anchor) -> Result<Value, ConnectorError> {
+    param(
+        &mv.attribute,
+        mv.anchor_storage,
+        &AttrValue::String(anchor.0.clone()),
+    )
+}
+
+/// Applies one change inside the caller's transaction.
+pub(crate) fn apply(
+    obj: &ObjectModel,
+    s: &mut dyn Session,
+    change: &Change,
+) -> Result<ExportOutcome, ConnectorError> {
+    let ctx = Ctx {
+        obj,
+        what: format!(
+            "{} of {} in {}",
+            change.operation(),
+            obj.object_type,
+            obj.table
+        ),
+    };
+    match change {
+        Change::Add {
+            anchor,
+            dn,
+            attributes,
+            ..
+        } => add(&ctx, s, anchor.as_ref(), dn.as_deref(), attributes),
+        Change::Update {
+            anchor,
+            new_dn,
+            changes,
+            ..
+        } => update(&ctx, s, anchor, new_dn.as_deref(), changes),
+        Change::Replace {
+            anchor,
+            dn,
+            attributes,
+            ..
+        } => replace(&ctx, s, anchor, dn.as_deref(), attributes),
+        Change::Delete { anchor, .. } => delete(&ctx, s, anchor),
+    }
+}
+
+fn outcome(obj: &ObjectModel, anchor: Anchor, dn: Option<&str>) -> ExportOutcome {
+    let dn = match &obj.dn {
+        DnModel::Auto => obj.auto_dn(anchor.as_str()),
+        DnModel::Column(_) => dn.map(str::to_owned),
+        DnModel::None => None,
+    };
+    ExportOutcome {
+        anchor,
+        dn,
+        assigned: Attributes::new(),
+    }
+}
+
+fn add(
+    ctx: &Ctx<'_>,
+    s: &mut dyn Session,
+    anchor: Option<&Anchor>,
+    dn: Option<&str>,
+    attributes: &Attributes,
+) -> Result<ExportOutcome, ConnectorError> {
+    let obj = ctx.obj;
+    let anchor_col = obj.anchor_column();
+    let from_attrs = attributes
+        .iter()
+        .find(|(k, _)| obj.column(k).is_some_and(|c| c.name == anchor_col.name))
+        .and_then(|(_, v)| v.first())
+        .map(AttrValue::to_text);
+    let anchor = match (anchor, from_attrs) {
+        (Some(a), Some(b)) if a.0 != b => {
+            return Err(ConnectorError::rejected(format!(
+                "the anchor {a} differs from the value {b} given for the anchor column {}",
+                anchor_col.name
+            )));
+        }
+        (Some(a), _) => a.clone(),
+        (None, Some(b)) => Anchor(b),
+        (None, None) => {
+            return Err(ConnectorError::rejected(format!(
+                "the anchor column {} needs a value",
+                anchor_col.name
+            )));
+        }
+    };
+    let mut names = vec![anchor_col.quoted.clone()];
+    let mut params = vec![param(
+        &anchor_col.name,
+        anchor_col.storage,
+        &AttrValue::String(anchor.0.clone()),
+    )?];
+    let mut children: Vec<(&MvModel, &Vec<AttrValue>)> = Vec::new();
+    for (name, values) in attributes {
+        if let Some(col) = obj.column(name) {
+            if col.name == anchor_col.name {
+                continue;
+            }
+            writable(col)?;
+            if values.is_empty() {
+                continue;
+            }
+            names.push(col.quoted.clone());
+            params.push(single(col, values)?);
+        } else if let Some(mv) = obj.multivalued(name) {
+            children.push((mv, values));
+        } else {
+            return Err(unknown(obj, name));
+        }
+    }
+    if let (DnModel::Column(col), Some(dn)) = (&obj.dn, dn) {
+        names.push(col.quoted.clone());
+        params.push(Value::Text(dn.to_owned()));
+    }
+    let sql = format!(
+        "INSERT INTO {} ({}) VALUES ({})",
+        obj.table_q,
+        names.join(", "),
+        crate::dialect::Dialect::markers(names.len())
+    );
+    ctx.run(s, &sql, &params)?;
+    for (mv, values) in children {
+        let back = child_anchor(mv, &anchor)?;
+        let vals = ctx.mv_params(mv, values)?;
+        ctx.mv_insert(s, mv, &back, &vals)?;
+    }
+    Ok(outcome(obj, anchor, dn))
+}
+
+/// Runs `UPDATE … SET sets WHERE anchor = ?`, or only checks the row exists when nothing is set.
+fn update_row(
+    ctx: &Ctx<'_>,
+    s: &mut dyn Session,
+    anchor: &Anchor,
+    sets: Vec<(String, Value)>,
+) -> Result<(), ConnectorError> {
+    let obj = ctx.obj;
+    let Some(key) = anchor_value(obj, anchor) else {
+        return Err(ctx.not_found(anchor));
+    };
+    if sets.is_empty() {
+        return if ctx.exists(s, &key)? {
+            Ok(())
+        } else {
+            Err(ctx.not_found(anchor))
+        };
+    }
+    let assignments: Vec<String> = sets.iter().map(|(c, _)| format!("{c} = ?")).collect();
+    let mut params: Vec<Value> = sets.into_iter().map(|(_, v)| v).collect();
+    params.push(key.clone());
+    let sql = format!(
+        "UPDATE {} SET {} WHERE {} = ?",
+        obj.table_q,
+        assignments.join(", "),
+        obj.anchor_column().quoted
+    );
+    if ctx.run(s, &sql, &params)? == 0 && !ctx.exists(s, &key)? {
+        return Err(ctx.not_found(anchor));
+    }
+    Ok(())
+}
+
+fn update(
+    ctx: &Ctx<'_>,
+    s: &mut dyn Session,
+    anchor: &Anchor,
+    new_dn: Option<&str>,
+    changes: &[AttributeChange],
+) -> Result<ExportOutcome, ConnectorError> {
+    let obj = ctx.obj;
+    let anchor_name = obj.anchor_column().name.clone();
+    let mut sets: Vec<(String, Value)> = Vec::new();
+    let mut child_ops: Vec<(&MvModel, &AttributeChange)> = Vec::new();
+    for change in changes {
+        let name = change.name();
+        if let Some(col) = obj.column(name) {
+            writable(col)?;
+            let value = match change {
+                AttributeChange::Replace { values, .. } | AttributeChange::Add { values, .. } => {
+                    single(col, values)?
+                }
+                AttributeChange::Remove { .. } | AttributeChange::Clear { .. } => {
+                    Value::Null(col.storage)
+                }
+            };
+            if col.name == anchor_name {
+                let same = matches!(change, AttributeChange::Replace { values, .. } | AttributeChange::Add { values, .. }
+                    if values.len() == 1 && values.first().map(AttrValue::to_text).as_deref() == Some(anchor.as_str()));
+                if same {
+                    continue;
+                }
+                return Err(ConnectorError::rejected(format!(
+                    "the anchor column {anchor_name} cannot be changed"
+                )));
+            }
+            sets.retain(|(c, _)| c != &col.quoted);
+            sets.push((col.quoted.clone(), value));
+        } else if let Some(mv) = obj.multivalued(name) {
+            child_ops.push((mv, change));
+        } else {
+            return Err(unknown(obj, name));
+        }
+    }
+    if let (DnModel::Column(col), Some(dn)) = (&obj.dn, new_dn) {
+        sets.push((col.quoted.clone(), Value::Text(dn.to_owned())));
+    }
+    update_row(ctx, s, anchor, sets)?;
+    for (mv, change) in child_ops {
+        let back = child_anchor(mv, anchor)?;
+        match change {
+            AttributeChange::Replace { values, .. } => {
+                let vals = ctx.mv_params(mv, values)?;
+                ctx.mv_delete_all(s, mv, &back)?;
+                ctx.mv_insert(s, mv, &back, &vals)?;
+            }
+            AttributeChange::Add { values, .. } => {
+                // Delete first so re-adding an existing value is harmless.
+                let vals = ctx.mv_params(mv, values)?;
+                ctx.mv_delete_values(s, mv, &back, &vals)?;
+                ctx.mv_insert(s, mv, &back, &vals)?;
+            }
+            AttributeChange::Remove { values, .. } => {
+                let vals = ctx.mv_params(mv, values)?;
+                ctx.mv_delete_values(s, mv, &back, &vals)?;
+            }
+            AttributeChange::Clear { .. } => ctx.mv_delete_all(s, mv, &back)?,
+        }
+    }
+    let dn = match &obj.dn {
+        DnModel::Column(_) => new_dn,
+        _ => None,
+    };
+    Ok(outcome(obj, anchor.clone(), dn))
+}
+
+fn replace(
+    ctx: &Ctx<'_>,
+    s: &mut dyn Session,
+    anchor: &Anchor,
+    dn: Option<&str>,
+    attributes: &Attributes,
+) -> Result<ExportOutcome, ConnectorError> {
+    let obj = ctx.obj;
+    let anchor_name = obj.anchor_column().name.clone();
+    for (name, values) in attributes {
+        match obj.column(name) {
+            Some(col) if col.name == anchor_name => {
+                if values.len() != 1
+                    || values.first().map(AttrValue::to_text).as_deref() != Some(anchor.as_str())
+                {
+                    return Err(ConnectorError::rejected(format!(
+                        "the anchor column {anchor_name} cannot be changed"
+                    )));
+                }
+            }
+            Some(col) => {
+                if !values.is_empty() {
+                    writable(col)?;
+                }
+            }
+            None if obj.multivalued(name).is_some() => {}
+            None => return Err(unknown(obj, name)),
+        }
+    }
+    let mut sets = Vec::new();
+    for col in &obj.columns {
+        if col.name == anchor_name || col.direction == Direction::Import {
+            continue;
+        }
+        let values = attributes
+            .iter()
+            .find(|(k, _)| obj.column(k).is_some_and(|c| c.name == col.name))
+            .map(|(_, v)| v.as_slice())
+            .unwrap_or(&[]);
+        sets.push((col.quoted.clone(), single(col, values)?));
+    }
+    if let (DnModel::Column(col), Some(dn)) = (&obj.dn, dn) {
+        sets.push((col.quoted.clone(), Value::Text(dn.to_owned())));
+    }
+    update_row(ctx, s, anchor, sets)?;
+    for mv in &obj.multivalued {
+        let values = attributes
+            .iter()
+            .find(|(k, _)| {
+                obj.multivalued(k)
+                    .is_some_and(|m| m.attribute == mv.attribute)
+            })
+            .map(|(_, v)| v.as_slice())
+            .unwrap_or(&[]);
+        let back = child_anchor(mv, anchor)?;
+        let vals = ctx.mv_params(mv, values)?;
+        ctx.mv_delete_all(s, mv, &back)?;
+        ctx.mv_insert(s, mv, &back, &vals)?;
+    }
+    Ok(outcome(obj, anchor.clone(), dn))
+}
+
+fn delete(
+    ctx: &Ctx<'_>,
+    s: &mut dyn Session,
+    anchor: &Anchor,
+) -> Result<ExportOutcome, ConnectorError> {
+    let obj = ctx.obj;
+    let Some(key) = anchor_value(obj, anchor) else {
+        return Err(ctx.not_found(anchor));
+    };
+    for mv in &obj.multivalued {
+        let back = child_anchor(mv, anchor)?;
+        ctx.mv_delete_all(s, mv, &back)?;
+    }
+    let sql = format!(
+        "DELETE FROM {} WHERE {} = ?",
+        obj.table_q,
+        obj.anchor_column().quoted
+    );
+    if ctx.run(s, &sql, &[key])? == 0 {
+        return Err(ctx.not_found(anchor));
+    }
+    Ok(outcome(obj, anchor.clone(), None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_looking_names_are_recognised() {
+        let check = |name: &str, expected: bool| assert_eq!(looks_secret(name), expected, "{name}");
+        check("userPassword", true);
+        check("PWD", true);
+        check("apiToken", true);
+        check("clientSecret", true);
+        check("displayName", false);
+        check("mail", false);
+    }
+
+    #[test]
+    fn conversion_messages_hide_secret_values() {
+        let err = param(
+            "PasswordHash",
+            connector_core::AttrKind::Integer,
+            &"hunter2".into(),
+        )
+        .unwrap_err();
+        assert!(!err.detail().contains("hunter2"), "{err}");
+        assert!(err.detail().contains("PasswordHash"), "{err}");
+        let err = param("Age", connector_core::AttrKind::Integer, &"old".into()).unwrap_err();
+        assert!(err.detail().contains("\"old\""), "{err}");
+        assert!(matches!(err, ConnectorError::Rejected { .. }));
+    }
+}

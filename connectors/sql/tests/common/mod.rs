@@ -1,0 +1,214 @@
+//! Shared test helpers: a fresh database of each kind the connector supports, DDL written once
+//! and adapted per database, and the conformance fixture.
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::path::PathBuf;
+
+use connector_core::conformance::Fixture;
+use connector_core::{AttrValue, Attributes};
+use connector_sql::{MultiValuedConfig, ObjectConfig, SqlConfig, SqlConnector};
+
+/// Which database a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// The built-in SQLite (rusqlite), in a temp file.
+    Builtin,
+    #[cfg(feature = "odbc")]
+    SqliteOdbc,
+    #[cfg(feature = "odbc")]
+    Postgres,
+    #[cfg(feature = "odbc")]
+    MariaDb,
+}
+
+/// A fresh database.
+pub struct Db {
+    pub target: Target,
+    /// The connection string the connector gets.
+    pub connection: String,
+    pub base_dir: PathBuf,
+    keep: Box<dyn std::any::Any + Send>,
+}
+
+impl Db {
+    pub fn new(target: Target) -> Db {
+        match target {
+            Target::Builtin => {
+                let dir = tempfile::tempdir().unwrap();
+                Db {
+                    target,
+                    connection: "sqlite://test.db".into(),
+                    base_dir: dir.path().to_path_buf(),
+                    keep: Box::new(dir),
+                }
+            }
+            #[cfg(feature = "odbc")]
+            _ => {
+                let db = match target {
+                    Target::SqliteOdbc => testkit::fresh_sqlite_odbc(),
+                    Target::Postgres => testkit::fresh_postgres(),
+                    _ => testkit::fresh_mariadb(),
+                };
+                Db {
+                    target,
+                    connection: db.odbc_connection_string.clone(),
+                    base_dir: PathBuf::from("/nonexistent"),
+                    keep: Box::new(db),
+                }
+            }
+        }
+    }
+
+    /// Adapts DDL written with `"` quotes and the type tokens BOOL_T, DATETIME_T, BLOB_T.
+    pub fn adapt(&self, ddl: &str) -> String {
+        let (b, d, bl) = match self.target {
+            Target::Builtin => ("BOOLEAN", "DATETIME", "BLOB"),
+            #[cfg(feature = "odbc")]
+            Target::SqliteOdbc => ("BOOLEAN", "DATETIME", "BLOB"),
+            #[cfg(feature = "odbc")]
+            Target::Postgres => ("BOOLEAN", "TIMESTAMP", "BYTEA"),
+            #[cfg(feature = "odbc")]
+            Target::MariaDb => ("BOOLEAN", "DATETIME(6)", "VARBINARY(255)"),
+        };
+        let s = ddl
+            .replace("BOOL_T", b)
+            .replace("DATETIME_T", d)
+            .replace("BLOB_T", bl);
+        if self.is_mariadb() {
+            s.replace('"', "`")
+        } else {
+            s
+        }
+    }
+
+    /// Runs one statement (adapted).
+    pub fn exec(&self, sql: &str) {
+        let sql = self.adapt(sql);
+        match self.target {
+            Target::Builtin => {
+                let c = rusqlite::Connection::open(self.base_dir.join("test.db")).unwrap();
+                c.execute_batch(&sql).unwrap();
+            }
+            #[cfg(feature = "odbc")]
+            _ => testkit::execute(&self.connection, &sql),
+        }
+    }
+
+    /// Runs one statement as written, without adapting it.
+    pub fn exec_raw(&self, sql: &str) {
+        match self.target {
+            Target::Builtin => {
+                let c = rusqlite::Connection::open(self.base_dir.join("test.db")).unwrap();
+                c.execute_batch(sql).unwrap();
+            }
+            #[cfg(feature = "odbc")]
+            _ => testkit::execute(&self.connection, sql),
+        }
+    }
+
+    /// Whether the database is MariaDB (backtick quoting, no real boolean type).
+    pub fn is_mariadb(&self) -> bool {
+        #[cfg(feature = "odbc")]
+        if self.target == Target::MariaDb {
+            return true;
+        }
+        false
+    }
+
+    /// Runs a query (adapted) and returns the first column of each row as text.
+    pub fn strings(&self, sql: &str) -> Vec<Option<String>> {
+        let sql = self.adapt(sql);
+        match self.target {
+            Target::Builtin => {
+                let c = rusqlite::Connection::open(self.base_dir.join("test.db")).unwrap();
+                let mut st = c.prepare(&sql).unwrap();
+                st.query_map([], |r| {
+                    let v: rusqlite::types::Value = r.get(0)?;
+                    Ok(match v {
+                        rusqlite::types::Value::Null => None,
+                        rusqlite::types::Value::Integer(i) => Some(i.to_string()),
+                        rusqlite::types::Value::Real(f) => Some(f.to_string()),
+                        rusqlite::types::Value::Text(t) => Some(t),
+                        rusqlite::types::Value::Blob(b) => Some(format!("{b:?}")),
+                    })
+                })
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+            }
+            #[cfg(feature = "odbc")]
+            _ => testkit::query_strings(&self.connection, &sql)
+                .into_iter()
+                .map(|row| row.into_iter().next().flatten())
+                .collect(),
+        }
+    }
+
+    pub fn config(&self, objects: Vec<ObjectConfig>) -> SqlConfig {
+        let mut c = SqlConfig::new(self.connection.clone(), objects);
+        c.pool_size = 2;
+        c
+    }
+
+    pub fn connector(&self, objects: Vec<ObjectConfig>) -> SqlConnector {
+        SqlConnector::new(self.config(objects), &self.base_dir).unwrap()
+    }
+
+    pub fn into_keep(self) -> Box<dyn std::any::Any + Send> {
+        Box::new(self)
+    }
+}
+
+/// Users with a unique userName and a child table of e-mail addresses.
+pub fn create_users(db: &Db) {
+    db.exec(
+        r#"CREATE TABLE "Users" ("id" VARCHAR(64) NOT NULL PRIMARY KEY, "userName" VARCHAR(128) NOT NULL UNIQUE, "displayName" VARCHAR(256), "title" VARCHAR(128))"#,
+    );
+    db.exec(
+        r#"CREATE TABLE "UserEmails" ("userId" VARCHAR(64) NOT NULL REFERENCES "Users" ("id"), "email" VARCHAR(191) NOT NULL, PRIMARY KEY ("userId", "email"))"#,
+    );
+}
+
+pub fn users_object() -> ObjectConfig {
+    let mut o = ObjectConfig::new("User", "Users", "id");
+    o.multivalued.push(MultiValuedConfig::new(
+        "emails",
+        "UserEmails",
+        "userId",
+        "email",
+    ));
+    o
+}
+
+pub fn s(v: &str) -> Vec<AttrValue> {
+    vec![AttrValue::String(v.to_owned())]
+}
+
+pub fn user_sample(i: usize) -> Attributes {
+    let mut a = Attributes::new();
+    a.insert("id".into(), s(&format!("u{i:04}")));
+    a.insert("userName".into(), s(&format!("user{i}@example.com")));
+    a.insert("displayName".into(), s(&format!("User {i}")));
+    a
+}
+
+/// The conformance fixture on a fresh database of `target`.
+pub fn fixture(target: Target) -> Fixture {
+    let db = Db::new(target);
+    create_users(&db);
+    let connector = db.connector(vec![users_object()]);
+    Fixture {
+        connector: Box::new(connector),
+        object_type: "User".into(),
+        sample: Box::new(user_sample),
+        mutable_attribute: "displayName".into(),
+        multi_valued_attribute: Some("emails".into()),
+        keep_alive: db.into_keep(),
+    }
+}
