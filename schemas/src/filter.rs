@@ -1,1 +1,0 @@
-//! (owned by the filter/path/PATCH work; in progress)
