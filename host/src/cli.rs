@@ -1,0 +1,330 @@
+//! The `connector-host` command line: `serve`, `demo`, `init`, `check-config`, `cert`, `token`,
+//! `connector test`, `import` and `space`. Start-up errors carry operator-level context
+//! ("while reading …"); this is the only module that uses `anyhow`.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use connector_core::Anchor;
+
+use crate::config::{Config, TokenHash, generate_token};
+use crate::serve::build_runtime;
+use crate::telemetry::{Metrics, init_logging};
+
+/// connector-host: provision users and groups from Microsoft Entra (or any SCIM 2.0 client)
+/// into on-premises systems through pluggable connectors.
+#[derive(Parser, Debug)]
+#[command(name = "connector-host", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file.
+    #[arg(short, long, global = true, env = "CONNECTOR_HOST_CONFIG", default_value = "connector-host.toml")]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the host.
+    Serve,
+    /// Try connector-host in one step: create a demo directory with a SQLite staging table,
+    /// a token and a certificate (first run only), then serve it on https://127.0.0.1:8585.
+    Demo {
+        /// Where the demo lives.
+        #[arg(long, default_value = "connector-host-demo")]
+        dir: PathBuf,
+        /// Port to listen on (loopback only).
+        #[arg(long, default_value_t = 8585)]
+        port: u16,
+    },
+    /// Write a sample configuration, a connector token and a certificate into a directory.
+    Init {
+        /// Directory to create the configuration in.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Name of the first connector (part of its URL).
+        #[arg(long, default_value = "hr")]
+        name: String,
+    },
+    /// Read and validate the configuration, then bind every connector to its target.
+    CheckConfig,
+    /// Show the TLS certificate the host serves (generating it if none exists yet).
+    Cert,
+    /// Create a new secret token for a connector and print the line for the configuration.
+    Token {
+        /// The connector the token is for (only used in the printed instructions).
+        connector: String,
+    },
+    /// Connector operations.
+    Connector {
+        #[command(subcommand)]
+        action: ConnectorAction,
+    },
+    /// Run a full import of a connector now, with progress.
+    Import {
+        /// The connector.
+        connector: String,
+    },
+    /// Look into a connector space.
+    Space {
+        #[command(subcommand)]
+        action: SpaceAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConnectorAction {
+    /// Connect to the target, and show what was reached and the discovered schema.
+    Test { connector: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SpaceAction {
+    /// Object counts and recent import runs.
+    Stats { connector: String },
+    /// List objects of a type, in anchor order.
+    List {
+        connector: String,
+        #[arg(long, default_value = "User")]
+        object_type: String,
+        #[arg(long, default_value_t = 1)]
+        start: u64,
+        #[arg(long, default_value_t = 20)]
+        count: u64,
+    },
+    /// Show one object by anchor.
+    Show {
+        connector: String,
+        anchor: String,
+        #[arg(long, default_value = "User")]
+        object_type: String,
+    },
+    /// Find objects by an indexed attribute value.
+    Search {
+        connector: String,
+        attribute: String,
+        value: String,
+        #[arg(long, default_value = "User")]
+        object_type: String,
+    },
+}
+
+fn load(path: &Path) -> Result<Config> {
+    Config::load(path).with_context(|| format!("while reading the configuration {}", path.display()))
+}
+
+fn runtime(config: &Config, name: &str) -> Result<crate::engine::Runtime> {
+    let c = config
+        .connector(name)
+        .with_context(|| format!("no connector named {name:?} in {}", config.source.display()))?;
+    build_runtime(config, c, Arc::new(Metrics::default()))
+        .with_context(|| format!("while starting connector {name}"))
+}
+
+/// Runs the command line.
+pub fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve => {
+            let config = load(&cli.config)?;
+            init_logging(config.server.log_format);
+            serve(config)
+        }
+        Command::Demo { dir, port } => {
+            init_logging(crate::config::LogFormat::Text);
+            let (config, token) = crate::demo::prepare(&dir, port)?;
+            crate::demo::print_banner(&config, &token, port)?;
+            serve(config)
+        }
+        Command::Init { dir, name } => crate::demo::init(&dir, &name),
+        Command::CheckConfig => {
+            let config = load(&cli.config)?;
+            for c in &config.connectors {
+                let rt = runtime(&config, &c.name)?;
+                let reached = rt.connector.test_connection().with_context(|| format!("connector {}", c.name))?;
+                println!("{}: ok ({reached}); endpoint /ecma2host_{}/scim", c.name, c.name);
+            }
+            println!("{}: configuration is valid", config.source.display());
+            Ok(())
+        }
+        Command::Cert => {
+            let config = load(&cli.config)?;
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+            let material = crate::tls::TlsSource::from_config(&config)?.load()?;
+            let info = certs::inspect(&material)?;
+            println!("subject:     {}", info.subject);
+            println!("names:       {}", info.sans.join(", "));
+            println!("valid:       {} .. {}", info.not_before, info.not_after);
+            println!("key:         {}", info.key);
+            println!("SHA-256:     {}", info.fingerprint_sha256);
+            for w in certs::check_policy(&info, time::OffsetDateTime::now_utc())? {
+                println!("warning:     {w}");
+            }
+            Ok(())
+        }
+        Command::Token { connector } => {
+            let token = generate_token();
+            let hash = TokenHash::of_token(&token).map_err(anyhow::Error::msg)?;
+            println!("New secret token for connector {connector} (shown once; paste it into the Entra app's Secret Token field):\n\n    {token}\n");
+            println!("Put this line into the connector's [[connector]] table, replacing its token line, then restart:\n\n    token = {{ hash = \"{}\" }}", hash.to_config_string());
+            Ok(())
+        }
+        Command::Connector { action: ConnectorAction::Test { connector } } => {
+            let config = load(&cli.config)?;
+            let c = config.connector(&connector).with_context(|| format!("no connector named {connector:?}"))?;
+            let conn = crate::serve::build_connector(&config, c).with_context(|| format!("while creating connector {connector}"))?;
+            let reached = conn.test_connection().with_context(|| format!("while connecting connector {connector}"))?;
+            println!("{connector}: {reached}");
+            let schema = conn.schema()?;
+            for t in &schema.object_types {
+                println!("object type {} (anchor {}):", t.name, t.anchor_attribute);
+                for a in &t.attributes {
+                    println!(
+                        "  {:<32} {:?}{}{}",
+                        a.name,
+                        a.kind,
+                        if a.multi_valued { ", multi-valued" } else { "" },
+                        if a.required { ", required" } else { "" }
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Import { connector } => {
+            let config = load(&cli.config)?;
+            init_logging(config.server.log_format);
+            let rt = runtime(&config, &connector)?;
+            let bar = progress_bar();
+            let started = std::time::Instant::now();
+            let results = crate::sync::full_import(&rt, &|t, n| {
+                if let Some(b) = &bar {
+                    b.set_message(format!("{t}: {n} objects"));
+                    b.tick();
+                }
+            })?;
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            for (t, s) in results {
+                println!(
+                    "{t}: {} added, {} updated, {} unchanged, {} removed",
+                    s.added, s.updated, s.unchanged, s.removed
+                );
+            }
+            println!("full import of {connector} finished in {:.1?}", started.elapsed());
+            Ok(())
+        }
+        Command::Space { action } => space(&cli.config, action),
+    }
+}
+
+fn progress_bar() -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let b = indicatif::ProgressBar::new_spinner();
+    b.enable_steady_tick(std::time::Duration::from_millis(200));
+    Some(b)
+}
+
+fn space(config_path: &Path, action: SpaceAction) -> Result<()> {
+    let config = load(config_path)?;
+    let open = |name: &str| -> Result<crate::space::Space> {
+        let path = crate::serve::space_path(&config, name);
+        if !path.exists() {
+            bail!("connector {name} has no connector space yet ({} does not exist); start the host or run `connector-host import {name}`", path.display());
+        }
+        Ok(crate::space::Space::open(&path, crate::space::IndexSpec::new(Vec::new()))?)
+    };
+    let print = |s: &crate::space::StoredObject| {
+        println!("{}", serde_json::to_string_pretty(&crate::http::stored_json(s)).unwrap_or_default());
+    };
+    match action {
+        SpaceAction::Stats { connector } => {
+            let space = open(&connector)?;
+            for r in space.runs(10)? {
+                println!(
+                    "run {:>4} {:<5} {:<10} {} → {:<24} +{} ~{} ={} -{}",
+                    r.id,
+                    r.kind,
+                    r.object_type,
+                    r.started,
+                    r.outcome,
+                    r.stats.added,
+                    r.stats.updated,
+                    r.stats.unchanged,
+                    r.stats.removed
+                );
+            }
+        }
+        SpaceAction::List { connector, object_type, start, count } => {
+            let space = open(&connector)?;
+            println!("{} objects of type {object_type}", space.count(&object_type)?);
+            for s in space.list(&object_type, start.saturating_sub(1), count)? {
+                print(&s);
+            }
+        }
+        SpaceAction::Show { connector, anchor, object_type } => {
+            let space = open(&connector)?;
+            match space.get(&object_type, &Anchor(anchor.clone()))? {
+                Some(s) => print(&s),
+                None => bail!("no {object_type} with anchor {anchor:?} in the connector space of {connector}"),
+            }
+        }
+        SpaceAction::Search { connector, attribute, value, object_type } => {
+            let c = config.connector(&connector).with_context(|| format!("no connector named {connector:?}"))?;
+            let _ = c;
+            let space = open(&connector)?;
+            let mut found = 0;
+            let mut after = None;
+            loop {
+                let batch = space.scan(&object_type, after.as_ref(), 1000)?;
+                let Some(last) = batch.last() else { break };
+                after = Some(last.object.anchor.clone());
+                for s in &batch {
+                    if s.object.values(&attribute).iter().any(|v| v.to_text().eq_ignore_ascii_case(&value)) {
+                        print(s);
+                        found += 1;
+                    }
+                }
+            }
+            println!("{found} found");
+        }
+    }
+    Ok(())
+}
+
+fn serve(config: Config) -> Result<()> {
+    let listen = config.server.listen;
+    let listener = std::net::TcpListener::bind(listen)
+        .with_context(|| format!("while binding {listen} (is another connector-host or ECMA host running?)"))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("while starting the async runtime")?;
+    rt.block_on(async move {
+        let shutdown = async {
+            let ctrl_c = tokio::signal::ctrl_c();
+            #[cfg(unix)]
+            {
+                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .map_err(|e| tracing::warn!("cannot listen for SIGTERM: {e}"))
+                    .ok();
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+                }
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = ctrl_c.await;
+            }
+            tracing::info!("shutting down");
+        };
+        crate::run(config, listener, shutdown).await
+    })
+    .context("connector-host stopped with an error")
+}

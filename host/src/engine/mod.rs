@@ -1,0 +1,246 @@
+//! The engine: one SCIM request → mapping → [`Change`] → connector export → connector space →
+//! SCIM response (DESIGN §4).
+//!
+//! A [`Runtime`] is one configured connector, ready to serve: its connector, its connector
+//! space, the bindings of SCIM resource types to connector object types, and the locks that
+//! serialise exports per anchor. Reads (GET by id, filters, lists) are answered from the space
+//! only; writes go to the target first and reach the space only when the target accepted them,
+//! in the same blocking task, so a slow target never leaves the two apart.
+
+pub mod locks;
+pub mod mapping;
+pub mod query;
+pub mod values;
+mod write;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use connector_core::{AttrValue, Change, Connector, ConnectorError, ExportOutcome};
+use schemas::resource::{ENTERPRISE_USER_SCHEMA, Meta};
+use schemas::schema::ResourceSchema;
+use serde_json::{Map, Value};
+
+use crate::config::{ConnectorConfig, DeleteAction, TokenHash};
+use crate::error::ApiError;
+use crate::space::{Space, StoredObject};
+use crate::telemetry::Metrics;
+use locks::KeyLocks;
+use mapping::{ActiveRule, Binding, ResourceKind};
+
+pub use write::flag_value;
+
+/// One connector, bound and ready to serve SCIM.
+pub struct Runtime {
+    pub name: String,
+    pub config: ConnectorConfig,
+    pub token: TokenHash,
+    pub connector: Arc<dyn Connector>,
+    pub space: Arc<Space>,
+    pub users: Binding,
+    pub groups: Option<Binding>,
+    pub locks: Arc<KeyLocks>,
+    /// Creates are serialised per connector so the uniqueness check and the add are one step.
+    pub create_lock: tokio::sync::Mutex<()>,
+    pub metrics: Arc<Metrics>,
+    /// True once the space holds a complete import (now or from before a restart).
+    pub ready: AtomicBool,
+    pub max_page_size: usize,
+    pub max_filter_scan: u64,
+    /// Write-throughs made while a full import runs, re-applied after it commits.
+    pub journal: crate::sync::Journal,
+}
+
+impl Runtime {
+    /// The binding serving `kind`, or 404 when this connector does not serve it.
+    pub fn binding(&self, kind: ResourceKind) -> Result<&Binding, ApiError> {
+        match kind {
+            ResourceKind::User => Ok(&self.users),
+            ResourceKind::Group => self.groups.as_ref().ok_or_else(|| {
+                ApiError::NotFound(format!(
+                    "connector {} does not serve Groups (groups need schema = \"scim\" and a [connector.groups] table)",
+                    self.name
+                ))
+            }),
+        }
+    }
+
+    /// The resource schemas this connector exposes.
+    pub fn resource_schemas(&self) -> Vec<ResourceSchema> {
+        let mut out = vec![self.users.schema.clone()];
+        if let Some(g) = &self.groups {
+            out.push(g.schema.clone());
+        }
+        out
+    }
+
+    /// Refuses lookups and writes until the first full import completed, as Microsoft's host
+    /// does: an empty space would make Entra create duplicates of existing objects.
+    pub fn ensure_ready(&self) -> Result<(), ApiError> {
+        if self.ready.load(Ordering::Acquire) {
+            Ok(())
+        } else {
+            Err(ApiError::Importing(format!(
+                "connector {} is still importing from the target system; retry shortly",
+                self.name
+            )))
+        }
+    }
+
+    /// Marks the space as holding a complete import.
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::Release);
+    }
+
+    fn export_timeout(&self) -> Duration {
+        self.config.export_timeout.0
+    }
+
+    /// Whether DELETE removes objects at the target.
+    pub fn deletes(&self) -> bool {
+        self.config.deprovision.delete == DeleteAction::Delete
+    }
+
+    /// Runs one export and its write-through in a blocking task, under the time budget. The
+    /// task keeps running past the budget, so the space is updated whenever the target
+    /// completes; the caller only stops waiting.
+    pub async fn export(
+        self: &Arc<Self>,
+        change: Change,
+        before: Option<StoredObject>,
+        guard: Option<locks::KeyGuard>,
+    ) -> Result<Option<StoredObject>, ApiError> {
+        let rt = self.clone();
+        let op = change.operation();
+        let task = tokio::task::spawn_blocking(move || {
+            let _guard = guard;
+            let started = std::time::Instant::now();
+            let result = rt.connector.export(&change);
+            let elapsed = started.elapsed();
+            let anchor = change.anchor().map(|a| a.to_string()).unwrap_or_default();
+            let outcome = match &result {
+                Ok(_) => "success".to_owned(),
+                Err(e) => format!("{e}"),
+            };
+            tracing::info!(
+                target: "audit",
+                connector = %rt.name,
+                op,
+                object_type = change.object_type(),
+                anchor = %anchor,
+                outcome = %outcome,
+                duration_ms = elapsed.as_millis() as u64,
+                "export"
+            );
+            rt.metrics.observe_export(&rt.name, op, result.is_ok(), elapsed);
+            write_through(&rt, &change, before.as_ref(), result)
+        });
+        match tokio::time::timeout(self.export_timeout(), task).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(join)) => Err(ApiError::Internal(format!("export task failed: {join}"))),
+            Err(_) => Err(ApiError::Connector(ConnectorError::timeout(format!(
+                "no answer within {}",
+                self.config.export_timeout
+            )))),
+        }
+    }
+
+    /// Renders a stored object as a SCIM resource (before projection).
+    pub fn render(&self, binding: &Binding, stored: &StoredObject, base_url: &str) -> Value {
+        let mut doc = Map::new();
+        doc.insert("schemas".into(), Value::Array(Vec::new()));
+        doc.insert("id".into(), Value::String(stored.object.anchor.to_string()));
+        binding.render_into(&mut doc, &stored.object.attributes, stored.object.dn.as_deref());
+        if binding.kind == ResourceKind::User && binding.active != ActiveRule::Mapped {
+            doc.insert("active".into(), Value::Bool(is_active(binding, &stored.object.attributes)));
+        }
+        let mut schemas = vec![Value::String(binding.schema.core.id.clone())];
+        for (ext, _) in &binding.schema.extensions {
+            if doc.contains_key(&ext.id) || (ext.id == ENTERPRISE_USER_SCHEMA && doc.contains_key(ENTERPRISE_USER_SCHEMA)) {
+                schemas.push(Value::String(ext.id.clone()));
+            }
+        }
+        doc.insert("schemas".into(), Value::Array(schemas));
+        let location = format!(
+            "{base_url}/{}/{}",
+            binding.kind.endpoint(),
+            crate::http::encode_segment(stored.object.anchor.as_str())
+        );
+        let meta = Meta::new(
+            binding.schema.name.clone(),
+            stored.created,
+            stored.modified,
+            Some(location),
+            Some(etag(stored)),
+        );
+        if let Ok(m) = serde_json::to_value(meta) {
+            doc.insert("meta".into(), m);
+        }
+        Value::Object(doc)
+    }
+}
+
+/// The weak ETag of a stored object's version.
+pub fn etag(stored: &StoredObject) -> String {
+    format!("W/\"{}\"", stored.version)
+}
+
+/// Whether a stored user is active under the binding's rule.
+pub fn is_active(binding: &Binding, attributes: &connector_core::Attributes) -> bool {
+    match &binding.active {
+        ActiveRule::SetAttribute { attribute, disabled, .. } => {
+            match attributes.get(attribute).and_then(|v| v.first()) {
+                None => true,
+                Some(v) => flag_of(v) != Some(*disabled),
+            }
+        }
+        _ => true,
+    }
+}
+
+fn flag_of(v: &AttrValue) -> Option<bool> {
+    match v {
+        AttrValue::Boolean(b) => Some(*b),
+        AttrValue::Integer(i) => Some(*i != 0),
+        AttrValue::String(s) => match s.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Some(true),
+            "false" | "0" | "no" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Applies a finished export to the connector space.
+fn write_through(
+    rt: &Runtime,
+    change: &Change,
+    before: Option<&StoredObject>,
+    result: Result<ExportOutcome, ConnectorError>,
+) -> Result<Option<StoredObject>, ApiError> {
+    match result {
+        Ok(outcome) => {
+            let obj = change.resulting_object(before.map(|b| &b.object), &outcome);
+            let anchor = obj
+                .as_ref()
+                .map(|o| o.anchor.clone())
+                .unwrap_or_else(|| outcome.anchor.clone());
+            Ok(rt
+                .journal
+                .write(&rt.space, change.object_type(), &anchor, obj.as_ref())?)
+        }
+        Err(ConnectorError::NotFound { detail }) => {
+            // The target no longer has the object: drop it from the space too.
+            if let Some(a) = change.anchor() {
+                rt.journal.write(&rt.space, change.object_type(), a, None)?;
+            }
+            if matches!(change, Change::Delete { .. }) {
+                Ok(None)
+            } else {
+                Err(ApiError::Connector(ConnectorError::NotFound { detail }))
+            }
+        }
+        Err(e) => Err(ApiError::Connector(e)),
+    }
+}

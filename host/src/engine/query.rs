@@ -1,0 +1,203 @@
+//! Reads: GET by id, filtered queries and paged listings, all answered from the connector space.
+//!
+//! A filter that is an `eq` (or an `and` of `eq`s, which is all Entra sends) on an indexed
+//! attribute is an index lookup; the full filter is then evaluated on the few candidates. Any
+//! other filter is evaluated over a bounded scan, refused with `tooMany` past the configured
+//! bound so one request cannot occupy the host. A plain listing pages through the space in
+//! anchor order with a true `totalResults`.
+
+use std::sync::Arc;
+
+use connector_core::Anchor;
+use schemas::filter::{Filter, Literal};
+use schemas::list::{ListResponse, Paging, Sort};
+use schemas::projection::Projection;
+use schemas::{ScimError, ScimType};
+use serde_json::Value;
+
+use super::Runtime;
+use super::mapping::{Binding, FilterTarget};
+use crate::error::ApiError;
+use crate::space::StoredObject;
+
+/// The query parameters of a list request (`GET /Users?…` or `POST /.search`).
+#[derive(Debug, Default, Clone)]
+pub struct Query {
+    pub filter: Option<String>,
+    pub start_index: Option<String>,
+    pub count: Option<String>,
+    pub attributes: Option<String>,
+    pub excluded_attributes: Option<String>,
+    pub sort_by: Option<String>,
+    pub sort_order: Option<String>,
+}
+
+/// Default page size when the client gives no `count`.
+pub const DEFAULT_PAGE: usize = 100;
+const SCAN_BATCH: u64 = 1000;
+
+impl Runtime {
+    /// GET by id.
+    pub async fn get(
+        self: &Arc<Self>,
+        binding: &Binding,
+        id: &str,
+        projection: &Projection,
+        base_url: &str,
+    ) -> Result<(StoredObject, Value), ApiError> {
+        self.ensure_ready()?;
+        let space = self.space.clone();
+        let ot = binding.object_type.clone();
+        let anchor = Anchor(id.to_owned());
+        let stored = blocking(move || Ok(space.get(&ot, &anchor)?))
+            .await?
+            .ok_or_else(|| super::write::not_found(binding, id))?;
+        let mut doc = self.render(binding, &stored, base_url);
+        projection.apply(&mut doc, &binding.schema);
+        Ok((stored, doc))
+    }
+
+    /// A filtered, sorted, paged query.
+    pub async fn query(
+        self: &Arc<Self>,
+        binding: &Binding,
+        q: &Query,
+        base_url: &str,
+    ) -> Result<Value, ApiError> {
+        let paging = Paging::from_query(
+            q.start_index.as_deref(),
+            q.count.as_deref(),
+            DEFAULT_PAGE.min(self.max_page_size),
+            self.max_page_size,
+        )?;
+        let projection = Projection::parse(q.attributes.as_deref(), q.excluded_attributes.as_deref())?;
+        let sort = Sort::from_query(q.sort_by.as_deref(), q.sort_order.as_deref())?;
+        let filter = match q.filter.as_deref().map(str::trim) {
+            Some(f) if !f.is_empty() => Some(Filter::parse(f)?),
+            _ => None,
+        };
+        self.ensure_ready()?;
+        let rt = self.clone();
+        let binding = binding.clone();
+        let base = base_url.to_owned();
+        blocking(move || {
+            let list = match (&filter, &sort) {
+                (None, None) => rt.list_page(&binding, &paging, &base)?,
+                _ => {
+                    let mut matches = match filter.as_ref().and_then(|f| rt.candidates(&binding, f, &base).transpose()) {
+                        Some(c) => c?,
+                        None => rt.scan_matching(&binding, filter.as_ref(), &base)?,
+                    };
+                    if let Some(f) = &filter {
+                        matches.retain(|doc| f.matches(doc, &binding.schema));
+                    }
+                    if let Some(s) = &sort {
+                        s.sort(&mut matches, &binding.schema);
+                    }
+                    ListResponse::page(matches, &paging)
+                }
+            };
+            let mut list = list;
+            for doc in &mut list.resources {
+                projection.apply(doc, &binding.schema);
+            }
+            Ok(list.to_value())
+        })
+        .await
+    }
+
+    /// A plain page in anchor order, without loading the rest.
+    fn list_page(&self, binding: &Binding, paging: &Paging, base: &str) -> Result<ListResponse, ApiError> {
+        let total = self.space.count(&binding.object_type)?;
+        let total = usize::try_from(total).unwrap_or(usize::MAX);
+        let (offset, limit) = paging.window(total);
+        let objects = if limit == 0 {
+            Vec::new()
+        } else {
+            self.space.list(&binding.object_type, offset as u64, limit as u64)?
+        };
+        let resources = objects.iter().map(|o| self.render(binding, o, base)).collect();
+        Ok(ListResponse::new(total, paging.start_index, resources))
+    }
+
+    /// The rendered candidates for an equality filter on an indexed attribute, or `None` when
+    /// the filter cannot use an index.
+    fn candidates(
+        &self,
+        binding: &Binding,
+        filter: &Filter,
+        base: &str,
+    ) -> Result<Option<Vec<Value>>, ApiError> {
+        let Some(terms) = filter.equality_terms() else {
+            return Ok(None);
+        };
+        for (path, literal) in terms {
+            let text = match literal {
+                Literal::String(s) => s.clone(),
+                Literal::Number(n) => n.to_string(),
+                Literal::Bool(b) => b.to_string(),
+                Literal::Null => continue,
+            };
+            let found: Vec<StoredObject> = match binding.filter_target(path) {
+                Some(FilterTarget::Anchor) => self
+                    .space
+                    .get(&binding.object_type, &Anchor(text))?
+                    .into_iter()
+                    .collect(),
+                Some(FilterTarget::Dn) => self
+                    .space
+                    .get_by_dn(&binding.object_type, &text)?
+                    .into_iter()
+                    .collect(),
+                Some(FilterTarget::Attribute(a)) if self.space.is_indexed(&binding.object_type, &a) => {
+                    self.space.lookup(&binding.object_type, &a, &text)?
+                }
+                _ => continue,
+            };
+            return Ok(Some(found.iter().map(|o| self.render(binding, o, base)).collect()));
+        }
+        Ok(None)
+    }
+
+    /// Every object of the type, evaluated against `filter`, up to the configured bound.
+    fn scan_matching(&self, binding: &Binding, filter: Option<&Filter>, base: &str) -> Result<Vec<Value>, ApiError> {
+        let mut out = Vec::new();
+        let mut after: Option<Anchor> = None;
+        let mut scanned = 0u64;
+        loop {
+            let batch = self.space.scan(&binding.object_type, after.as_ref(), SCAN_BATCH)?;
+            let Some(last) = batch.last() else { break };
+            after = Some(last.object.anchor.clone());
+            scanned += batch.len() as u64;
+            if scanned > self.max_filter_scan {
+                return Err(ScimError::new(
+                    ScimType::TooMany,
+                    format!(
+                        "this filter cannot use an index and would scan more than {} objects; filter with eq on an indexed attribute (see match_attributes)",
+                        self.max_filter_scan
+                    ),
+                )
+                .into());
+            }
+            for o in &batch {
+                let doc = self.render(binding, o, base);
+                if filter.is_none_or(|f| f.matches(&doc, &binding.schema)) {
+                    out.push(doc);
+                }
+            }
+            if (batch.len() as u64) < SCAN_BATCH {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Runs blocking space work on the blocking pool.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?
+}

@@ -1,0 +1,320 @@
+//! Writes: create (POST), modify (PATCH, PUT) and delete, each turned into one [`Change`].
+//!
+//! PATCH is applied at the SCIM level (by `schemas::patch`, with Entra's quirks) to the resource
+//! rendered from the connector space; the result is mapped back to connector attributes and
+//! diffed against the stored object, so only what really changed is exported, whatever shape of
+//! PATCH the client sent.
+
+use std::sync::Arc;
+
+use connector_core::{
+    Anchor, AttrKind, AttrValue, AttributeChange, Attributes, Change, ExportStyle,
+};
+use schemas::patch::{PatchRequest, apply_patch};
+use schemas::quirks::normalize_resource;
+use schemas::ScimError;
+use serde_json::Value;
+
+use super::mapping::{ActiveRule, Binding};
+use super::{Runtime, is_active};
+use crate::error::ApiError;
+use crate::space::StoredObject;
+
+/// The value a boolean flag has in a column of `kind`.
+pub fn flag_value(kind: AttrKind, flag: bool) -> AttrValue {
+    match kind {
+        AttrKind::Integer => AttrValue::Integer(i64::from(flag)),
+        AttrKind::String => AttrValue::String(flag.to_string()),
+        _ => AttrValue::Boolean(flag),
+    }
+}
+
+fn requested_active(resource: &Value) -> Option<bool> {
+    resource.get("active").and_then(Value::as_bool)
+}
+
+fn lock_key(binding: &Binding, anchor: &str) -> String {
+    format!("{}\u{0}{anchor}", binding.object_type)
+}
+
+impl Runtime {
+    /// POST: creates an object; returns the stored result.
+    pub async fn create(
+        self: &Arc<Self>,
+        binding: &Binding,
+        body: Value,
+    ) -> Result<StoredObject, ApiError> {
+        self.ensure_ready()?;
+        let resource = normalize_resource(body, &binding.schema)?;
+        let (mut attrs, dn) = binding.extract(&resource)?;
+        if let ActiveRule::SetAttribute {
+            attribute,
+            disabled,
+            kind,
+        } = &binding.active
+        {
+            let active = requested_active(&resource).unwrap_or(true);
+            let flag = if active { !*disabled } else { *disabled };
+            attrs.insert(attribute.clone(), vec![flag_value(*kind, flag)]);
+        }
+        let caps = self.connector.capabilities();
+        let anchor = if binding.anchor_is_mapped() {
+            let a = attrs
+                .get(&binding.anchor_attribute)
+                .and_then(|v| v.first())
+                .map(AttrValue::to_text)
+                .ok_or_else(|| {
+                    ScimError::invalid_value(format!(
+                        "{} is the anchor of {} and needs a value",
+                        binding.anchor_attribute, binding.object_type
+                    ))
+                })?;
+            Some(Anchor(a))
+        } else if caps.anchor_assigned_by_target {
+            None
+        } else {
+            let a = uuid::Uuid::new_v4().to_string();
+            attrs.insert(binding.anchor_attribute.clone(), vec![AttrValue::String(a.clone())]);
+            Some(Anchor(a))
+        };
+
+        let _create = self.create_lock.lock().await;
+        let space = self.space.clone();
+        let (guard, anchor) = match anchor {
+            Some(a) => (Some(self.locks.lock(lock_key(binding, a.as_str())).await), Some(a)),
+            None => (None, None),
+        };
+        // Uniqueness against the connector space, before the target sees anything.
+        let ot = binding.object_type.clone();
+        let unique: Vec<(String, String)> = binding
+            .unique
+            .iter()
+            .filter_map(|u| attrs.get(u).and_then(|v| v.first()).map(|v| (u.clone(), v.to_text())))
+            .collect();
+        let anchor_check = anchor.clone();
+        let taken = tokio::task::spawn_blocking(move || -> Result<Option<String>, ApiError> {
+            if let Some(a) = &anchor_check
+                && space.get(&ot, a)?.is_some() {
+                    return Ok(Some(format!("an object of type {ot} with anchor {a:?} already exists")));
+                }
+            for (attr, value) in &unique {
+                if space.is_indexed(&ot, attr) && !space.lookup(&ot, attr, value)?.is_empty() {
+                    return Ok(Some(format!("{attr} {value:?} is already taken by another {ot}")));
+                }
+            }
+            Ok(None)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+        if let Some(why) = taken {
+            return Err(ScimError::uniqueness(why).into());
+        }
+        let change = Change::Add {
+            object_type: binding.object_type.clone(),
+            anchor,
+            dn,
+            attributes: attrs,
+        };
+        self.export(change, None, guard)
+            .await?
+            .ok_or_else(|| ApiError::Internal("an add produced no object".into()))
+    }
+
+    /// Loads an object for modification, taking its lock.
+    async fn load_locked(
+        self: &Arc<Self>,
+        binding: &Binding,
+        id: &str,
+    ) -> Result<(StoredObject, super::locks::KeyGuard), ApiError> {
+        self.ensure_ready()?;
+        let guard = self.locks.lock(lock_key(binding, id)).await;
+        let space = self.space.clone();
+        let ot = binding.object_type.clone();
+        let anchor = Anchor(id.to_owned());
+        let stored = tokio::task::spawn_blocking(move || space.get(&ot, &anchor))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))??
+            .ok_or_else(|| not_found(binding, id))?;
+        Ok((stored, guard))
+    }
+
+    /// PATCH: applies the operations and exports what changed. Returns the stored result, or
+    /// `None` when the object was deleted (disable configured as delete).
+    pub async fn patch(
+        self: &Arc<Self>,
+        binding: &Binding,
+        id: &str,
+        body: Value,
+        base_url: &str,
+    ) -> Result<(Option<StoredObject>, Value), ApiError> {
+        let request = PatchRequest::from_value(body)?;
+        let (stored, guard) = self.load_locked(binding, id).await?;
+        let mut resource = self.render(binding, &stored, base_url);
+        apply_patch(&mut resource, &request.operations, &binding.schema)?;
+        self.modify(binding, stored, resource, guard, false).await
+    }
+
+    /// PUT: replaces the object's mapped attributes with the body's.
+    pub async fn replace(
+        self: &Arc<Self>,
+        binding: &Binding,
+        id: &str,
+        body: Value,
+    ) -> Result<(Option<StoredObject>, Value), ApiError> {
+        let resource = normalize_resource(body, &binding.schema)?;
+        let (stored, guard) = self.load_locked(binding, id).await?;
+        self.modify(binding, stored, resource, guard, true).await
+    }
+
+    async fn modify(
+        self: &Arc<Self>,
+        binding: &Binding,
+        stored: StoredObject,
+        resource: Value,
+        guard: super::locks::KeyGuard,
+        put: bool,
+    ) -> Result<(Option<StoredObject>, Value), ApiError> {
+        let (new_attrs, new_dn) = binding.extract(&resource)?;
+        let old = &stored.object;
+        let mut changes = Vec::new();
+        let mut names: Vec<&str> = binding.mapped_attributes().collect();
+        names.sort_unstable();
+        names.dedup();
+        for name in names {
+            let before = old.values(name);
+            let after: &[AttrValue] = new_attrs.get(name).map(Vec::as_slice).unwrap_or(&[]);
+            if same_values(before, after) {
+                continue;
+            }
+            if name.eq_ignore_ascii_case(&binding.anchor_attribute) {
+                if after.is_empty() && !put {
+                    continue;
+                }
+                return Err(ScimError::mutability(format!(
+                    "{name} is the anchor of {}; it cannot change (id {:?})",
+                    binding.object_type,
+                    old.anchor.as_str()
+                ))
+                .into());
+            }
+            let multi = binding
+                .fields
+                .iter()
+                .any(|f| f.multi_valued && matches!(&f.connector, super::mapping::ConnectorSide::Attribute(a) if a == name));
+            if after.is_empty() {
+                changes.push(AttributeChange::Clear { name: name.to_owned() });
+            } else if multi {
+                let add: Vec<_> = after.iter().filter(|v| !before.contains(v)).cloned().collect();
+                let remove: Vec<_> = before.iter().filter(|v| !after.contains(v)).cloned().collect();
+                if !add.is_empty() {
+                    changes.push(AttributeChange::Add { name: name.to_owned(), values: add });
+                }
+                if !remove.is_empty() {
+                    changes.push(AttributeChange::Remove { name: name.to_owned(), values: remove });
+                }
+            } else {
+                changes.push(AttributeChange::Replace {
+                    name: name.to_owned(),
+                    values: after.to_vec(),
+                });
+            }
+        }
+        let was_active = is_active(binding, &old.attributes);
+        let wants_active = requested_active(&resource).unwrap_or(if put { true } else { was_active });
+        let mut delete = false;
+        if was_active != wants_active {
+            match &binding.active {
+                ActiveRule::SetAttribute {
+                    attribute,
+                    disabled,
+                    kind,
+                } => {
+                    let flag = if wants_active { !*disabled } else { *disabled };
+                    changes.retain(|c| c.name() != attribute);
+                    changes.push(AttributeChange::Replace {
+                        name: attribute.clone(),
+                        values: vec![flag_value(*kind, flag)],
+                    });
+                }
+                ActiveRule::Delete if !wants_active => delete = true,
+                _ => {}
+            }
+        }
+        let new_dn = match (new_dn, &old.dn) {
+            (Some(n), Some(o)) if !n.eq_ignore_ascii_case(o) => {
+                if !self.connector.capabilities().renames {
+                    return Err(ScimError::mutability(format!(
+                        "the target of connector {} cannot rename objects; -dn- cannot change",
+                        self.name
+                    ))
+                    .into());
+                }
+                Some(n)
+            }
+            _ => None,
+        };
+        if delete {
+            let change = Change::Delete {
+                object_type: binding.object_type.clone(),
+                anchor: old.anchor.clone(),
+            };
+            let mut last = resource;
+            if let Some(obj) = last.as_object_mut() {
+                obj.insert("active".into(), Value::Bool(false));
+            }
+            self.export(change, Some(stored), Some(guard)).await?;
+            return Ok((None, last));
+        }
+        if changes.is_empty() && new_dn.is_none() {
+            let unchanged = resource;
+            return Ok((Some(stored), unchanged));
+        }
+        let change = match self.connector.capabilities().export_style {
+            ExportStyle::AttributeUpdate => Change::Update {
+                object_type: binding.object_type.clone(),
+                anchor: old.anchor.clone(),
+                new_dn,
+                changes,
+            },
+            ExportStyle::ObjectReplace => {
+                let mut attrs: Attributes = old.attributes.clone();
+                for c in &changes {
+                    c.apply_to(&mut attrs);
+                }
+                Change::Replace {
+                    object_type: binding.object_type.clone(),
+                    anchor: old.anchor.clone(),
+                    dn: new_dn.or_else(|| old.dn.clone()),
+                    attributes: attrs,
+                }
+            }
+        };
+        let after = self.export(change, Some(stored), Some(guard)).await?;
+        Ok((after, resource))
+    }
+
+    /// DELETE: deletes the object at the target (or, with `delete = "none"`, only checks that it
+    /// exists).
+    pub async fn delete(self: &Arc<Self>, binding: &Binding, id: &str) -> Result<(), ApiError> {
+        let (stored, guard) = self.load_locked(binding, id).await?;
+        if !self.deletes() {
+            tracing::info!(connector = %self.name, anchor = id, "DELETE ignored: deprovision.delete = \"none\"");
+            return Ok(());
+        }
+        let change = Change::Delete {
+            object_type: binding.object_type.clone(),
+            anchor: stored.object.anchor.clone(),
+        };
+        self.export(change, Some(stored), Some(guard)).await?;
+        Ok(())
+    }
+}
+
+/// 404 for an id this binding does not know.
+pub fn not_found(binding: &Binding, id: &str) -> ApiError {
+    ApiError::NotFound(format!("no {} with id {id:?}", binding.schema.name))
+}
+
+fn same_values(a: &[AttrValue], b: &[AttrValue]) -> bool {
+    a.len() == b.len() && a.iter().all(|v| b.iter().any(|w| w.to_text() == v.to_text()))
+}

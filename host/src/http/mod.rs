@@ -1,0 +1,271 @@
+//! The HTTP side: routing, bearer-token authentication, request ids, body limits, and turning
+//! engine results and [`ApiError`]s into SCIM responses (`application/scim+json`).
+//!
+//! Every path under a connector is dispatched by one handler that parses the path itself, so
+//! that every failure, including an unknown path or a bad query string, is answered in SCIM's
+//! error format rather than a framework's. The only routes without a token are `/healthz` and,
+//! where no admin token is configured, nothing else.
+
+mod scim;
+mod view;
+
+pub use view::stored_json;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use serde_json::Value;
+use tracing::Instrument;
+
+use crate::config::TokenHash;
+use crate::engine::Runtime;
+use crate::error::ApiError;
+use crate::telemetry::Metrics;
+
+/// The media type of every SCIM body.
+pub const SCIM_JSON: &str = "application/scim+json";
+
+/// A connector endpoint: its token, and its runtime once the connector is bound.
+pub struct Slot {
+    pub token: TokenHash,
+    pub runtime: RwLock<Result<Arc<Runtime>, String>>,
+}
+
+/// Shared state of the HTTP server.
+pub struct AppState {
+    pub slots: HashMap<String, Arc<Slot>>,
+    pub admin_token: Option<TokenHash>,
+    pub metrics: Arc<Metrics>,
+    pub max_body: usize,
+}
+
+/// The router: `/healthz`, `/metrics`, and everything under `/ecma2host_{name}/`.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
+        .fallback(dispatch)
+        .with_state(state)
+}
+
+async fn metrics(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let Some(admin) = &app.admin_token else {
+        return error_response(&ApiError::NotFound(
+            "metrics are disabled: set [server] admin_token to enable /metrics".into(),
+        ));
+    };
+    if let Err(e) = authorize(&headers, admin) {
+        return error_response(&e);
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Percent-encodes one path segment (anchors may contain `/`, spaces, `=`, …).
+pub fn encode_segment(s: &str) -> String {
+    const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    utf8_percent_encode(s, SEGMENT).to_string()
+}
+
+fn decode_segment(s: &str) -> Result<String, ApiError> {
+    percent_decode_str(s)
+        .decode_utf8()
+        .map(|c| c.into_owned())
+        .map_err(|_| ApiError::NotFound("the path is not valid UTF-8 after percent-decoding".into()))
+}
+
+/// Checks `Authorization: Bearer <token>` against a token hash.
+pub fn authorize(headers: &HeaderMap, token: &TokenHash) -> Result<(), ApiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        return Err(ApiError::Unauthorized(
+            "missing bearer token: send Authorization: Bearer <the connector's secret token>",
+        ));
+    };
+    let presented = value
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim())
+        .ok_or(ApiError::Unauthorized(
+            "the Authorization header must use the Bearer scheme",
+        ))?;
+    if token.matches(presented) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized("invalid bearer token for this connector"))
+    }
+}
+
+/// A SCIM JSON response.
+pub fn scim_json(status: StatusCode, body: &Value) -> Response {
+    let mut r = (status, body.to_string()).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
+    r
+}
+
+/// The SCIM error response for an error; server-side faults are logged with their cause.
+pub fn error_response(err: &ApiError) -> Response {
+    let r = err.render();
+    if r.server_fault {
+        tracing::error!(error = %err, "request failed");
+    } else {
+        tracing::debug!(error = %err, status = r.status, "request refused");
+    }
+    let body = schemas::ScimError {
+        status: r.status,
+        scim_type: r.scim_type,
+        detail: r.detail,
+    }
+    .to_body();
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = scim_json(status, &body);
+    if let Some(secs) = r.retry_after
+        && let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    if r.status == 401 {
+        resp.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    resp
+}
+
+fn request_id() -> String {
+    use rand::RngCore;
+    format!("{:016x}", rand::rng().next_u64())
+}
+
+/// Handles everything that is not `/healthz` or `/metrics`.
+async fn dispatch(State(app): State<Arc<AppState>>, req: Request) -> Response {
+    let id = request_id();
+    let path = req.uri().path().to_owned();
+    let method = req.method().clone();
+    let span = tracing::info_span!("request", request_id = %id, method = %method, path = %path);
+    async move {
+        let started = std::time::Instant::now();
+        let (connector, mut resp) = route(&app, req).await;
+        let status = resp.status().as_u16();
+        if let Some(c) = &connector {
+            app.metrics.count_request(c, status);
+        }
+        tracing::info!(status, elapsed_us = started.elapsed().as_micros() as u64, "answered");
+        if let Ok(v) = HeaderValue::from_str(&id) {
+            resp.headers_mut().insert("x-request-id", v);
+        }
+        resp
+    }
+    .instrument(span)
+    .await
+}
+
+async fn route(app: &AppState, req: Request) -> (Option<String>, Response) {
+    let path = req.uri().path().to_owned();
+    let mut segments = path.trim_start_matches('/').split('/');
+    let first = segments.next().unwrap_or_default();
+    let Some(name) = first.strip_prefix("ecma2host_") else {
+        return (
+            None,
+            error_response(&ApiError::NotFound(format!(
+                "no such endpoint {path:?}; connector endpoints look like /ecma2host_<connector>/scim/Users"
+            ))),
+        );
+    };
+    let name = match decode_segment(name) {
+        Ok(n) => n,
+        Err(e) => return (None, error_response(&e)),
+    };
+    let Some(slot) = app.slots.get(&name) else {
+        return (
+            None,
+            error_response(&ApiError::NotFound(format!(
+                "no connector named {name:?} (names are case-sensitive)"
+            ))),
+        );
+    };
+    if let Err(e) = authorize(req.headers(), &slot.token) {
+        return (Some(name), error_response(&e));
+    }
+    let runtime = match slot.runtime.read().map(|r| r.clone()) {
+        Ok(Ok(rt)) => rt,
+        Ok(Err(reason)) => {
+            return (
+                Some(name.clone()),
+                error_response(&ApiError::Connector(connector_core::ConnectorError::unavailable(
+                    format!("connector {name} is not ready: {reason}"),
+                ))),
+            );
+        }
+        Err(_) => return (Some(name), error_response(&ApiError::Internal("slot lock poisoned".into()))),
+    };
+    let rest: Vec<String> = match segments
+        .filter(|s| !s.is_empty())
+        .map(decode_segment)
+        .collect::<Result<_, _>>()
+    {
+        Ok(r) => r,
+        Err(e) => return (Some(name), error_response(&e)),
+    };
+    let resp = match rest.first().map(String::as_str) {
+        Some("scim") => scim::handle(app, &runtime, &base_url(req.headers(), first), rest.get(1..).unwrap_or_default(), req).await,
+        Some("space") => view::handle(&runtime, rest.get(1..).unwrap_or_default(), req).await,
+        _ => Err(ApiError::NotFound(format!(
+            "no such endpoint {path:?}; the SCIM endpoint is /{first}/scim"
+        ))),
+    };
+    (Some(name), resp.unwrap_or_else(|e| error_response(&e)))
+}
+
+/// `https://<Host>/<ecma2host_name>/scim`, from the request's Host header.
+fn base_url(headers: &HeaderMap, first: &str) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        })
+        .unwrap_or("localhost");
+    format!("https://{host}/{first}/scim")
+}
+
+/// Reads a request body up to the limit and parses it as JSON.
+pub async fn json_body(body: Body, limit: usize) -> Result<Value, ApiError> {
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::TooLarge(limit))?;
+    if bytes.is_empty() {
+        return Err(schemas::ScimError::invalid_syntax("the request has no body; a JSON object is required").into());
+    }
+    serde_json::from_slice(&bytes).map_err(|e| {
+        schemas::ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}")).into()
+    })
+}
+
+/// Parses the query string into name → value (last one wins), `+` as space.
+pub fn query_map(query: Option<&str>) -> HashMap<String, String> {
+    form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// The body with a status code, for handlers that answer without SCIM JSON.
+pub fn empty(status: StatusCode) -> Response {
+    status.into_response()
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        error_response(&self)
+    }
+}

@@ -1,0 +1,197 @@
+//! The SCIM resource endpoints of one connector: `Users`, `Groups`, `Schemas`,
+//! `ResourceTypes`, `ServiceProviderConfig` and `.search`, dispatched by method and path.
+
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::Response;
+use schemas::discovery::{
+    ServiceProviderFeatures, resource_type_document, resource_types_list, schema_document,
+    schemas_list, schemas_of, service_provider_config_document,
+};
+use schemas::projection::Projection;
+use schemas::resource::SearchRequest;
+use serde_json::Value;
+
+use super::{AppState, empty, json_body, query_map, scim_json};
+use crate::engine::Runtime;
+use crate::engine::mapping::ResourceKind;
+use crate::engine::query::Query;
+use crate::engine::etag;
+use crate::error::ApiError;
+use crate::space::StoredObject;
+
+fn not_allowed(method: &Method, path: &str) -> ApiError {
+    ApiError::MethodNotAllowed(format!("{method} is not supported on {path}"))
+}
+
+/// Handles `/ecma2host_{name}/scim/{rest…}`.
+pub async fn handle(
+    app: &AppState,
+    rt: &Arc<Runtime>,
+    base: &str,
+    rest: &[String],
+    req: Request,
+) -> Result<Response, ApiError> {
+    let method = req.method().clone();
+    let params = query_map(req.uri().query());
+    let parts: Vec<&str> = rest.iter().map(String::as_str).collect();
+    match parts.as_slice() {
+        ["Users" | "Groups", tail @ ..] => {
+            let kind = if parts.first() == Some(&"Users") {
+                ResourceKind::User
+            } else {
+                ResourceKind::Group
+            };
+            let binding = rt.binding(kind)?;
+            match (tail, &method) {
+                ([], &Method::GET) => {
+                    let q = query_from_params(&params);
+                    Ok(scim_json(StatusCode::OK, &rt.query(binding, &q, base).await?))
+                }
+                ([], &Method::POST) => {
+                    let body = json_body(req.into_body(), app.max_body).await?;
+                    let stored = rt.create(binding, body).await?;
+                    Ok(resource_response(rt, kind, &stored, base, StatusCode::CREATED, true))
+                }
+                ([".search"], &Method::POST) => search(app, rt, kind, base, req).await,
+                ([id], &Method::GET) => {
+                    let projection = Projection::parse(
+                        params.get("attributes").map(String::as_str),
+                        params.get("excludedAttributes").map(String::as_str),
+                    )?;
+                    let (stored, doc) = rt.get(binding, id, &projection, base).await?;
+                    let mut resp = scim_json(StatusCode::OK, &doc);
+                    set_etag(&mut resp, &stored);
+                    Ok(resp)
+                }
+                ([id], &Method::PATCH) => {
+                    let body = json_body(req.into_body(), app.max_body).await?;
+                    let (stored, last) = rt.patch(binding, id, body, base).await?;
+                    Ok(match stored {
+                        Some(s) => resource_response(rt, kind, &s, base, StatusCode::OK, false),
+                        None => scim_json(StatusCode::OK, &last),
+                    })
+                }
+                ([id], &Method::PUT) => {
+                    let body = json_body(req.into_body(), app.max_body).await?;
+                    let (stored, last) = rt.replace(binding, id, body).await?;
+                    Ok(match stored {
+                        Some(s) => resource_response(rt, kind, &s, base, StatusCode::OK, false),
+                        None => scim_json(StatusCode::OK, &last),
+                    })
+                }
+                ([id], &Method::DELETE) => {
+                    rt.delete(binding, id).await?;
+                    Ok(empty(StatusCode::NO_CONTENT))
+                }
+                _ => Err(not_allowed(&method, &format!("/{}", parts.join("/")))),
+            }
+        }
+        [".search"] if method == Method::POST => search(app, rt, ResourceKind::User, base, req).await,
+        ["Schemas"] if method == Method::GET => Ok(scim_json(
+            StatusCode::OK,
+            &schemas_list(&schemas_of(&rt.resource_schemas()), base),
+        )),
+        ["Schemas", id] if method == Method::GET => schemas_of(&rt.resource_schemas())
+            .iter()
+            .find(|s| s.id.eq_ignore_ascii_case(id))
+            .map(|s| scim_json(StatusCode::OK, &schema_document(s, base)))
+            .ok_or_else(|| ApiError::NotFound(format!("no schema {id:?}"))),
+        ["ResourceTypes"] if method == Method::GET => Ok(scim_json(
+            StatusCode::OK,
+            &resource_types_list(&rt.resource_schemas(), base),
+        )),
+        ["ResourceTypes", id] if method == Method::GET => rt
+            .resource_schemas()
+            .iter()
+            .find(|s| s.name.eq_ignore_ascii_case(id))
+            .map(|s| scim_json(StatusCode::OK, &resource_type_document(s, base)))
+            .ok_or_else(|| ApiError::NotFound(format!("no resource type {id:?}"))),
+        ["ServiceProviderConfig"] if method == Method::GET => {
+            let features = ServiceProviderFeatures {
+                patch: true,
+                bulk: None,
+                filter_max_results: rt.max_page_size,
+                change_password: false,
+                sort: true,
+                etag: false,
+                documentation_uri: None,
+            };
+            Ok(scim_json(StatusCode::OK, &service_provider_config_document(&features, base)))
+        }
+        [] => Err(ApiError::NotFound(
+            "this is the SCIM root; resources are under /Users, /Groups, /Schemas, /ResourceTypes and /ServiceProviderConfig".into(),
+        )),
+        _ => Err(ApiError::NotFound(format!("no such SCIM endpoint /{}", parts.join("/")))),
+    }
+}
+
+async fn search(
+    app: &AppState,
+    rt: &Arc<Runtime>,
+    kind: ResourceKind,
+    base: &str,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let binding = rt.binding(kind)?;
+    let body = json_body(req.into_body(), app.max_body).await?;
+    let s = SearchRequest::from_value(body)?;
+    let q = Query {
+        filter: s.filter.clone(),
+        start_index: s.start_index.map(|v| v.to_string()),
+        count: s.count.map(|v| v.to_string()),
+        attributes: s.attributes_param(),
+        excluded_attributes: s.excluded_attributes_param(),
+        sort_by: s.sort_by.clone(),
+        sort_order: s.sort_order.clone(),
+    };
+    Ok(scim_json(StatusCode::OK, &rt.query(binding, &q, base).await?))
+}
+
+fn query_from_params(params: &std::collections::HashMap<String, String>) -> Query {
+    let get = |k: &str| {
+        params
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.clone())
+    };
+    Query {
+        filter: get("filter"),
+        start_index: get("startIndex"),
+        count: get("count"),
+        attributes: get("attributes"),
+        excluded_attributes: get("excludedAttributes"),
+        sort_by: get("sortBy"),
+        sort_order: get("sortOrder"),
+    }
+}
+
+fn set_etag(resp: &mut Response, stored: &StoredObject) {
+    if let Ok(v) = HeaderValue::from_str(&etag(stored)) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+}
+
+fn resource_response(
+    rt: &Runtime,
+    kind: ResourceKind,
+    stored: &StoredObject,
+    base: &str,
+    status: StatusCode,
+    location: bool,
+) -> Response {
+    let Ok(binding) = rt.binding(kind) else {
+        return super::error_response(&ApiError::Internal("binding vanished".into()));
+    };
+    let doc: Value = rt.render(binding, stored, base);
+    let mut resp = scim_json(status, &doc);
+    set_etag(&mut resp, stored);
+    if location
+        && let Some(loc) = doc.pointer("/meta/location").and_then(Value::as_str)
+            && let Ok(v) = HeaderValue::from_str(loc) {
+                resp.headers_mut().insert(header::LOCATION, v);
+            }
+    resp
+}

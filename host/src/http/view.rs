@@ -1,0 +1,99 @@
+//! The read-only view of a connector space, behind the connector's own token (Microsoft's cache
+//! view needs a debug mode that switches authentication off; ours never does).
+//!
+//! `GET /ecma2host_{name}/space` summarises the space (object counts, recent import runs);
+//! `GET …/space/{objectType}?startIndex=&count=` lists stored objects as the connector sees
+//! them; `GET …/space/{objectType}/{anchor}` shows one with its version and origin.
+
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use connector_core::Anchor;
+use serde_json::{Value, json};
+
+use super::query_map;
+use crate::engine::Runtime;
+use crate::engine::query::blocking;
+use crate::error::ApiError;
+use crate::space::StoredObject;
+
+/// JSON for one stored object.
+pub fn stored_json(s: &StoredObject) -> Value {
+    json!({
+        "objectType": s.object.object_type,
+        "anchor": s.object.anchor,
+        "dn": s.object.dn,
+        "attributes": s.object.attributes,
+        "version": s.version,
+        "origin": format!("{:?}", s.origin).to_lowercase(),
+        "created": s.created.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+        "modified": s.modified.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+    })
+}
+
+fn json_response(v: &Value) -> Response {
+    (
+        StatusCode::OK,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        v.to_string(),
+    )
+        .into_response()
+}
+
+/// Handles `/ecma2host_{name}/space/{rest…}`.
+pub async fn handle(rt: &Arc<Runtime>, rest: &[String], req: Request) -> Result<Response, ApiError> {
+    if req.method() != Method::GET {
+        return Err(ApiError::MethodNotAllowed("the connector space view is read-only".into()));
+    }
+    let params = query_map(req.uri().query());
+    let rt = rt.clone();
+    let rest = rest.to_vec();
+    let body = blocking(move || {
+        let space = &rt.space;
+        let mut types = vec![rt.users.object_type.clone()];
+        if let Some(g) = &rt.groups {
+            types.push(g.object_type.clone());
+        }
+        Ok(match rest.as_slice() {
+            [] => {
+                let mut counts = serde_json::Map::new();
+                for t in &types {
+                    counts.insert(t.clone(), json!(space.count(t)?));
+                }
+                let runs: Vec<Value> = space
+                    .runs(10)?
+                    .iter()
+                    .map(|r| {
+                        json!({
+                            "id": r.id, "kind": r.kind, "objectType": r.object_type,
+                            "started": r.started.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+                            "finished": r.finished.and_then(|f| f.format(&time::format_description::well_known::Rfc3339).ok()),
+                            "outcome": r.outcome,
+                            "added": r.stats.added, "updated": r.stats.updated,
+                            "unchanged": r.stats.unchanged, "removed": r.stats.removed,
+                        })
+                    })
+                    .collect();
+                json!({"connector": rt.name, "objects": counts, "runs": runs})
+            }
+            [t] => {
+                let start: u64 = params.get("startIndex").and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
+                let count: u64 = params.get("count").and_then(|v| v.parse().ok()).unwrap_or(100).min(1000);
+                let total = space.count(t)?;
+                let objects: Vec<Value> = space.list(t, start - 1, count)?.iter().map(stored_json).collect();
+                json!({"objectType": t, "total": total, "startIndex": start, "objects": objects})
+            }
+            [t, anchor] => {
+                let s = space
+                    .get(t, &Anchor(anchor.clone()))?
+                    .ok_or_else(|| ApiError::NotFound(format!("no {t} with anchor {anchor:?} in the connector space")))?;
+                stored_json(&s)
+            }
+            _ => return Err(ApiError::NotFound("no such connector space view".into())),
+        })
+    })
+    .await?;
+    Ok(json_response(&body))
+}

@@ -1,0 +1,263 @@
+//! Starting the host: TLS, one runtime per configured connector, the import schedules, and
+//! the HTTPS server with graceful shutdown and certificate reload on SIGHUP.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use connector_core::{Connector, ConnectorError};
+
+use crate::config::{Config, ConnectorConfig, ConnectorKind, SchemaMode};
+use crate::engine::Runtime;
+use crate::engine::locks::KeyLocks;
+use crate::engine::mapping::{Binding, ResourceKind};
+use crate::http::{AppState, Slot};
+use crate::space::{IndexSpec, IndexedAttribute, Space};
+use crate::telemetry::Metrics;
+use crate::tls::TlsSource;
+use crate::HostError;
+
+/// How long in-flight requests get to finish on shutdown.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// Builds the connector for a configuration.
+pub fn build_connector(config: &Config, c: &ConnectorConfig) -> Result<Arc<dyn Connector>, ConnectorError> {
+    match c.kind {
+        ConnectorKind::Sql => {
+            let sql = c.sql.clone().ok_or_else(|| {
+                ConnectorError::misconfigured(format!("connector {} has no [connector.sql] table", c.name))
+            })?;
+            Ok(Arc::new(connector_sql::SqlConnector::new(sql, &config.base_dir)?))
+        }
+    }
+}
+
+/// The connector space file of a connector.
+pub fn space_path(config: &Config, name: &str) -> PathBuf {
+    config.data_dir().join("space").join(format!("{name}.db"))
+}
+
+/// Connects, discovers the schema, binds SCIM onto it and opens the connector space. Blocking.
+pub fn build_runtime(
+    config: &Config,
+    c: &ConnectorConfig,
+    metrics: Arc<Metrics>,
+) -> Result<Runtime, ConnectorError> {
+    let token = c
+        .token
+        .resolve(config, &format!("connector {} token", c.name))
+        .map_err(|e| ConnectorError::misconfigured(e.to_string()))?;
+    let connector = build_connector(config, c)?;
+    let schema = connector.schema()?;
+    let bind_err = |e: String| ConnectorError::misconfigured(format!("connector {}: {e}", c.name));
+    let find = |name: &str| {
+        schema.object_type(name).ok_or_else(|| {
+            bind_err(format!(
+                "the connector has no object type {name:?}; it has: {}",
+                schema
+                    .object_types
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })
+    };
+    let disable = &c.deprovision.disable;
+    let user_ot = find(c.users.object_type.as_deref().unwrap_or("User"))?;
+    let users = match c.schema {
+        SchemaMode::Ecma2host => Binding::ecma2host(user_ot, &c.users, disable),
+        SchemaMode::Scim => Binding::scim(ResourceKind::User, user_ot, &c.users, disable),
+    }
+    .map_err(bind_err)?;
+    let groups = match &c.groups {
+        Some(g) => {
+            let ot = find(g.object_type.as_deref().unwrap_or("Group"))?;
+            Some(Binding::scim(ResourceKind::Group, ot, g, disable).map_err(bind_err)?)
+        }
+        None => None,
+    };
+    let mut index = Vec::new();
+    for b in std::iter::once(&users).chain(groups.iter()) {
+        for (name, case_exact) in &b.indexed {
+            let a = IndexedAttribute::new(b.object_type.clone(), name.clone());
+            index.push(if *case_exact { a.case_exact() } else { a });
+        }
+    }
+    let path = space_path(config, &c.name);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            ConnectorError::misconfigured(format!("cannot create {}: {e}", dir.display()))
+        })?;
+    }
+    let space = Space::open(&path, IndexSpec::new(index))
+        .map_err(|e| ConnectorError::misconfigured(e.to_string()))?;
+    let mut ready = space
+        .last_full_import(&users.object_type)
+        .map_err(|e| ConnectorError::misconfigured(e.to_string()))?
+        .is_some();
+    if let Some(g) = &groups {
+        ready &= space
+            .last_full_import(&g.object_type)
+            .map_err(|e| ConnectorError::misconfigured(e.to_string()))?
+            .is_some();
+    }
+    for t in std::iter::once(&users.object_type).chain(groups.iter().map(|g| &g.object_type)) {
+        if let Ok(n) = space.count(t) {
+            metrics.set_space_size(&c.name, t, n);
+        }
+    }
+    Ok(Runtime {
+        name: c.name.clone(),
+        config: c.clone(),
+        token,
+        connector,
+        space: Arc::new(space),
+        users,
+        groups,
+        locks: Arc::new(KeyLocks::default()),
+        create_lock: tokio::sync::Mutex::new(()),
+        metrics,
+        ready: AtomicBool::new(ready),
+        max_page_size: config.server.max_page_size,
+        max_filter_scan: config.server.max_filter_scan,
+        journal: Default::default(),
+    })
+}
+
+/// Runs the host on `listener` until `shutdown` completes.
+pub async fn run(
+    config: Config,
+    listener: std::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), HostError> {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    std::fs::create_dir_all(config.data_dir()).map_err(|e| {
+        HostError::Startup(format!("cannot create data directory {}: {e}", config.data_dir().display()))
+    })?;
+    let tls_source = TlsSource::from_config(&config)?;
+    let material = {
+        let s = tls_source.clone();
+        tokio::task::spawn_blocking(move || s.load())
+            .await
+            .map_err(|e| HostError::Startup(e.to_string()))??
+    };
+    let (resolver, tls_config) = crate::tls::server_config(material)?;
+
+    let metrics = Arc::new(Metrics::default());
+    let admin_token = match &config.server.admin_token {
+        Some(t) => Some(t.resolve(&config, "server.admin_token")?),
+        None => None,
+    };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut slots = HashMap::new();
+    let config = Arc::new(config);
+    for c in &config.connectors {
+        let token = c.token.resolve(&config, &format!("connector {} token", c.name))?;
+        let slot = Arc::new(Slot {
+            token,
+            runtime: RwLock::new(Err("starting".into())),
+        });
+        slots.insert(c.name.clone(), slot.clone());
+        tokio::spawn(bring_up(config.clone(), c.clone(), slot, metrics.clone(), stop_rx.clone()));
+    }
+    let state = Arc::new(AppState {
+        slots,
+        admin_token,
+        metrics,
+        max_body: config.server.max_body_bytes,
+    });
+    let app = crate::http::router(state);
+
+    let handle = axum_server::Handle::new();
+    let shutdown_handle = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+        shutdown_handle.graceful_shutdown(Some(DRAIN));
+    });
+    spawn_reload_on_sighup(tls_source, resolver);
+
+    let local = listener.local_addr().map_err(|e| HostError::Startup(e.to_string()))?;
+    tracing::info!("listening on https://{local}");
+    let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(
+        axum_server::tls_rustls::RustlsConfig::from_config(tls_config),
+    )
+    .acceptor(axum_server::accept::NoDelayAcceptor::new());
+    axum_server::from_tcp(listener)
+        .map_err(|e| HostError::Startup(format!("cannot use the listener: {e}")))?
+        .acceptor(acceptor)
+        .handle(handle)
+        .serve(app.into_make_service())
+        .await
+        .map_err(|e| HostError::Startup(format!("server failed: {e}")))
+}
+
+/// Builds a connector's runtime, retrying while the target is unavailable, then runs its
+/// import schedule.
+async fn bring_up(
+    config: Arc<Config>,
+    c: ConnectorConfig,
+    slot: Arc<Slot>,
+    metrics: Arc<Metrics>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut delay = Duration::from_secs(2);
+    loop {
+        let (cfg, cc, m) = (config.clone(), c.clone(), metrics.clone());
+        let built = tokio::task::spawn_blocking(move || build_runtime(&cfg, &cc, m)).await;
+        match built {
+            Ok(Ok(rt)) => {
+                let rt = Arc::new(rt);
+                tracing::info!(connector = %c.name, ready = rt.ready.load(std::sync::atomic::Ordering::Acquire), "connector bound");
+                if let Ok(mut w) = slot.runtime.write() {
+                    *w = Ok(rt.clone());
+                }
+                crate::sync::schedule(rt, stop).await;
+                return;
+            }
+            Ok(Err(e)) => {
+                tracing::error!(connector = %c.name, error = %e, "connector cannot start; retrying in {}s", delay.as_secs());
+                if let Ok(mut w) = slot.runtime.write() {
+                    *w = Err(e.detail().to_owned());
+                }
+            }
+            Err(e) => tracing::error!(connector = %c.name, error = %e, "connector start-up task failed"),
+        }
+        let mut stop = stop.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stop.changed() => return,
+        }
+        delay = (delay * 2).min(Duration::from_secs(60));
+    }
+}
+
+#[cfg(unix)]
+fn spawn_reload_on_sighup(source: TlsSource, resolver: Arc<certs::ReloadableResolver>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP; certificate reload is unavailable");
+        return;
+    };
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            let s = source.clone();
+            let loaded = tokio::task::spawn_blocking(move || s.load()).await;
+            match loaded {
+                Ok(Ok(material)) => match resolver.reload(material) {
+                    Ok(()) => tracing::info!("TLS certificate reloaded (SIGHUP)"),
+                    Err(e) => tracing::error!(error = %e, "TLS reload failed; keeping the old certificate"),
+                },
+                Ok(Err(e)) => tracing::error!(error = %e, "TLS reload failed; keeping the old certificate"),
+                Err(e) => tracing::error!(error = %e, "TLS reload task failed"),
+            }
+        }
+    });
+}
+
+#[cfg(not(unix))]
+fn spawn_reload_on_sighup(_source: TlsSource, _resolver: Arc<certs::ReloadableResolver>) {}

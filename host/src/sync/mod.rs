@@ -1,0 +1,183 @@
+//! Imports: the full import that fills the connector space on first start and on a schedule,
+//! streamed page by page into a new generation that replaces the old one in one step.
+//!
+//! While an import runs, exports keep going. An export that lands after the import read that
+//! object would be overwritten by the older imported state when the import commits, so
+//! write-throughs during an import are journalled and re-applied right after the commit.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use connector_core::{Anchor, ConnectorError, ConnectorObject};
+use time::OffsetDateTime;
+
+use crate::engine::Runtime;
+use crate::space::{ImportStats, Origin, Space, SpaceError};
+
+/// Why an import failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{0}")]
+    Connector(#[from] ConnectorError),
+    #[error("{0}")]
+    Space(#[from] SpaceError),
+}
+
+/// Write-throughs that happened while a full import was running.
+#[derive(Default)]
+pub struct Journal {
+    inner: Mutex<Option<HashMap<(String, Anchor), Option<ConnectorObject>>>>,
+}
+
+impl Journal {
+    /// Applies a write-through to the space, recording it when an import is running. Holding
+    /// the journal lock across the write orders it against an import's re-apply step.
+    pub fn write(
+        &self,
+        space: &Space,
+        object_type: &str,
+        anchor: &Anchor,
+        object: Option<&ConnectorObject>,
+    ) -> Result<Option<crate::space::StoredObject>, SpaceError> {
+        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let stored = match object {
+            Some(o) => Some(space.put(o, Origin::Export)?),
+            None => {
+                space.remove(object_type, anchor)?;
+                None
+            }
+        };
+        if let Some(map) = guard.as_mut() {
+            map.insert((object_type.to_owned(), anchor.clone()), object.cloned());
+        }
+        Ok(stored)
+    }
+
+    fn start(&self) {
+        *self.inner.lock().unwrap_or_else(|p| p.into_inner()) = Some(HashMap::new());
+    }
+
+    /// Re-applies what was journalled (after a commit) and stops journalling.
+    fn finish(&self, space: &Space, reapply: bool) -> Result<(), SpaceError> {
+        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(map) = guard.take()
+            && reapply {
+                for ((object_type, anchor), object) in map {
+                    match object {
+                        Some(o) => {
+                            space.put(&o, Origin::Export)?;
+                        }
+                        None => {
+                            space.remove(&object_type, &anchor)?;
+                        }
+                    }
+                }
+            }
+        Ok(())
+    }
+}
+
+/// Progress of a running import, for a terminal progress bar.
+pub type Progress<'a> = &'a dyn Fn(&str, u64);
+
+/// Runs a full import of every object type the connector serves. Blocking.
+pub fn full_import(rt: &Runtime, progress: Progress<'_>) -> Result<Vec<(String, ImportStats)>, ImportError> {
+    let mut types = vec![rt.users.object_type.clone()];
+    if let Some(g) = &rt.groups
+        && g.object_type != rt.users.object_type {
+            types.push(g.object_type.clone());
+        }
+    let mut all = Vec::new();
+    for t in types {
+        let run = rt.space.start_run("full", &t)?;
+        rt.journal.start();
+        let result = import_one(rt, &t, progress);
+        let reapply = result.is_ok();
+        let finish = rt.journal.finish(&rt.space, reapply);
+        match result.and_then(|s| finish.map(|()| s).map_err(ImportError::from)) {
+            Ok(stats) => {
+                rt.space.finish_run(run, "success", &stats)?;
+                rt.metrics.set_space_size(&rt.name, &t, rt.space.count(&t)?);
+                tracing::info!(
+                    connector = %rt.name, object_type = %t,
+                    added = stats.added, updated = stats.updated,
+                    unchanged = stats.unchanged, removed = stats.removed,
+                    "full import finished"
+                );
+                all.push((t, stats));
+            }
+            Err(e) => {
+                let _ = rt.space.finish_run(run, &format!("failed: {e}"), &ImportStats::default());
+                rt.metrics.import_finished(&rt.name, false);
+                return Err(e);
+            }
+        }
+    }
+    rt.metrics.import_finished(&rt.name, true);
+    Ok(all)
+}
+
+fn import_one(rt: &Runtime, object_type: &str, progress: Progress<'_>) -> Result<ImportStats, ImportError> {
+    let page = rt.config.import_page_size;
+    let mut stream = rt.connector.full_import(object_type, page)?;
+    let mut staging = rt.space.begin_full_import(object_type)?;
+    let mut seen = 0u64;
+    while let Some(items) = stream.next_page()? {
+        seen += items.len() as u64;
+        staging.add_page(&items)?;
+        progress(object_type, seen);
+    }
+    Ok(staging.commit(stream.watermark().as_ref())?)
+}
+
+/// When the next full import is due: now if the space never completed one.
+pub fn next_full_import_due(rt: &Runtime) -> Result<Option<OffsetDateTime>, SpaceError> {
+    let last = rt.space.last_full_import(&rt.users.object_type)?;
+    Ok(last.and_then(|r| r.finished).map(|f| f + rt.config.full_import_every.0))
+}
+
+/// The background task that keeps a connector's space fresh: a full import now if the space
+/// never completed one, then one every `full_import_every`. Failures are retried sooner.
+pub async fn schedule(rt: Arc<Runtime>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    const RETRY: Duration = Duration::from_secs(30);
+    loop {
+        let due = {
+            let rt = rt.clone();
+            tokio::task::spawn_blocking(move || next_full_import_due(&rt)).await
+        };
+        let wait = match due {
+            Ok(Ok(Some(at))) => {
+                let now = OffsetDateTime::now_utc();
+                if at > now {
+                    Duration::try_from(at - now).unwrap_or(Duration::ZERO)
+                } else {
+                    Duration::ZERO
+                }
+            }
+            Ok(Ok(None)) => Duration::ZERO,
+            Ok(Err(e)) => {
+                tracing::error!(connector = %rt.name, error = %e, "cannot read import history");
+                RETRY
+            }
+            Err(_) => RETRY,
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => return,
+        }
+        let task_rt = rt.clone();
+        let result = tokio::task::spawn_blocking(move || full_import(&task_rt, &|_, _| {})).await;
+        match result {
+            Ok(Ok(_)) => rt.set_ready(),
+            Ok(Err(e)) => {
+                tracing::error!(connector = %rt.name, error = %e, "full import failed; retrying in 30 s");
+                tokio::select! {
+                    _ = tokio::time::sleep(RETRY) => {}
+                    _ = shutdown.changed() => return,
+                }
+            }
+            Err(e) => tracing::error!(connector = %rt.name, error = %e, "import task failed"),
+        }
+    }
+}
