@@ -84,13 +84,17 @@ impl Runtime {
             let list = match (&filter, &sort) {
                 (None, None) => rt.list_page(&binding, &paging, &base)?,
                 _ => {
-                    let mut matches = match filter.as_ref().and_then(|f| rt.candidates(&binding, f, &base).transpose()) {
-                        Some(c) => c?,
+                    let indexed = match &filter {
+                        Some(f) => rt.candidates(&binding, f, &base)?.map(|mut c| {
+                            c.retain(|doc| f.matches(doc, &binding.schema));
+                            c
+                        }),
+                        None => None,
+                    };
+                    let mut matches = match indexed {
+                        Some(c) => c,
                         None => rt.scan_matching(&binding, filter.as_ref(), &base)?,
                     };
-                    if let Some(f) = &filter {
-                        matches.retain(|doc| f.matches(doc, &binding.schema));
-                    }
                     if let Some(s) = &sort {
                         s.sort(&mut matches, &binding.schema);
                     }
