@@ -131,11 +131,20 @@ impl ScimError {
         let mut body = serde_json::Map::new();
         body.insert("schemas".into(), serde_json::json!([ERROR_SCHEMA]));
         // RFC 7644 shows status as a string ("400"); Entra and most clients accept either.
-        body.insert("status".into(), serde_json::Value::String(self.status.to_string()));
+        body.insert(
+            "status".into(),
+            serde_json::Value::String(self.status.to_string()),
+        );
         if let Some(t) = self.scim_type {
-            body.insert("scimType".into(), serde_json::Value::String(t.as_str().into()));
+            body.insert(
+                "scimType".into(),
+                serde_json::Value::String(t.as_str().into()),
+            );
         }
-        body.insert("detail".into(), serde_json::Value::String(self.detail.clone()));
+        body.insert(
+            "detail".into(),
+            serde_json::Value::String(self.detail.clone()),
+        );
         serde_json::Value::Object(body)
     }
 }

@@ -58,8 +58,8 @@ pub mod error;
 pub mod schema;
 
 pub mod filter;
-pub mod path;
 pub mod patch;
+pub mod path;
 pub mod quirks;
 
 pub mod discovery;

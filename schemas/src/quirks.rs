@@ -28,6 +28,11 @@
 //! 8. **Value-path creation**: `add`/`replace` on `emails[type eq "work"].value` when no
 //!    element matches creates `{"type": "work", "value": …}` (see [`crate::patch`]).
 //!
+//! 9. **Numbers and numeric strings**: a number sent for a `string` or `reference` attribute
+//!    (`"employeeNumber": 42`) becomes its decimal text, and a string holding a whole number
+//!    sent for an `integer` attribute (`"7"`, as ECMA-style targets often receive) becomes the
+//!    number. Any other mismatch is `invalidValue`.
+//!
 //! Besides, key case is normalised to the schema's spelling, a single value for a multi-valued
 //! attribute is wrapped in an array, and `display` and `primary` are accepted in any
 //! multi-valued complex value (RFC 7643 §2.4 lists them as standard sub-attributes even where
@@ -117,10 +122,15 @@ pub(crate) fn coerce_single(
         (AttrType::String | AttrType::Reference | AttrType::Binary, Value::String(s)) => {
             Value::String(s)
         }
+        // Quirk 9: numbers where strings are expected, and numeric strings where numbers are.
+        (AttrType::String | AttrType::Reference, Value::Number(n)) => Value::String(n.to_string()),
         (AttrType::String | AttrType::Reference | AttrType::Binary, other) => {
             return Err(mismatch(label, "a string", &other));
         }
         (AttrType::Integer, Value::Number(n)) if n.is_i64() || n.is_u64() => Value::Number(n),
+        (AttrType::Integer, Value::String(s)) if s.trim().parse::<i64>().is_ok() => {
+            Value::from(s.trim().parse::<i64>().unwrap_or_default())
+        }
         (AttrType::Integer, other) => return Err(mismatch(label, "an integer", &other)),
         (AttrType::Decimal, Value::Number(n)) => Value::Number(n),
         (AttrType::Decimal, other) => return Err(mismatch(label, "a number", &other)),

@@ -128,6 +128,24 @@ fn create_user_body_quirks() {
 }
 
 #[test]
+fn numbers_and_numeric_strings_are_coerced() {
+    check_body(
+        &user_schema(),
+        json!({"userName": "a", ENTERPRISE: {"employeeNumber": 42}}),
+        json!({"schemas": [CORE_USER, ENTERPRISE], "userName": "a", ENTERPRISE: {"employeeNumber": "42"}}),
+    );
+    let e = ecma_schema();
+    let got = normalize_resource(json!({ECMA: {"EmployeeId": " 7 "}}), &e).unwrap();
+    assert_eq!(got[ECMA]["EmployeeId"], json!(7));
+    check_body_err(
+        &e,
+        json!({ECMA: {"EmployeeId": "seven"}}),
+        ScimType::InvalidValue,
+        &format!("\"{ECMA}:EmployeeId\" must be an integer, not a string"),
+    );
+}
+
+#[test]
 fn create_body_errors() {
     let u = user_schema();
     check_body_err(
@@ -156,9 +174,9 @@ fn create_body_errors() {
     );
     check_body_err(
         &u,
-        json!({"userName": "a", "emails": [{"value": 5}]}),
+        json!({"userName": "a", "emails": [{"value": true}]}),
         ScimType::InvalidValue,
-        "\"emails.value\" must be a string, not a number",
+        "\"emails.value\" must be a string, not a boolean",
     );
     check_body_err(
         &u,
