@@ -141,7 +141,7 @@ fn numbers_and_numeric_strings_are_coerced() {
         &e,
         json!({ECMA: {"EmployeeId": "seven"}}),
         ScimType::InvalidValue,
-        &format!("\"{ECMA}:EmployeeId\" must be an integer, not a string"),
+        "\"EmployeeId\" must be an integer, not a string",
     );
 }
 
