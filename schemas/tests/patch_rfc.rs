@@ -482,9 +482,9 @@ fn errors() {
     check_err(
         &u,
         b(),
-        json!([{"op": "replace", "path": "userName", "value": 7}]),
+        json!([{"op": "replace", "path": "userName", "value": [7]}]),
         ScimType::InvalidValue,
-        "\"userName\" must be a string, not a number",
+        "\"userName\" must be a string, not an array",
     );
     check_err(
         &u,
