@@ -20,7 +20,13 @@ use crate::telemetry::{Metrics, init_logging};
 #[command(name = "connector-host", version, about, long_about = None)]
 pub struct Cli {
     /// Configuration file.
-    #[arg(short, long, global = true, env = "CONNECTOR_HOST_CONFIG", default_value = "connector-host.toml")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        env = "CONNECTOR_HOST_CONFIG",
+        default_value = "connector-host.toml"
+    )]
     pub config: PathBuf,
     #[command(subcommand)]
     pub command: Command,
@@ -113,7 +119,8 @@ pub enum SpaceAction {
 }
 
 fn load(path: &Path) -> Result<Config> {
-    Config::load(path).with_context(|| format!("while reading the configuration {}", path.display()))
+    Config::load(path)
+        .with_context(|| format!("while reading the configuration {}", path.display()))
 }
 
 fn runtime(config: &Config, name: &str) -> Result<crate::engine::Runtime> {
@@ -144,8 +151,14 @@ pub fn main() -> Result<()> {
             let config = load(&cli.config)?;
             for c in &config.connectors {
                 let rt = runtime(&config, &c.name)?;
-                let reached = rt.connector.test_connection().with_context(|| format!("connector {}", c.name))?;
-                println!("{}: ok ({reached}); endpoint /ecma2host_{}/scim", c.name, c.name);
+                let reached = rt
+                    .connector
+                    .test_connection()
+                    .with_context(|| format!("connector {}", c.name))?;
+                println!(
+                    "{}: ok ({reached}); endpoint /ecma2host_{}/scim",
+                    c.name, c.name
+                );
             }
             println!("{}: configuration is valid", config.source.display());
             Ok(())
@@ -168,15 +181,27 @@ pub fn main() -> Result<()> {
         Command::Token { connector } => {
             let token = generate_token();
             let hash = TokenHash::of_token(&token).map_err(anyhow::Error::msg)?;
-            println!("New secret token for connector {connector} (shown once; paste it into the Entra app's Secret Token field):\n\n    {token}\n");
-            println!("Put this line into the connector's [[connector]] table, replacing its token line, then restart:\n\n    token = {{ hash = \"{}\" }}", hash.to_config_string());
+            println!(
+                "New secret token for connector {connector} (shown once; paste it into the Entra app's Secret Token field):\n\n    {token}\n"
+            );
+            println!(
+                "Put this line into the connector's [[connector]] table, replacing its token line, then restart:\n\n    token = {{ hash = \"{}\" }}",
+                hash.to_config_string()
+            );
             Ok(())
         }
-        Command::Connector { action: ConnectorAction::Test { connector } } => {
+        Command::Connector {
+            action: ConnectorAction::Test { connector },
+        } => {
             let config = load(&cli.config)?;
-            let c = config.connector(&connector).with_context(|| format!("no connector named {connector:?}"))?;
-            let conn = crate::serve::build_connector(&config, c).with_context(|| format!("while creating connector {connector}"))?;
-            let reached = conn.test_connection().with_context(|| format!("while connecting connector {connector}"))?;
+            let c = config
+                .connector(&connector)
+                .with_context(|| format!("no connector named {connector:?}"))?;
+            let conn = crate::serve::build_connector(&config, c)
+                .with_context(|| format!("while creating connector {connector}"))?;
+            let reached = conn
+                .test_connection()
+                .with_context(|| format!("while connecting connector {connector}"))?;
             println!("{connector}: {reached}");
             let schema = conn.schema()?;
             for t in &schema.object_types {
@@ -214,7 +239,10 @@ pub fn main() -> Result<()> {
                     s.added, s.updated, s.unchanged, s.removed
                 );
             }
-            println!("full import of {connector} finished in {:.1?}", started.elapsed());
+            println!(
+                "full import of {connector} finished in {:.1?}",
+                started.elapsed()
+            );
             Ok(())
         }
         Command::Space { action } => space(&cli.config, action),
@@ -235,12 +263,21 @@ fn space(config_path: &Path, action: SpaceAction) -> Result<()> {
     let open = |name: &str| -> Result<crate::space::Space> {
         let path = crate::serve::space_path(&config, name);
         if !path.exists() {
-            bail!("connector {name} has no connector space yet ({} does not exist); start the host or run `connector-host import {name}`", path.display());
+            bail!(
+                "connector {name} has no connector space yet ({} does not exist); start the host or run `connector-host import {name}`",
+                path.display()
+            );
         }
-        Ok(crate::space::Space::open(&path, crate::space::IndexSpec::new(Vec::new()))?)
+        Ok(crate::space::Space::open(
+            &path,
+            crate::space::IndexSpec::new(Vec::new()),
+        )?)
     };
     let print = |s: &crate::space::StoredObject| {
-        println!("{}", serde_json::to_string_pretty(&crate::http::stored_json(s)).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&crate::http::stored_json(s)).unwrap_or_default()
+        );
     };
     match action {
         SpaceAction::Stats { connector } => {
@@ -260,22 +297,43 @@ fn space(config_path: &Path, action: SpaceAction) -> Result<()> {
                 );
             }
         }
-        SpaceAction::List { connector, object_type, start, count } => {
+        SpaceAction::List {
+            connector,
+            object_type,
+            start,
+            count,
+        } => {
             let space = open(&connector)?;
-            println!("{} objects of type {object_type}", space.count(&object_type)?);
+            println!(
+                "{} objects of type {object_type}",
+                space.count(&object_type)?
+            );
             for s in space.list(&object_type, start.saturating_sub(1), count)? {
                 print(&s);
             }
         }
-        SpaceAction::Show { connector, anchor, object_type } => {
+        SpaceAction::Show {
+            connector,
+            anchor,
+            object_type,
+        } => {
             let space = open(&connector)?;
             match space.get(&object_type, &Anchor(anchor.clone()))? {
                 Some(s) => print(&s),
-                None => bail!("no {object_type} with anchor {anchor:?} in the connector space of {connector}"),
+                None => bail!(
+                    "no {object_type} with anchor {anchor:?} in the connector space of {connector}"
+                ),
             }
         }
-        SpaceAction::Search { connector, attribute, value, object_type } => {
-            let c = config.connector(&connector).with_context(|| format!("no connector named {connector:?}"))?;
+        SpaceAction::Search {
+            connector,
+            attribute,
+            value,
+            object_type,
+        } => {
+            let c = config
+                .connector(&connector)
+                .with_context(|| format!("no connector named {connector:?}"))?;
             let _ = c;
             let space = open(&connector)?;
             let mut found = 0;
@@ -285,7 +343,11 @@ fn space(config_path: &Path, action: SpaceAction) -> Result<()> {
                 let Some(last) = batch.last() else { break };
                 after = Some(last.object.anchor.clone());
                 for s in &batch {
-                    if s.object.values(&attribute).iter().any(|v| v.to_text().eq_ignore_ascii_case(&value)) {
+                    if s.object
+                        .values(&attribute)
+                        .iter()
+                        .any(|v| v.to_text().eq_ignore_ascii_case(&value))
+                    {
                         print(s);
                         found += 1;
                     }
@@ -299,8 +361,9 @@ fn space(config_path: &Path, action: SpaceAction) -> Result<()> {
 
 fn serve(config: Config) -> Result<()> {
     let listen = config.server.listen;
-    let listener = std::net::TcpListener::bind(listen)
-        .with_context(|| format!("while binding {listen} (is another connector-host or ECMA host running?)"))?;
+    let listener = std::net::TcpListener::bind(listen).with_context(|| {
+        format!("while binding {listen} (is another connector-host or ECMA host running?)")
+    })?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -62,7 +62,8 @@ delete = "delete"
 }
 
 fn create_table(db: &Path) -> Result<()> {
-    let conn = rusqlite::Connection::open(db).with_context(|| format!("while creating {}", db.display()))?;
+    let conn = rusqlite::Connection::open(db)
+        .with_context(|| format!("while creating {}", db.display()))?;
     conn.execute_batch(DEMO_TABLE)
         .with_context(|| format!("while creating the Employees table in {}", db.display()))?;
     Ok(())
@@ -70,7 +71,8 @@ fn create_table(db: &Path) -> Result<()> {
 
 fn write_private(path: &Path, contents: &str) -> Result<()> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("while creating {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("while creating {}", dir.display()))?;
     }
     std::fs::write(path, contents).with_context(|| format!("while writing {}", path.display()))?;
     #[cfg(unix)]
@@ -87,7 +89,8 @@ pub fn prepare(dir: &Path, port: u16) -> Result<(Config, String)> {
     let config_path = dir.join("connector-host.toml");
     let token_path = dir.join("secrets").join("hr.token");
     if !config_path.exists() {
-        std::fs::create_dir_all(dir).with_context(|| format!("while creating {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("while creating {}", dir.display()))?;
         create_table(&dir.join("hr.db"))?;
         write_private(&token_path, &format!("{}\n", generate_token()))?;
         let config = sample_config(
@@ -114,8 +117,14 @@ pub fn print_banner(config: &Config, token: &str, port: u16) -> Result<()> {
     println!("connector-host demo");
     println!("  SCIM endpoint:  https://localhost:{port}/ecma2host_hr/scim");
     println!("  Secret token:   {token}");
-    println!("  Staging table:  {} (table Employees)", config.base_dir.join("hr.db").display());
-    println!("  Certificate:    {} (self-signed; generated on first start)", cert.display());
+    println!(
+        "  Staging table:  {} (table Employees)",
+        config.base_dir.join("hr.db").display()
+    );
+    println!(
+        "  Certificate:    {} (self-signed; generated on first start)",
+        cert.display()
+    );
     println!();
     println!("Create a user:");
     println!(
@@ -130,7 +139,10 @@ pub fn print_banner(config: &Config, token: &str, port: u16) -> Result<()> {
 pub fn init(dir: &Path, name: &str) -> Result<()> {
     let config_path = dir.join("connector-host.toml");
     if config_path.exists() {
-        anyhow::bail!("{} already exists; remove it or choose another --dir", config_path.display());
+        anyhow::bail!(
+            "{} already exists; remove it or choose another --dir",
+            config_path.display()
+        );
     }
     std::fs::create_dir_all(dir).with_context(|| format!("while creating {}", dir.display()))?;
     let token = generate_token();
@@ -154,9 +166,16 @@ pub fn init(dir: &Path, name: &str) -> Result<()> {
     println!("Secret token (shown once; the configuration keeps only its hash):\n\n    {token}\n");
     println!(
         "Certificate: {} (SHA-256 {}); trust it on the provisioning agent or configure your own in [server.tls].",
-        config.data_dir().join("certs").join(certs::CERT_FILE_NAME).display(),
+        config
+            .data_dir()
+            .join("certs")
+            .join(certs::CERT_FILE_NAME)
+            .display(),
         info.fingerprint_sha256
     );
-    println!("Start with: connector-host --config {} serve", config_path.display());
+    println!(
+        "Start with: connector-host --config {} serve",
+        config_path.display()
+    );
     Ok(())
 }

@@ -146,13 +146,33 @@ mod tests {
     #[test]
     fn mapping_table() {
         use ConnectorError as C;
-        check(ScimError::invalid_filter("x").into(), 400, Some(ScimType::InvalidFilter), false);
-        check(ScimError::uniqueness("x").into(), 409, Some(ScimType::Uniqueness), false);
+        check(
+            ScimError::invalid_filter("x").into(),
+            400,
+            Some(ScimType::InvalidFilter),
+            false,
+        );
+        check(
+            ScimError::uniqueness("x").into(),
+            409,
+            Some(ScimType::Uniqueness),
+            false,
+        );
         check(C::unavailable("down").into(), 503, None, true);
         check(C::timeout("slow").into(), 503, None, true);
-        check(C::conflict("dup").into(), 409, Some(ScimType::Uniqueness), false);
+        check(
+            C::conflict("dup").into(),
+            409,
+            Some(ScimType::Uniqueness),
+            false,
+        );
         check(C::not_found("gone").into(), 404, None, false);
-        check(C::rejected("NOT NULL").into(), 400, Some(ScimType::InvalidValue), false);
+        check(
+            C::rejected("NOT NULL").into(),
+            400,
+            Some(ScimType::InvalidValue),
+            false,
+        );
         check(C::misconfigured("no table").into(), 500, None, false);
         check(SpaceError::Storage("disk".into()).into(), 500, None, false);
         check(ApiError::Unauthorized("no token"), 401, None, false);
@@ -172,7 +192,11 @@ mod tests {
         ] {
             let r = err.render();
             assert!(r.server_fault);
-            assert!(!r.detail.contains("hunter2") && !r.detail.contains("/secret") && !r.detail.contains("stack"));
+            assert!(
+                !r.detail.contains("hunter2")
+                    && !r.detail.contains("/secret")
+                    && !r.detail.contains("stack")
+            );
         }
     }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use connector_core::{Connector, ConnectorError};
 
+use crate::HostError;
 use crate::config::{Config, ConnectorConfig, ConnectorKind, SchemaMode};
 use crate::engine::Runtime;
 use crate::engine::locks::KeyLocks;
@@ -18,19 +19,27 @@ use crate::http::{AppState, Slot};
 use crate::space::{IndexSpec, IndexedAttribute, Space};
 use crate::telemetry::Metrics;
 use crate::tls::TlsSource;
-use crate::HostError;
 
 /// How long in-flight requests get to finish on shutdown.
 const DRAIN: Duration = Duration::from_secs(10);
 
 /// Builds the connector for a configuration.
-pub fn build_connector(config: &Config, c: &ConnectorConfig) -> Result<Arc<dyn Connector>, ConnectorError> {
+pub fn build_connector(
+    config: &Config,
+    c: &ConnectorConfig,
+) -> Result<Arc<dyn Connector>, ConnectorError> {
     match c.kind {
         ConnectorKind::Sql => {
             let sql = c.sql.clone().ok_or_else(|| {
-                ConnectorError::misconfigured(format!("connector {} has no [connector.sql] table", c.name))
+                ConnectorError::misconfigured(format!(
+                    "connector {} has no [connector.sql] table",
+                    c.name
+                ))
             })?;
-            Ok(Arc::new(connector_sql::SqlConnector::new(sql, &config.base_dir)?))
+            Ok(Arc::new(connector_sql::SqlConnector::new(
+                sql,
+                &config.base_dir,
+            )?))
         }
     }
 }
@@ -136,7 +145,10 @@ pub async fn run(
 ) -> Result<(), HostError> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     std::fs::create_dir_all(config.data_dir()).map_err(|e| {
-        HostError::Startup(format!("cannot create data directory {}: {e}", config.data_dir().display()))
+        HostError::Startup(format!(
+            "cannot create data directory {}: {e}",
+            config.data_dir().display()
+        ))
     })?;
     let tls_source = TlsSource::from_config(&config)?;
     let material = {
@@ -156,13 +168,21 @@ pub async fn run(
     let mut slots = HashMap::new();
     let config = Arc::new(config);
     for c in &config.connectors {
-        let token = c.token.resolve(&config, &format!("connector {} token", c.name))?;
+        let token = c
+            .token
+            .resolve(&config, &format!("connector {} token", c.name))?;
         let slot = Arc::new(Slot {
             token,
             runtime: RwLock::new(Err("starting".into())),
         });
         slots.insert(c.name.clone(), slot.clone());
-        tokio::spawn(bring_up(config.clone(), c.clone(), slot, metrics.clone(), stop_rx.clone()));
+        tokio::spawn(bring_up(
+            config.clone(),
+            c.clone(),
+            slot,
+            metrics.clone(),
+            stop_rx.clone(),
+        ));
     }
     let state = Arc::new(AppState {
         slots,
@@ -181,7 +201,9 @@ pub async fn run(
     });
     spawn_reload_on_sighup(tls_source, resolver);
 
-    let local = listener.local_addr().map_err(|e| HostError::Startup(e.to_string()))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| HostError::Startup(e.to_string()))?;
     tracing::info!("listening on https://{local}");
     let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(
         axum_server::tls_rustls::RustlsConfig::from_config(tls_config),
@@ -225,7 +247,9 @@ async fn bring_up(
                     *w = Err(e.detail().to_owned());
                 }
             }
-            Err(e) => tracing::error!(connector = %c.name, error = %e, "connector start-up task failed"),
+            Err(e) => {
+                tracing::error!(connector = %c.name, error = %e, "connector start-up task failed")
+            }
         }
         let mut stop = stop.clone();
         tokio::select! {
@@ -250,9 +274,13 @@ fn spawn_reload_on_sighup(source: TlsSource, resolver: Arc<certs::ReloadableReso
             match loaded {
                 Ok(Ok(material)) => match resolver.reload(material) {
                     Ok(()) => tracing::info!("TLS certificate reloaded (SIGHUP)"),
-                    Err(e) => tracing::error!(error = %e, "TLS reload failed; keeping the old certificate"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "TLS reload failed; keeping the old certificate")
+                    }
                 },
-                Ok(Err(e)) => tracing::error!(error = %e, "TLS reload failed; keeping the old certificate"),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "TLS reload failed; keeping the old certificate")
+                }
                 Err(e) => tracing::error!(error = %e, "TLS reload task failed"),
             }
         }

@@ -27,7 +27,10 @@ impl TlsSource {
                 },
                 (_, _, Some(p)) => {
                     let password = match &t.pfx_password {
-                        Some(src) => src.read(config, "server.tls.pfx_password")?.expose().to_owned(),
+                        Some(src) => src
+                            .read(config, "server.tls.pfx_password")?
+                            .expose()
+                            .to_owned(),
                         None => String::new(),
                     };
                     TlsSource::Pfx {
@@ -92,7 +95,11 @@ pub fn public_names(config: &Config) -> Vec<String> {
             names.push(h.to_owned());
         }
     }
-    names.extend(["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()]);
+    names.extend([
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ]);
     names
 }
 

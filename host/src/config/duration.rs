@@ -21,9 +21,9 @@ impl HumanDuration {
         let t = text.trim();
         let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
         let (digits, unit) = t.split_at(split);
-        let n: u64 = digits
-            .parse()
-            .map_err(|_| format!("invalid duration {text:?}; write e.g. \"30s\", \"5m\", \"2h\" or \"1d\""))?;
+        let n: u64 = digits.parse().map_err(|_| {
+            format!("invalid duration {text:?}; write e.g. \"30s\", \"5m\", \"2h\" or \"1d\"")
+        })?;
         let d = match unit.trim() {
             "" | "s" => Duration::from_secs(n),
             "ms" => Duration::from_millis(n),

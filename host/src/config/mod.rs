@@ -378,8 +378,9 @@ impl Config {
                 )));
             }
             if let Some(h) = &c.token.hash {
-                TokenHash::parse(h)
-                    .map_err(|m| self.invalid(format!("connector {:?}: token.hash: {m}", c.name)))?;
+                TokenHash::parse(h).map_err(|m| {
+                    self.invalid(format!("connector {:?}: token.hash: {m}", c.name))
+                })?;
             }
             if c.schema == SchemaMode::Ecma2host && c.groups.is_some() {
                 return Err(self.invalid(format!(
@@ -443,7 +444,11 @@ fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
     };
     let before = text.get(..span.start).unwrap_or_default();
     let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map(|l| l.chars().count() + 1).unwrap_or(1);
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count() + 1)
+        .unwrap_or(1);
     let quoted = text.lines().nth(line - 1).unwrap_or_default().trim();
     format!("line {line}, column {column}: {message} (in `{quoted}`)")
 }
@@ -452,7 +457,9 @@ impl SecretSource {
     /// Reads the secret.
     pub fn read(&self, config: &Config, what: &str) -> Result<Secret, ConfigError> {
         match (&self.file, &self.env) {
-            (Some(f), None) => secret::read_file(&config.resolve(f), what).map_err(|m| config.invalid(m)),
+            (Some(f), None) => {
+                secret::read_file(&config.resolve(f), what).map_err(|m| config.invalid(m))
+            }
             (None, Some(var)) => secret::read_env(var, what).map_err(|m| config.invalid(m)),
             _ => Err(config.invalid(format!("{what}: give exactly one of file or env"))),
         }

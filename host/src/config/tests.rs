@@ -21,7 +21,9 @@ fn parse(text: &str) -> Result<Config, ConfigError> {
 }
 
 fn error_of(text: &str) -> String {
-    parse(text).expect_err("config should be refused").to_string()
+    parse(text)
+        .expect_err("config should be refused")
+        .to_string()
 }
 
 #[test]
@@ -38,7 +40,10 @@ fn minimal_config_gets_safe_defaults() {
         hr.deprovision.disable.effective(),
         DisableAction::Simple(SimpleAction::None)
     );
-    assert!(c.connector("HR").is_none(), "connector names are case-sensitive");
+    assert!(
+        c.connector("HR").is_none(),
+        "connector names are case-sensitive"
+    );
 }
 
 #[test]
@@ -51,7 +56,10 @@ fn unknown_key_names_its_line() {
 
 #[test]
 fn unknown_key_inside_connector_settings_is_refused() {
-    let text = MINIMAL.replace("table = \"Employees\"", "table = \"Employees\"\ntabel = \"x\"");
+    let text = MINIMAL.replace(
+        "table = \"Employees\"",
+        "table = \"Employees\"\ntabel = \"x\"",
+    );
     let e = error_of(&text);
     assert!(e.contains("tabel"), "{e}");
 }
@@ -71,8 +79,16 @@ fn refusals_say_what_to_fix() {
             "token = { file = \"a\", env = \"B\" }",
             "exactly one of",
         ),
-        ("[connector.sql]", "[connector.users.map]\nuserName = \"x\"\n[connector.sql]", "ecma2host"),
-        ("kind = \"sql\"", "kind = \"sql\"\nfull_import_every = \"2 weeks\"", "unknown duration unit"),
+        (
+            "[connector.sql]",
+            "[connector.users.map]\nuserName = \"x\"\n[connector.sql]",
+            "ecma2host",
+        ),
+        (
+            "kind = \"sql\"",
+            "kind = \"sql\"\nfull_import_every = \"2 weeks\"",
+            "unknown duration unit",
+        ),
     ];
     for (from, to, expected) in cases {
         let e = error_of(&MINIMAL.replace(from, to));
@@ -111,8 +127,18 @@ fn deprovision_forms() {
 
 #[test]
 fn durations() {
-    for (text, secs) in [("90s", 90), ("5m", 300), ("2h", 7200), ("1d", 86_400), ("45", 45)] {
-        assert_eq!(HumanDuration::parse(text).unwrap().0.as_secs(), secs, "{text}");
+    for (text, secs) in [
+        ("90s", 90),
+        ("5m", 300),
+        ("2h", 7200),
+        ("1d", 86_400),
+        ("45", 45),
+    ] {
+        assert_eq!(
+            HumanDuration::parse(text).unwrap().0.as_secs(),
+            secs,
+            "{text}"
+        );
     }
     assert!(HumanDuration::parse("soon").is_err());
     assert_eq!(HumanDuration::from_secs(7200).to_string(), "2h");

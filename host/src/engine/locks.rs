@@ -50,7 +50,10 @@ impl Drop for KeyGuard {
         drop(self.guard.take());
         let mut map = self.locks.map.lock().unwrap_or_else(|p| p.into_inner());
         // Only the map holds the mutex now: nobody holds or waits for it.
-        if map.get(&self.key).is_some_and(|m| Arc::strong_count(m) == 1) {
+        if map
+            .get(&self.key)
+            .is_some_and(|m| Arc::strong_count(m) == 1)
+        {
             map.remove(&self.key);
         }
     }

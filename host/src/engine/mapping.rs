@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 
 use connector_core::{AttrKind, AttrValue, Attributes, Direction, DnStyle, ObjectTypeSchema};
+use schemas::ScimError;
 use schemas::filter::{CompareOp, Filter, Literal};
 use schemas::path::PatchPath;
 use schemas::resource::{ECMA2HOST_USER_SCHEMA, get_ci};
@@ -19,7 +20,6 @@ use schemas::schema::{
     AttrType, AttributeDef, Mutability, ResourceSchema, Returned, Uniqueness,
     ecma2host_resource_schema, group_resource_schema, user_resource_schema,
 };
-use schemas::ScimError;
 use serde_json::{Map, Value};
 
 use super::values;
@@ -221,7 +221,9 @@ impl Binding {
                 .map(|n| {
                     ot.attribute(n)
                         .map(|a| (a.name.clone(), a.case_exact))
-                        .ok_or_else(|| format!("users.match_attributes names unknown attribute {n:?}"))
+                        .ok_or_else(|| {
+                            format!("users.match_attributes names unknown attribute {n:?}")
+                        })
                 })
                 .collect::<Result<_, _>>()?
         };
@@ -257,7 +259,11 @@ impl Binding {
         if cfg.map.is_empty() {
             return Err(format!(
                 "[connector.{section}] is empty: map at least {} to a column",
-                if kind == ResourceKind::User { "userName" } else { "displayName" }
+                if kind == ResourceKind::User {
+                    "userName"
+                } else {
+                    "displayName"
+                }
             ));
         }
         let mut fields = Vec::new();
@@ -272,9 +278,12 @@ impl Binding {
                     list_names(ot)
                 )
             })?;
-            let side = parse_scim_side(path, &schema).map_err(|e| format!("{section}: {path:?}: {e}"))?;
+            let side =
+                parse_scim_side(path, &schema).map_err(|e| format!("{section}: {path:?}: {e}"))?;
             if side.urn.is_none() && side.name.eq_ignore_ascii_case("id") {
-                return Err(format!("{section}: id cannot be mapped; the SCIM id is always the anchor"));
+                return Err(format!(
+                    "{section}: id cannot be mapped; the SCIM id is always the anchor"
+                ));
             }
             if side.urn.is_none() && side.name == "active" {
                 active_mapped = true;
@@ -364,9 +373,10 @@ impl Binding {
                     ConnectorSide::Dn => DN_ATTRIBUTE,
                 };
                 if let Some(cv) = values::to_connector(v, f.kind, name)?
-                    && !values.contains(&cv) {
-                        values.push(cv);
-                    }
+                    && !values.contains(&cv)
+                {
+                    values.push(cv);
+                }
             }
             match &f.connector {
                 ConnectorSide::Dn => dn = values.first().map(AttrValue::to_text),
@@ -388,16 +398,27 @@ impl Binding {
     }
 
     /// Writes connector values into a SCIM resource.
-    pub fn render_into(&self, doc: &mut Map<String, Value>, attributes: &Attributes, dn: Option<&str>) {
+    pub fn render_into(
+        &self,
+        doc: &mut Map<String, Value>,
+        attributes: &Attributes,
+        dn: Option<&str>,
+    ) {
         for f in &self.fields {
             if f.top.returned == Returned::Never {
                 continue;
             }
             let values: Vec<Value> = match &f.connector {
-                ConnectorSide::Dn => dn.map(|d| vec![Value::String(d.to_owned())]).unwrap_or_default(),
+                ConnectorSide::Dn => dn
+                    .map(|d| vec![Value::String(d.to_owned())])
+                    .unwrap_or_default(),
                 ConnectorSide::Attribute(a) => attributes
                     .get(a)
-                    .map(|vs| vs.iter().map(|v| values::to_scim(v, f.value_type)).collect())
+                    .map(|vs| {
+                        vs.iter()
+                            .map(|v| values::to_scim(v, f.value_type))
+                            .collect()
+                    })
                     .unwrap_or_default(),
             };
             if values.is_empty() {
@@ -429,11 +450,14 @@ impl Binding {
                 (Some(p), None) => p == "value" && f.top.attr_type == AttrType::Complex,
                 (None, Some(s)) => s == "value" && f.top.attr_type == AttrType::Complex,
             };
-            (same_urn && f.scim.select.is_none() && sub_ok && f.scim.name.eq_ignore_ascii_case(name))
-                .then(|| match &f.connector {
-                    ConnectorSide::Attribute(a) => FilterTarget::Attribute(a.clone()),
-                    ConnectorSide::Dn => FilterTarget::Dn,
-                })
+            (same_urn
+                && f.scim.select.is_none()
+                && sub_ok
+                && f.scim.name.eq_ignore_ascii_case(name))
+            .then(|| match &f.connector {
+                ConnectorSide::Attribute(a) => FilterTarget::Attribute(a.clone()),
+                ConnectorSide::Dn => FilterTarget::Dn,
+            })
         })
     }
 }
@@ -484,8 +508,13 @@ fn active_rule(
                     list_names(ot)
                 )
             })?;
-            if a.kind != AttrKind::Boolean && a.kind != AttrKind::Integer && a.kind != AttrKind::String {
-                return Err(format!("deprovision.disable: {set:?} must be a boolean column"));
+            if a.kind != AttrKind::Boolean
+                && a.kind != AttrKind::Integer
+                && a.kind != AttrKind::String
+            {
+                return Err(format!(
+                    "deprovision.disable: {set:?} must be a boolean column"
+                ));
             }
             ActiveRule::SetAttribute {
                 attribute: a.name.clone(),
@@ -513,7 +542,13 @@ fn parse_scim_side(path: &str, schema: &ResourceSchema) -> Result<ScimSide, Stri
     let def = schema
         .attribute(urn.as_deref(), &name)
         .cloned()
-        .or_else(|| if urn.is_none() { schemas::schema::common_attribute(&name) } else { None })
+        .or_else(|| {
+            if urn.is_none() {
+                schemas::schema::common_attribute(&name)
+            } else {
+                None
+            }
+        })
         .ok_or_else(|| "not an attribute of this resource type".to_owned())?;
     let select = match &p.filter {
         None => None,
@@ -585,13 +620,20 @@ fn read_field(resource: &Value, side: &ScimSide) -> Vec<Value> {
             .filter(|v| !v.is_null())
             .collect(),
         Value::Null => Vec::new(),
-        single if side.select.is_none() => pick(single).into_iter().filter(|v| !v.is_null()).collect(),
+        single if side.select.is_none() => {
+            pick(single).into_iter().filter(|v| !v.is_null()).collect()
+        }
         _ => Vec::new(),
     }
 }
 
 /// Writes values at a field's place in a resource.
-fn write_field(doc: &mut Map<String, Value>, side: &ScimSide, top: &AttributeDef, values: Vec<Value>) {
+fn write_field(
+    doc: &mut Map<String, Value>,
+    side: &ScimSide,
+    top: &AttributeDef,
+    values: Vec<Value>,
+) {
     let obj = match &side.urn {
         None => doc,
         Some(u) => {
@@ -632,9 +674,10 @@ fn write_field(doc: &mut Map<String, Value>, side: &ScimSide, top: &AttributeDef
                 }
             };
             if let Some(Value::Object(el)) = items.get_mut(idx)
-                && let Some(first) = values.into_iter().next() {
-                    el.insert(sub, first);
-                }
+                && let Some(first) = values.into_iter().next()
+            {
+                el.insert(sub, first);
+            }
         }
         return;
     }
@@ -702,8 +745,14 @@ mod tests {
             ("userName", "UserName"),
             ("name.givenName", "GivenName"),
             ("emails[type eq \"work\"].value", "Mail"),
-            ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "Dept"),
-            ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "ManagerId"),
+            (
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+                "Dept",
+            ),
+            (
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+                "ManagerId",
+            ),
         ] {
             cfg.map.insert(k.into(), v.into());
         }
@@ -730,16 +779,27 @@ mod tests {
         });
         let (attrs, dn) = b.extract(&body).unwrap();
         assert_eq!(dn, None);
-        let text = |n: &str| attrs.get(n).map(|v| v.iter().map(AttrValue::to_text).collect::<Vec<_>>());
+        let text = |n: &str| {
+            attrs
+                .get(n)
+                .map(|v| v.iter().map(AttrValue::to_text).collect::<Vec<_>>())
+        };
         assert_eq!(text("UserName"), Some(vec!["ada@contoso.com".into()]));
         assert_eq!(text("GivenName"), Some(vec!["Ada".into()]));
         assert_eq!(text("Mail"), Some(vec!["ada@contoso.com".into()]));
         assert_eq!(text("Dept"), Some(vec!["R&D".into()]));
-        assert_eq!(attrs.get("ManagerId"), Some(&vec![AttrValue::Reference("42".into())]));
+        assert_eq!(
+            attrs.get("ManagerId"),
+            Some(&vec![AttrValue::Reference("42".into())])
+        );
         assert_eq!(b.unique, vec!["UserName".to_owned()]);
         assert_eq!(
             b.active,
-            ActiveRule::SetAttribute { attribute: "IsActive".into(), disabled: false, kind: AttrKind::Boolean }
+            ActiveRule::SetAttribute {
+                attribute: "IsActive".into(),
+                disabled: false,
+                kind: AttrKind::Boolean
+            }
         );
     }
 
@@ -772,7 +832,10 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert_eq!(target("id eq \"1\""), Some(FilterTarget::Anchor));
-        assert_eq!(target("USERNAME eq \"a\""), Some(FilterTarget::Attribute("UserName".into())));
+        assert_eq!(
+            target("USERNAME eq \"a\""),
+            Some(FilterTarget::Attribute("UserName".into()))
+        );
         assert_eq!(
             target("urn:ietf:params:scim:schemas:core:2.0:User:userName eq \"a\""),
             Some(FilterTarget::Attribute("UserName".into()))
@@ -786,11 +849,23 @@ mod tests {
 
     #[test]
     fn ecma2host_exposes_every_column_and_the_dn() {
-        let b = Binding::ecma2host(&users_table(), &ResourceMapConfig::default(), &DisableAction::Default).unwrap();
+        let b = Binding::ecma2host(
+            &users_table(),
+            &ResourceMapConfig::default(),
+            &DisableAction::Default,
+        )
+        .unwrap();
         let ext = b.schema.schema(ECMA2HOST_USER_SCHEMA).unwrap();
         let names: Vec<_> = ext.attributes.iter().map(|a| a.name.as_str()).collect();
-        assert!(names.contains(&"UserName") && names.contains(&"-dn-") && names.contains(&"proxyAddresses"));
-        assert_eq!(ext.attribute("EmployeeId").unwrap().mutability, Mutability::Immutable);
+        assert!(
+            names.contains(&"UserName")
+                && names.contains(&"-dn-")
+                && names.contains(&"proxyAddresses")
+        );
+        assert_eq!(
+            ext.attribute("EmployeeId").unwrap().mutability,
+            Mutability::Immutable
+        );
         assert!(b.anchor_is_mapped());
         let body = json!({"urn:ietf:params:scim:schemas:extension:ECMA2Host:2.0:User": {
             "EmployeeId": "9", "Age": "41", "proxyAddresses": ["smtp:a@x", "smtp:b@x"], "-dn-": "CN=9,OBJECT=USER"}});
@@ -809,7 +884,13 @@ mod tests {
             for (k, v) in map {
                 cfg.map.insert((*k).into(), (*v).into());
             }
-            Binding::scim(ResourceKind::User, &users_table(), &cfg, &DisableAction::Default).unwrap_err()
+            Binding::scim(
+                ResourceKind::User,
+                &users_table(),
+                &cfg,
+                &DisableAction::Default,
+            )
+            .unwrap_err()
         };
         assert!(bad(&[("userName", "Nope")]).contains("it has: EmployeeId"));
         assert!(bad(&[("colour", "UserName")]).contains("not an attribute"));

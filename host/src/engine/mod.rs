@@ -133,7 +133,8 @@ impl Runtime {
                 duration_ms = elapsed.as_millis() as u64,
                 "export"
             );
-            rt.metrics.observe_export(&rt.name, op, result.is_ok(), elapsed);
+            rt.metrics
+                .observe_export(&rt.name, op, result.is_ok(), elapsed);
             write_through(&rt, &change, before.as_ref(), result)
         });
         match tokio::time::timeout(self.export_timeout(), task).await {
@@ -151,13 +152,22 @@ impl Runtime {
         let mut doc = Map::new();
         doc.insert("schemas".into(), Value::Array(Vec::new()));
         doc.insert("id".into(), Value::String(stored.object.anchor.to_string()));
-        binding.render_into(&mut doc, &stored.object.attributes, stored.object.dn.as_deref());
+        binding.render_into(
+            &mut doc,
+            &stored.object.attributes,
+            stored.object.dn.as_deref(),
+        );
         if binding.kind == ResourceKind::User && binding.active != ActiveRule::Mapped {
-            doc.insert("active".into(), Value::Bool(is_active(binding, &stored.object.attributes)));
+            doc.insert(
+                "active".into(),
+                Value::Bool(is_active(binding, &stored.object.attributes)),
+            );
         }
         let mut schemas = vec![Value::String(binding.schema.core.id.clone())];
         for (ext, _) in &binding.schema.extensions {
-            if doc.contains_key(&ext.id) || (ext.id == ENTERPRISE_USER_SCHEMA && doc.contains_key(ENTERPRISE_USER_SCHEMA)) {
+            if doc.contains_key(&ext.id)
+                || (ext.id == ENTERPRISE_USER_SCHEMA && doc.contains_key(ENTERPRISE_USER_SCHEMA))
+            {
                 schemas.push(Value::String(ext.id.clone()));
             }
         }
@@ -189,12 +199,14 @@ pub fn etag(stored: &StoredObject) -> String {
 /// Whether a stored user is active under the binding's rule.
 pub fn is_active(binding: &Binding, attributes: &connector_core::Attributes) -> bool {
     match &binding.active {
-        ActiveRule::SetAttribute { attribute, disabled, .. } => {
-            match attributes.get(attribute).and_then(|v| v.first()) {
-                None => true,
-                Some(v) => flag_of(v) != Some(*disabled),
-            }
-        }
+        ActiveRule::SetAttribute {
+            attribute,
+            disabled,
+            ..
+        } => match attributes.get(attribute).and_then(|v| v.first()) {
+            None => true,
+            Some(v) => flag_of(v) != Some(*disabled),
+        },
         _ => true,
     }
 }

@@ -70,7 +70,8 @@ impl Runtime {
             DEFAULT_PAGE.min(self.max_page_size),
             self.max_page_size,
         )?;
-        let projection = Projection::parse(q.attributes.as_deref(), q.excluded_attributes.as_deref())?;
+        let projection =
+            Projection::parse(q.attributes.as_deref(), q.excluded_attributes.as_deref())?;
         let sort = Sort::from_query(q.sort_by.as_deref(), q.sort_order.as_deref())?;
         let filter = match q.filter.as_deref().map(str::trim) {
             Some(f) if !f.is_empty() => Some(Filter::parse(f)?),
@@ -111,16 +112,25 @@ impl Runtime {
     }
 
     /// A plain page in anchor order, without loading the rest.
-    fn list_page(&self, binding: &Binding, paging: &Paging, base: &str) -> Result<ListResponse, ApiError> {
+    fn list_page(
+        &self,
+        binding: &Binding,
+        paging: &Paging,
+        base: &str,
+    ) -> Result<ListResponse, ApiError> {
         let total = self.space.count(&binding.object_type)?;
         let total = usize::try_from(total).unwrap_or(usize::MAX);
         let (offset, limit) = paging.window(total);
         let objects = if limit == 0 {
             Vec::new()
         } else {
-            self.space.list(&binding.object_type, offset as u64, limit as u64)?
+            self.space
+                .list(&binding.object_type, offset as u64, limit as u64)?
         };
-        let resources = objects.iter().map(|o| self.render(binding, o, base)).collect();
+        let resources = objects
+            .iter()
+            .map(|o| self.render(binding, o, base))
+            .collect();
         Ok(ListResponse::new(total, paging.start_index, resources))
     }
 
@@ -153,23 +163,37 @@ impl Runtime {
                     .get_by_dn(&binding.object_type, &text)?
                     .into_iter()
                     .collect(),
-                Some(FilterTarget::Attribute(a)) if self.space.is_indexed(&binding.object_type, &a) => {
+                Some(FilterTarget::Attribute(a))
+                    if self.space.is_indexed(&binding.object_type, &a) =>
+                {
                     self.space.lookup(&binding.object_type, &a, &text)?
                 }
                 _ => continue,
             };
-            return Ok(Some(found.iter().map(|o| self.render(binding, o, base)).collect()));
+            return Ok(Some(
+                found
+                    .iter()
+                    .map(|o| self.render(binding, o, base))
+                    .collect(),
+            ));
         }
         Ok(None)
     }
 
     /// Every object of the type, evaluated against `filter`, up to the configured bound.
-    fn scan_matching(&self, binding: &Binding, filter: Option<&Filter>, base: &str) -> Result<Vec<Value>, ApiError> {
+    fn scan_matching(
+        &self,
+        binding: &Binding,
+        filter: Option<&Filter>,
+        base: &str,
+    ) -> Result<Vec<Value>, ApiError> {
         let mut out = Vec::new();
         let mut after: Option<Anchor> = None;
         let mut scanned = 0u64;
         loop {
-            let batch = self.space.scan(&binding.object_type, after.as_ref(), SCAN_BATCH)?;
+            let batch = self
+                .space
+                .scan(&binding.object_type, after.as_ref(), SCAN_BATCH)?;
             let Some(last) = batch.last() else { break };
             after = Some(last.object.anchor.clone());
             scanned += batch.len() as u64;

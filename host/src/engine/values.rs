@@ -145,17 +145,34 @@ mod tests {
     #[test]
     fn scim_to_connector_table() {
         let ok = |v: Value, k: AttrKind| to_connector(&v, k, "a").unwrap();
-        assert_eq!(ok(json!("x"), AttrKind::String), Some(AttrValue::String("x".into())));
-        assert_eq!(ok(json!(42), AttrKind::String), Some(AttrValue::String("42".into())));
-        assert_eq!(ok(json!("42"), AttrKind::Integer), Some(AttrValue::Integer(42)));
-        assert_eq!(ok(json!("False"), AttrKind::Boolean), Some(AttrValue::Boolean(false)));
+        assert_eq!(
+            ok(json!("x"), AttrKind::String),
+            Some(AttrValue::String("x".into()))
+        );
+        assert_eq!(
+            ok(json!(42), AttrKind::String),
+            Some(AttrValue::String("42".into()))
+        );
+        assert_eq!(
+            ok(json!("42"), AttrKind::Integer),
+            Some(AttrValue::Integer(42))
+        );
+        assert_eq!(
+            ok(json!("False"), AttrKind::Boolean),
+            Some(AttrValue::Boolean(false))
+        );
         assert_eq!(ok(json!(null), AttrKind::String), None);
         assert_eq!(ok(json!(""), AttrKind::Integer), None);
         assert_eq!(
-            ok(json!("2024-05-01T10:00:00+02:00"), AttrKind::DateTime).unwrap().to_text(),
+            ok(json!("2024-05-01T10:00:00+02:00"), AttrKind::DateTime)
+                .unwrap()
+                .to_text(),
             "2024-05-01T08:00:00Z"
         );
-        assert_eq!(ok(json!("AA/+"), AttrKind::Binary), Some(AttrValue::Binary(vec![0, 15, 254])));
+        assert_eq!(
+            ok(json!("AA/+"), AttrKind::Binary),
+            Some(AttrValue::Binary(vec![0, 15, 254]))
+        );
         for (v, k) in [
             (json!("x"), AttrKind::Integer),
             (json!("maybe"), AttrKind::Boolean),
@@ -170,11 +187,26 @@ mod tests {
 
     #[test]
     fn connector_to_scim_table() {
-        assert_eq!(to_scim(&AttrValue::Integer(1), AttrType::Boolean), json!(true));
-        assert_eq!(to_scim(&AttrValue::String("0".into()), AttrType::Boolean), json!(false));
-        assert_eq!(to_scim(&AttrValue::Integer(7), AttrType::String), json!("7"));
-        assert_eq!(to_scim(&AttrValue::String("7".into()), AttrType::Integer), json!(7));
-        assert_eq!(to_scim(&AttrValue::Binary(vec![1, 2, 3, 4]), AttrType::Binary), json!("AQIDBA=="));
+        assert_eq!(
+            to_scim(&AttrValue::Integer(1), AttrType::Boolean),
+            json!(true)
+        );
+        assert_eq!(
+            to_scim(&AttrValue::String("0".into()), AttrType::Boolean),
+            json!(false)
+        );
+        assert_eq!(
+            to_scim(&AttrValue::Integer(7), AttrType::String),
+            json!("7")
+        );
+        assert_eq!(
+            to_scim(&AttrValue::String("7".into()), AttrType::Integer),
+            json!(7)
+        );
+        assert_eq!(
+            to_scim(&AttrValue::Binary(vec![1, 2, 3, 4]), AttrType::Binary),
+            json!("AQIDBA==")
+        );
     }
 
     #[test]

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use connector_core::{
     Anchor, AttrKind, AttrValue, AttributeChange, Attributes, Change, ExportStyle,
 };
+use schemas::ScimError;
 use schemas::patch::{PatchRequest, apply_patch};
 use schemas::quirks::normalize_resource;
-use schemas::ScimError;
 use serde_json::Value;
 
 use super::mapping::{ActiveRule, Binding};
@@ -74,14 +74,20 @@ impl Runtime {
             None
         } else {
             let a = uuid::Uuid::new_v4().to_string();
-            attrs.insert(binding.anchor_attribute.clone(), vec![AttrValue::String(a.clone())]);
+            attrs.insert(
+                binding.anchor_attribute.clone(),
+                vec![AttrValue::String(a.clone())],
+            );
             Some(Anchor(a))
         };
 
         let _create = self.create_lock.lock().await;
         let space = self.space.clone();
         let (guard, anchor) = match anchor {
-            Some(a) => (Some(self.locks.lock(lock_key(binding, a.as_str())).await), Some(a)),
+            Some(a) => (
+                Some(self.locks.lock(lock_key(binding, a.as_str())).await),
+                Some(a),
+            ),
             None => (None, None),
         };
         // Uniqueness against the connector space, before the target sees anything.
@@ -89,17 +95,27 @@ impl Runtime {
         let unique: Vec<(String, String)> = binding
             .unique
             .iter()
-            .filter_map(|u| attrs.get(u).and_then(|v| v.first()).map(|v| (u.clone(), v.to_text())))
+            .filter_map(|u| {
+                attrs
+                    .get(u)
+                    .and_then(|v| v.first())
+                    .map(|v| (u.clone(), v.to_text()))
+            })
             .collect();
         let anchor_check = anchor.clone();
         let taken = tokio::task::spawn_blocking(move || -> Result<Option<String>, ApiError> {
             if let Some(a) = &anchor_check
-                && space.get(&ot, a)?.is_some() {
-                    return Ok(Some(format!("an object of type {ot} with anchor {a:?} already exists")));
-                }
+                && space.get(&ot, a)?.is_some()
+            {
+                return Ok(Some(format!(
+                    "an object of type {ot} with anchor {a:?} already exists"
+                )));
+            }
             for (attr, value) in &unique {
                 if space.is_indexed(&ot, attr) && !space.lookup(&ot, attr, value)?.is_empty() {
-                    return Ok(Some(format!("{attr} {value:?} is already taken by another {ot}")));
+                    return Ok(Some(format!(
+                        "{attr} {value:?} is already taken by another {ot}"
+                    )));
                 }
             }
             Ok(None)
@@ -202,15 +218,31 @@ impl Runtime {
                 .iter()
                 .any(|f| f.multi_valued && matches!(&f.connector, super::mapping::ConnectorSide::Attribute(a) if a == name));
             if after.is_empty() {
-                changes.push(AttributeChange::Clear { name: name.to_owned() });
+                changes.push(AttributeChange::Clear {
+                    name: name.to_owned(),
+                });
             } else if multi {
-                let add: Vec<_> = after.iter().filter(|v| !before.contains(v)).cloned().collect();
-                let remove: Vec<_> = before.iter().filter(|v| !after.contains(v)).cloned().collect();
+                let add: Vec<_> = after
+                    .iter()
+                    .filter(|v| !before.contains(v))
+                    .cloned()
+                    .collect();
+                let remove: Vec<_> = before
+                    .iter()
+                    .filter(|v| !after.contains(v))
+                    .cloned()
+                    .collect();
                 if !add.is_empty() {
-                    changes.push(AttributeChange::Add { name: name.to_owned(), values: add });
+                    changes.push(AttributeChange::Add {
+                        name: name.to_owned(),
+                        values: add,
+                    });
                 }
                 if !remove.is_empty() {
-                    changes.push(AttributeChange::Remove { name: name.to_owned(), values: remove });
+                    changes.push(AttributeChange::Remove {
+                        name: name.to_owned(),
+                        values: remove,
+                    });
                 }
             } else {
                 changes.push(AttributeChange::Replace {
@@ -220,7 +252,8 @@ impl Runtime {
             }
         }
         let was_active = is_active(binding, &old.attributes);
-        let wants_active = requested_active(&resource).unwrap_or(if put { true } else { was_active });
+        let wants_active =
+            requested_active(&resource).unwrap_or(if put { true } else { was_active });
         let mut delete = false;
         if was_active != wants_active {
             match &binding.active {
@@ -316,5 +349,7 @@ pub fn not_found(binding: &Binding, id: &str) -> ApiError {
 }
 
 fn same_values(a: &[AttrValue], b: &[AttrValue]) -> bool {
-    a.len() == b.len() && a.iter().all(|v| b.iter().any(|w| w.to_text() == v.to_text()))
+    a.len() == b.len()
+        && a.iter()
+            .all(|v| b.iter().any(|w| w.to_text() == v.to_text()))
 }

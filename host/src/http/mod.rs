@@ -73,7 +73,11 @@ async fn metrics(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Respon
 
 /// Percent-encodes one path segment (anchors may contain `/`, spaces, `=`, …).
 pub fn encode_segment(s: &str) -> String {
-    const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
     utf8_percent_encode(s, SEGMENT).to_string()
 }
 
@@ -81,12 +85,17 @@ fn decode_segment(s: &str) -> Result<String, ApiError> {
     percent_decode_str(s)
         .decode_utf8()
         .map(|c| c.into_owned())
-        .map_err(|_| ApiError::NotFound("the path is not valid UTF-8 after percent-decoding".into()))
+        .map_err(|_| {
+            ApiError::NotFound("the path is not valid UTF-8 after percent-decoding".into())
+        })
 }
 
 /// Checks `Authorization: Bearer <token>` against a token hash.
 pub fn authorize(headers: &HeaderMap, token: &TokenHash) -> Result<(), ApiError> {
-    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+    let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
         return Err(ApiError::Unauthorized(
             "missing bearer token: send Authorization: Bearer <the connector's secret token>",
         ));
@@ -101,7 +110,9 @@ pub fn authorize(headers: &HeaderMap, token: &TokenHash) -> Result<(), ApiError>
     if token.matches(presented) {
         Ok(())
     } else {
-        Err(ApiError::Unauthorized("invalid bearer token for this connector"))
+        Err(ApiError::Unauthorized(
+            "invalid bearer token for this connector",
+        ))
     }
 }
 
@@ -130,9 +141,10 @@ pub fn error_response(err: &ApiError) -> Response {
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut resp = scim_json(status, &body);
     if let Some(secs) = r.retry_after
-        && let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-            resp.headers_mut().insert(header::RETRY_AFTER, v);
-        }
+        && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+    {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
     if r.status == 401 {
         resp.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -158,7 +170,11 @@ async fn dispatch(State(app): State<Arc<AppState>>, req: Request) -> Response {
         if let Some(c) = &connector {
             app.metrics.count_request(c, status);
         }
-        tracing::info!(status, elapsed_us = started.elapsed().as_micros() as u64, "answered");
+        tracing::info!(
+            status,
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "answered"
+        );
         if let Ok(v) = HeaderValue::from_str(&id) {
             resp.headers_mut().insert("x-request-id", v);
         }
@@ -200,12 +216,19 @@ async fn route(app: &AppState, req: Request) -> (Option<String>, Response) {
         Ok(Err(reason)) => {
             return (
                 Some(name.clone()),
-                error_response(&ApiError::Connector(connector_core::ConnectorError::unavailable(
-                    format!("connector {name} is not ready: {reason}"),
-                ))),
+                error_response(&ApiError::Connector(
+                    connector_core::ConnectorError::unavailable(format!(
+                        "connector {name} is not ready: {reason}"
+                    )),
+                )),
             );
         }
-        Err(_) => return (Some(name), error_response(&ApiError::Internal("slot lock poisoned".into()))),
+        Err(_) => {
+            return (
+                Some(name),
+                error_response(&ApiError::Internal("slot lock poisoned".into())),
+            );
+        }
     };
     let rest: Vec<String> = match segments
         .filter(|s| !s.is_empty())
@@ -216,7 +239,16 @@ async fn route(app: &AppState, req: Request) -> (Option<String>, Response) {
         Err(e) => return (Some(name), error_response(&e)),
     };
     let resp = match rest.first().map(String::as_str) {
-        Some("scim") => scim::handle(app, &runtime, &base_url(req.headers(), first), rest.get(1..).unwrap_or_default(), req).await,
+        Some("scim") => {
+            scim::handle(
+                app,
+                &runtime,
+                &base_url(req.headers(), first),
+                rest.get(1..).unwrap_or_default(),
+                req,
+            )
+            .await
+        }
         Some("space") => view::handle(&runtime, rest.get(1..).unwrap_or_default(), req).await,
         _ => Err(ApiError::NotFound(format!(
             "no such endpoint {path:?}; the SCIM endpoint is /{first}/scim"
@@ -245,10 +277,14 @@ pub async fn json_body(body: Body, limit: usize) -> Result<Value, ApiError> {
         .await
         .map_err(|_| ApiError::TooLarge(limit))?;
     if bytes.is_empty() {
-        return Err(schemas::ScimError::invalid_syntax("the request has no body; a JSON object is required").into());
+        return Err(schemas::ScimError::invalid_syntax(
+            "the request has no body; a JSON object is required",
+        )
+        .into());
     }
     serde_json::from_slice(&bytes).map_err(|e| {
-        schemas::ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}")).into()
+        schemas::ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}"))
+            .into()
     })
 }
 

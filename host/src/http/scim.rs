@@ -16,9 +16,9 @@ use serde_json::Value;
 
 use super::{AppState, empty, json_body, query_map, scim_json};
 use crate::engine::Runtime;
+use crate::engine::etag;
 use crate::engine::mapping::ResourceKind;
 use crate::engine::query::Query;
-use crate::engine::etag;
 use crate::error::ApiError;
 use crate::space::StoredObject;
 
@@ -147,7 +147,10 @@ async fn search(
         sort_by: s.sort_by.clone(),
         sort_order: s.sort_order.clone(),
     };
-    Ok(scim_json(StatusCode::OK, &rt.query(binding, &q, base).await?))
+    Ok(scim_json(
+        StatusCode::OK,
+        &rt.query(binding, &q, base).await?,
+    ))
 }
 
 fn query_from_params(params: &std::collections::HashMap<String, String>) -> Query {
@@ -190,8 +193,9 @@ fn resource_response(
     set_etag(&mut resp, stored);
     if location
         && let Some(loc) = doc.pointer("/meta/location").and_then(Value::as_str)
-            && let Ok(v) = HeaderValue::from_str(loc) {
-                resp.headers_mut().insert(header::LOCATION, v);
-            }
+        && let Ok(v) = HeaderValue::from_str(loc)
+    {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
     resp
 }

@@ -43,9 +43,15 @@ fn json_response(v: &Value) -> Response {
 }
 
 /// Handles `/ecma2host_{name}/space/{rest…}`.
-pub async fn handle(rt: &Arc<Runtime>, rest: &[String], req: Request) -> Result<Response, ApiError> {
+pub async fn handle(
+    rt: &Arc<Runtime>,
+    rest: &[String],
+    req: Request,
+) -> Result<Response, ApiError> {
     if req.method() != Method::GET {
-        return Err(ApiError::MethodNotAllowed("the connector space view is read-only".into()));
+        return Err(ApiError::MethodNotAllowed(
+            "the connector space view is read-only".into(),
+        ));
     }
     let params = query_map(req.uri().query());
     let rt = rt.clone();

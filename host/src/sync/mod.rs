@@ -24,10 +24,13 @@ pub enum ImportError {
     Space(#[from] SpaceError),
 }
 
+/// The last state written through for each (object type, anchor); `None` for a delete.
+type Writes = HashMap<(String, Anchor), Option<ConnectorObject>>;
+
 /// Write-throughs that happened while a full import was running.
 #[derive(Default)]
 pub struct Journal {
-    inner: Mutex<Option<HashMap<(String, Anchor), Option<ConnectorObject>>>>,
+    inner: Mutex<Option<Writes>>,
 }
 
 impl Journal {
@@ -62,18 +65,19 @@ impl Journal {
     fn finish(&self, space: &Space, reapply: bool) -> Result<(), SpaceError> {
         let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(map) = guard.take()
-            && reapply {
-                for ((object_type, anchor), object) in map {
-                    match object {
-                        Some(o) => {
-                            space.put(&o, Origin::Export)?;
-                        }
-                        None => {
-                            space.remove(&object_type, &anchor)?;
-                        }
+            && reapply
+        {
+            for ((object_type, anchor), object) in map {
+                match object {
+                    Some(o) => {
+                        space.put(&o, Origin::Export)?;
+                    }
+                    None => {
+                        space.remove(&object_type, &anchor)?;
                     }
                 }
             }
+        }
         Ok(())
     }
 }
@@ -82,12 +86,16 @@ impl Journal {
 pub type Progress<'a> = &'a dyn Fn(&str, u64);
 
 /// Runs a full import of every object type the connector serves. Blocking.
-pub fn full_import(rt: &Runtime, progress: Progress<'_>) -> Result<Vec<(String, ImportStats)>, ImportError> {
+pub fn full_import(
+    rt: &Runtime,
+    progress: Progress<'_>,
+) -> Result<Vec<(String, ImportStats)>, ImportError> {
     let mut types = vec![rt.users.object_type.clone()];
     if let Some(g) = &rt.groups
-        && g.object_type != rt.users.object_type {
-            types.push(g.object_type.clone());
-        }
+        && g.object_type != rt.users.object_type
+    {
+        types.push(g.object_type.clone());
+    }
     let mut all = Vec::new();
     for t in types {
         let run = rt.space.start_run("full", &t)?;
@@ -108,7 +116,9 @@ pub fn full_import(rt: &Runtime, progress: Progress<'_>) -> Result<Vec<(String, 
                 all.push((t, stats));
             }
             Err(e) => {
-                let _ = rt.space.finish_run(run, &format!("failed: {e}"), &ImportStats::default());
+                let _ = rt
+                    .space
+                    .finish_run(run, &format!("failed: {e}"), &ImportStats::default());
                 rt.metrics.import_finished(&rt.name, false);
                 return Err(e);
             }
@@ -118,7 +128,11 @@ pub fn full_import(rt: &Runtime, progress: Progress<'_>) -> Result<Vec<(String, 
     Ok(all)
 }
 
-fn import_one(rt: &Runtime, object_type: &str, progress: Progress<'_>) -> Result<ImportStats, ImportError> {
+fn import_one(
+    rt: &Runtime,
+    object_type: &str,
+    progress: Progress<'_>,
+) -> Result<ImportStats, ImportError> {
     let page = rt.config.import_page_size;
     let mut stream = rt.connector.full_import(object_type, page)?;
     let mut staging = rt.space.begin_full_import(object_type)?;
@@ -143,7 +157,9 @@ pub fn delta_import(rt: &Runtime) -> Result<Vec<(String, ImportStats)>, ImportEr
         };
         let run = rt.space.start_run("delta", &t)?;
         let result = (|| -> Result<ImportStats, ImportError> {
-            let mut stream = rt.connector.delta_import(&t, &since, rt.config.import_page_size)?;
+            let mut stream = rt
+                .connector
+                .delta_import(&t, &since, rt.config.import_page_size)?;
             let mut total = ImportStats::default();
             while let Some(items) = stream.next_page()? {
                 let s = rt.space.apply_delta(&t, &items, None)?;
@@ -169,7 +185,9 @@ pub fn delta_import(rt: &Runtime) -> Result<Vec<(String, ImportStats)>, ImportEr
                 all.push((t, stats));
             }
             Err(e) => {
-                let _ = rt.space.finish_run(run, &format!("failed: {e}"), &ImportStats::default());
+                let _ = rt
+                    .space
+                    .finish_run(run, &format!("failed: {e}"), &ImportStats::default());
                 rt.metrics.import_finished(&rt.name, false);
                 return Err(e);
             }
@@ -181,10 +199,12 @@ pub fn delta_import(rt: &Runtime) -> Result<Vec<(String, ImportStats)>, ImportEr
 
 fn object_types(rt: &Runtime) -> Vec<String> {
     let mut types = vec![rt.users.object_type.clone()];
-    if let Some(g) = &rt.groups {
-        if g.object_type != rt.users.object_type {
-            types.push(g.object_type.clone());
-        }
+    if let Some(g) = rt
+        .groups
+        .as_ref()
+        .filter(|g| g.object_type != rt.users.object_type)
+    {
+        types.push(g.object_type.clone());
     }
     types
 }
@@ -192,7 +212,9 @@ fn object_types(rt: &Runtime) -> Vec<String> {
 /// When the next full import is due: now if the space never completed one.
 pub fn next_full_import_due(rt: &Runtime) -> Result<Option<OffsetDateTime>, SpaceError> {
     let last = rt.space.last_full_import(&rt.users.object_type)?;
-    Ok(last.and_then(|r| r.finished).map(|f| f + rt.config.full_import_every.0))
+    Ok(last
+        .and_then(|r| r.finished)
+        .map(|f| f + rt.config.full_import_every.0))
 }
 
 /// The background task that keeps a connector's space fresh: a full import now if the space

@@ -17,7 +17,9 @@ use crate::config::LogFormat;
 /// Installs the global log subscriber. Default level `info`; `RUST_LOG` overrides.
 pub fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(true);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(true);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
@@ -25,7 +27,9 @@ pub fn init_logging(format: LogFormat) {
 }
 
 /// Export latency buckets, in seconds.
-const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0];
+const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0,
+];
 
 #[derive(Default)]
 struct Histogram {
@@ -56,7 +60,11 @@ impl Metrics {
 
     /// Counts one answered request.
     pub fn count_request(&self, connector: &str, status: u16) {
-        self.with(|s| *s.requests.entry((connector.to_owned(), status)).or_default() += 1);
+        self.with(|s| {
+            *s.requests
+                .entry((connector.to_owned(), status))
+                .or_default() += 1
+        });
     }
 
     /// Records one export's latency and outcome.
@@ -64,12 +72,16 @@ impl Metrics {
         let secs = elapsed.as_secs_f64();
         let outcome = if ok { "success" } else { "failure" };
         self.with(|s| {
-            let h = s.exports.entry((connector.to_owned(), op, outcome)).or_default();
+            let h = s
+                .exports
+                .entry((connector.to_owned(), op, outcome))
+                .or_default();
             for (i, b) in BUCKETS.iter().enumerate() {
                 if secs <= *b
-                    && let Some(c) = h.counts.get_mut(i) {
-                        *c += 1;
-                    }
+                    && let Some(c) = h.counts.get_mut(i)
+                {
+                    *c += 1;
+                }
             }
             h.sum += secs;
             h.count += 1;
@@ -146,12 +158,17 @@ mod tests {
         m.set_space_size("hr", "User", 12);
         m.import_finished("hr", true);
         let text = m.render();
-        assert!(text.contains("connector_host_requests_total{connector=\"hr\",status=\"200\"} 2"), "{text}");
+        assert!(
+            text.contains("connector_host_requests_total{connector=\"hr\",status=\"200\"} 2"),
+            "{text}"
+        );
         assert!(text.contains("connector_host_requests_total{connector=\"hr\",status=\"409\"} 1"));
         assert!(text.contains("le=\"0.001\"} 0"));
         assert!(text.contains("le=\"0.005\"} 1"));
         assert!(text.contains("connector_host_export_duration_seconds_count{connector=\"hr\",op=\"add\",outcome=\"success\"} 1"));
-        assert!(text.contains("connector_host_space_objects{connector=\"hr\",object_type=\"User\"} 12"));
+        assert!(
+            text.contains("connector_host_space_objects{connector=\"hr\",object_type=\"User\"} 12")
+        );
         assert!(text.contains("connector_host_last_import_success{connector=\"hr\"} 1"));
     }
 }
