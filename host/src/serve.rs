@@ -22,6 +22,8 @@ use crate::tls::TlsSource;
 
 /// How long in-flight requests get to finish on shutdown.
 const DRAIN: Duration = Duration::from_secs(10);
+/// How long start-up waits for connectors to bind before it starts serving.
+const FIRST_BIND_WAIT: Duration = Duration::from_secs(15);
 
 /// Builds the connector for a configuration.
 pub fn build_connector(
@@ -49,6 +51,46 @@ pub fn space_path(config: &Config, name: &str) -> PathBuf {
     config.data_dir().join("space").join(format!("{name}.db"))
 }
 
+/// The target's schema; when the target is unavailable, the copy saved at the last successful
+/// discovery, so a restart serves lookups from the connector space even while the target is
+/// down (exports then get 503 until it is back).
+fn discover_schema(
+    connector: &dyn Connector,
+    cache: &std::path::Path,
+    name: &str,
+) -> Result<connector_core::ConnectorSchema, ConnectorError> {
+    match connector.schema() {
+        Ok(schema) => {
+            if let Some(dir) = cache.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            let saved = serde_json::to_vec_pretty(&schema)
+                .map_err(|e| e.to_string())
+                .and_then(|json| std::fs::write(cache, json).map_err(|e| e.to_string()));
+            if let Err(e) = saved {
+                tracing::warn!(connector = name, error = %e, "cannot save the schema cache {}", cache.display());
+            }
+            Ok(schema)
+        }
+        Err(e) if e.is_retryable() => {
+            let cached = std::fs::read(cache)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+            match cached {
+                Some(schema) => {
+                    tracing::warn!(
+                        connector = name, error = %e,
+                        "target unavailable; serving lookups from the connector space with the schema saved at the last start"
+                    );
+                    Ok(schema)
+                }
+                None => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Connects, discovers the schema, binds SCIM onto it and opens the connector space. Blocking.
 pub fn build_runtime(
     config: &Config,
@@ -60,7 +102,12 @@ pub fn build_runtime(
         .resolve(config, &format!("connector {} token", c.name))
         .map_err(|e| ConnectorError::misconfigured(e.to_string()))?;
     let connector = build_connector(config, c)?;
-    let schema = connector.schema()?;
+    let path = space_path(config, &c.name);
+    let schema = discover_schema(
+        connector.as_ref(),
+        &path.with_extension("schema.json"),
+        &c.name,
+    )?;
     let bind_err = |e: String| ConnectorError::misconfigured(format!("connector {}: {e}", c.name));
     let find = |name: &str| {
         schema.object_type(name).ok_or_else(|| {
@@ -96,7 +143,6 @@ pub fn build_runtime(
             index.push(if *case_exact { a.case_exact() } else { a });
         }
     }
-    let path = space_path(config, &c.name);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| {
             ConnectorError::misconfigured(format!("cannot create {}: {e}", dir.display()))
@@ -166,6 +212,7 @@ pub async fn run(
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut slots = HashMap::new();
+    let mut first_attempts = Vec::new();
     let config = Arc::new(config);
     for c in &config.connectors {
         let token = c
@@ -176,14 +223,21 @@ pub async fn run(
             runtime: RwLock::new(Err("starting".into())),
         });
         slots.insert(c.name.clone(), slot.clone());
+        let (first_tx, first_rx) = tokio::sync::oneshot::channel();
+        first_attempts.push(first_rx);
         tokio::spawn(bring_up(
             config.clone(),
             c.clone(),
             slot,
             metrics.clone(),
             stop_rx.clone(),
+            first_tx,
         ));
     }
+    // Serve only once every connector had its first chance to bind, so a restart answers
+    // lookups from the persisted space at once; a target that is slow to answer does not hold
+    // the others back for longer than this.
+    let _ = tokio::time::timeout(FIRST_BIND_WAIT, futures::future::join_all(first_attempts)).await;
     let state = Arc::new(AppState {
         slots,
         admin_token,
@@ -226,8 +280,10 @@ async fn bring_up(
     slot: Arc<Slot>,
     metrics: Arc<Metrics>,
     stop: tokio::sync::watch::Receiver<bool>,
+    first_attempt: tokio::sync::oneshot::Sender<()>,
 ) {
     let mut delay = Duration::from_secs(2);
+    let mut first_attempt = Some(first_attempt);
     loop {
         let (cfg, cc, m) = (config.clone(), c.clone(), metrics.clone());
         let built = tokio::task::spawn_blocking(move || build_runtime(&cfg, &cc, m)).await;
@@ -237,6 +293,9 @@ async fn bring_up(
                 tracing::info!(connector = %c.name, ready = rt.ready.load(std::sync::atomic::Ordering::Acquire), "connector bound");
                 if let Ok(mut w) = slot.runtime.write() {
                     *w = Ok(rt.clone());
+                }
+                if let Some(tx) = first_attempt.take() {
+                    let _ = tx.send(());
                 }
                 crate::sync::schedule(rt, stop).await;
                 return;
@@ -250,6 +309,9 @@ async fn bring_up(
             Err(e) => {
                 tracing::error!(connector = %c.name, error = %e, "connector start-up task failed")
             }
+        }
+        if let Some(tx) = first_attempt.take() {
+            let _ = tx.send(());
         }
         let mut stop = stop.clone();
         tokio::select! {

@@ -3,10 +3,10 @@
 //! Discovered from the target where possible (table columns, LDAP subschema, a script's schema
 //! step) and overridden by configuration. The host derives the SCIM schema it exposes from it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The type of an attribute's values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub enum AttrKind {
     #[default]
@@ -20,7 +20,7 @@ pub enum AttrKind {
 }
 
 /// Which way an attribute flows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub enum Direction {
     /// Read from the target, never written (computed columns, operational attributes).
@@ -32,7 +32,7 @@ pub enum Direction {
 }
 
 /// How objects are named besides their anchor (ECMA2's `MADistinguishedNameStyle`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub enum DnStyle {
     /// No DN: the anchor names the object.
@@ -45,7 +45,7 @@ pub enum DnStyle {
 }
 
 /// One attribute of an object type.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AttributeSchema {
     /// The name as the target spells it.
@@ -78,7 +78,7 @@ impl AttributeSchema {
 }
 
 /// One object type.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectTypeSchema {
     /// The object type name, e.g. `User`.
@@ -99,7 +99,7 @@ impl ObjectTypeSchema {
 }
 
 /// Everything a connector exposes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct ConnectorSchema {
     pub object_types: Vec<ObjectTypeSchema>,
 }
