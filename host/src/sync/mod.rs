@@ -90,42 +90,14 @@ pub fn full_import(
     rt: &Runtime,
     progress: Progress<'_>,
 ) -> Result<Vec<(String, ImportStats)>, ImportError> {
-    let mut types = vec![rt.users.object_type.clone()];
-    if let Some(g) = &rt.groups
-        && g.object_type != rt.users.object_type
-    {
-        types.push(g.object_type.clone());
-    }
-    let mut all = Vec::new();
-    for t in types {
-        let run = rt.space.start_run("full", &t)?;
+    run_each(rt, "full", |t| {
         rt.journal.start();
-        let result = import_one(rt, &t, progress);
-        let reapply = result.is_ok();
-        let finish = rt.journal.finish(&rt.space, reapply);
-        match result.and_then(|s| finish.map(|()| s).map_err(ImportError::from)) {
-            Ok(stats) => {
-                rt.space.finish_run(run, "success", &stats)?;
-                rt.metrics.set_space_size(&rt.name, &t, rt.space.count(&t)?);
-                tracing::info!(
-                    connector = %rt.name, object_type = %t,
-                    added = stats.added, updated = stats.updated,
-                    unchanged = stats.unchanged, removed = stats.removed,
-                    "full import finished"
-                );
-                all.push((t, stats));
-            }
-            Err(e) => {
-                let _ = rt
-                    .space
-                    .finish_run(run, &format!("failed: {e}"), &ImportStats::default());
-                rt.metrics.import_finished(&rt.name, false);
-                return Err(e);
-            }
-        }
-    }
-    rt.metrics.import_finished(&rt.name, true);
-    Ok(all)
+        let result = import_one(rt, t, progress);
+        let finish = rt.journal.finish(&rt.space, result.is_ok());
+        let stats = result?;
+        finish?;
+        Ok(Some(stats))
+    })
 }
 
 fn import_one(
@@ -150,36 +122,47 @@ fn import_one(
 /// Blocking. An object type without a stored watermark is skipped (the next full import sets
 /// one).
 pub fn delta_import(rt: &Runtime) -> Result<Vec<(String, ImportStats)>, ImportError> {
+    run_each(rt, "delta", |t| {
+        let Some(since) = rt.space.watermark(t)? else {
+            return Ok(None);
+        };
+        let mut stream = rt
+            .connector
+            .delta_import(t, &since, rt.config.import_page_size)?;
+        let mut total = ImportStats::default();
+        while let Some(items) = stream.next_page()? {
+            let s = rt.space.apply_delta(t, &items, None)?;
+            total.added += s.added;
+            total.updated += s.updated;
+            total.unchanged += s.unchanged;
+            total.removed += s.removed;
+        }
+        rt.space.apply_delta(t, &[], stream.watermark().as_ref())?;
+        Ok(Some(total))
+    })
+}
+
+/// Runs `one` for each object type as a recorded run of `kind` (run history, metrics, log);
+/// `one` returns `None` to skip a type. Stops at the first failure.
+fn run_each(
+    rt: &Runtime,
+    kind: &str,
+    mut one: impl FnMut(&str) -> Result<Option<ImportStats>, ImportError>,
+) -> Result<Vec<(String, ImportStats)>, ImportError> {
     let mut all = Vec::new();
     for t in object_types(rt) {
-        let Some(since) = rt.space.watermark(&t)? else {
-            continue;
-        };
-        let run = rt.space.start_run("delta", &t)?;
-        let result = (|| -> Result<ImportStats, ImportError> {
-            let mut stream = rt
-                .connector
-                .delta_import(&t, &since, rt.config.import_page_size)?;
-            let mut total = ImportStats::default();
-            while let Some(items) = stream.next_page()? {
-                let s = rt.space.apply_delta(&t, &items, None)?;
-                total.added += s.added;
-                total.updated += s.updated;
-                total.unchanged += s.unchanged;
-                total.removed += s.removed;
-            }
-            rt.space.apply_delta(&t, &[], stream.watermark().as_ref())?;
-            Ok(total)
-        })();
-        match result {
+        let run = rt.space.start_run(kind, &t)?;
+        match one(&t) {
             Ok(stats) => {
+                let stats = stats.unwrap_or_default();
                 rt.space.finish_run(run, "success", &stats)?;
                 rt.metrics.set_space_size(&rt.name, &t, rt.space.count(&t)?);
-                if stats.added + stats.updated + stats.removed > 0 {
+                if kind == "full" || stats.added + stats.updated + stats.removed > 0 {
                     tracing::info!(
-                        connector = %rt.name, object_type = %t,
-                        added = stats.added, updated = stats.updated, removed = stats.removed,
-                        "delta import finished"
+                        connector = %rt.name, object_type = %t, kind,
+                        added = stats.added, updated = stats.updated,
+                        unchanged = stats.unchanged, removed = stats.removed,
+                        "import finished"
                     );
                 }
                 all.push((t, stats));
