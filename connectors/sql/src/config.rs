@@ -36,9 +36,23 @@ pub struct SqlConfig {
     /// Page size of imports when the caller asks for 0. Default 500.
     #[serde(default = "default_page_size")]
     pub page_size: usize,
+    /// How the host sends changes to existing objects: `"update"` (attribute-level, the
+    /// default) or `"replace"` (every exported attribute on each change, which suits stored
+    /// procedures and custom SQL that write whole rows).
+    #[serde(default)]
+    pub export_style: ExportStyleName,
     /// One entry per object type (`[[object]]`).
     #[serde(rename = "object", default)]
     pub objects: Vec<ObjectConfig>,
+}
+
+/// `export_style` as written in the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportStyleName {
+    #[default]
+    Update,
+    Replace,
 }
 
 impl fmt::Debug for SqlConfig {
@@ -49,6 +63,7 @@ impl fmt::Debug for SqlConfig {
             .field("command_timeout", &self.command_timeout)
             .field("pool_size", &self.pool_size)
             .field("page_size", &self.page_size)
+            .field("export_style", &self.export_style)
             .field("objects", &self.objects)
             .finish()
     }
@@ -63,6 +78,7 @@ impl SqlConfig {
             command_timeout: default_command_timeout(),
             pool_size: default_pool_size(),
             page_size: default_page_size(),
+            export_style: ExportStyleName::Update,
             objects,
         }
     }
@@ -119,6 +135,226 @@ pub struct ObjectConfig {
     /// Child tables holding multi-valued attributes (`[[object.multivalued]]`).
     #[serde(default)]
     pub multivalued: Vec<MultiValuedConfig>,
+    /// `table` names a view: it is read like a table but never written with generated
+    /// statements, so exports are refused unless `[object.export]` gives procedures or SQL.
+    #[serde(default)]
+    pub view: bool,
+    /// A column marking rows as deleted (`IsDeleted`, `_isdeleted`): rows where it is true or
+    /// non-zero are skipped by full imports and reported as deletes by delta imports, and a
+    /// delete export sets it instead of removing the row.
+    #[serde(default)]
+    pub soft_delete: Option<String>,
+    /// How delta imports find changes (`[object.delta]`); none means full imports only.
+    #[serde(default)]
+    pub delta: Option<DeltaConfig>,
+    /// How changes are written (`[object.export]`); none means generated statements on `table`.
+    #[serde(default)]
+    pub export: Option<ExportConfig>,
+}
+
+/// How delta imports of one object type find what changed.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "strategy", rename_all = "lowercase")]
+pub enum DeltaConfig {
+    /// A column that grows with every change (`strategy = "watermark"`).
+    Watermark(WatermarkConfig),
+    /// A history table filled by triggers (`strategy = "table"`).
+    Table(DeltaTableConfig),
+}
+
+/// `strategy = "watermark"`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatermarkConfig {
+    /// The column on the object table that the staging DDL sets on every insert and update
+    /// (and, through a trigger, on every change of a child table row).
+    pub column: String,
+    /// `"integer"` (a sequence, a counter, a rowversion cast to bigint), `"timestamp"`, or
+    /// `"rowversion"` (SQL Server only: bounded by `MIN_ACTIVE_ROWVERSION()`). Default: from the
+    /// column's type (date/time → timestamp, anything else → integer).
+    #[serde(default)]
+    pub kind: Option<WatermarkKind>,
+    /// For timestamps: how far behind the database's current time each run stops, so a
+    /// transaction that commits late with an earlier timestamp is still seen. Default 5 s.
+    #[serde(default = "default_safety_lag", deserialize_with = "duration")]
+    pub safety_lag: Duration,
+}
+
+/// The kind of a watermark column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WatermarkKind {
+    Integer,
+    Timestamp,
+    Rowversion,
+}
+
+fn default_safety_lag() -> Duration {
+    Duration::from_secs(5)
+}
+
+/// `strategy = "table"`: a history (delta) table filled by triggers on the object table.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeltaTableConfig {
+    /// The history table.
+    pub table: String,
+    /// Its column holding the changed object's anchor.
+    pub anchor_column: String,
+    /// Its column holding the change type.
+    pub change_column: String,
+    /// Its strictly increasing column (identity, sequence, autoincrement).
+    pub sequence_column: String,
+    /// Values of `change_column` meaning add, update and delete. Default
+    /// `add = ["A", "Add"]`, `update = ["U", "Update", "M", "Modify"]`, `delete = ["D", "Delete"]`,
+    /// compared case-insensitively.
+    #[serde(default)]
+    pub change_values: ChangeValues,
+    /// What happens to rows already imported and committed by the host: `"keep"` (default),
+    /// `"delete"` or `{ set = "Processed", value = 1 }`. Done at the start of the next delta
+    /// import, for rows at or below the watermark that run starts from.
+    #[serde(default)]
+    pub after_read: AfterRead,
+}
+
+/// The change-type values of a history table.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeValues {
+    #[serde(default = "default_add")]
+    pub add: Vec<String>,
+    #[serde(default = "default_update")]
+    pub update: Vec<String>,
+    #[serde(default = "default_delete")]
+    pub delete: Vec<String>,
+}
+
+impl Default for ChangeValues {
+    fn default() -> Self {
+        ChangeValues {
+            add: default_add(),
+            update: default_update(),
+            delete: default_delete(),
+        }
+    }
+}
+
+fn default_add() -> Vec<String> {
+    vec!["A".into(), "Add".into()]
+}
+fn default_update() -> Vec<String> {
+    vec!["U".into(), "Update".into(), "M".into(), "Modify".into()]
+}
+fn default_delete() -> Vec<String> {
+    vec!["D".into(), "Delete".into()]
+}
+
+/// What to do with history rows the host has committed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum AfterRead {
+    #[default]
+    Keep,
+    Delete,
+    /// Set `column` to `value` (an integer, boolean or string).
+    Set {
+        column: String,
+        value: toml_value::Scalar,
+    },
+}
+
+impl<'de> Deserialize<'de> for AfterRead {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Set {
+            set: String,
+            value: toml_value::Scalar,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Keyword(String),
+            Set(Set),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Keyword(k) if k.eq_ignore_ascii_case("keep") => Ok(AfterRead::Keep),
+            Raw::Keyword(k) if k.eq_ignore_ascii_case("delete") => Ok(AfterRead::Delete),
+            Raw::Keyword(k) => Err(serde::de::Error::custom(format!(
+                "after_read must be \"keep\", \"delete\" or {{ set = \"column\", value = … }}, not \"{k}\""
+            ))),
+            Raw::Set(s) => Ok(AfterRead::Set {
+                column: s.set,
+                value: s.value,
+            }),
+        }
+    }
+}
+
+/// Scalars written in the configuration (a value to set, a parameter default).
+pub mod toml_value {
+    use serde::Deserialize;
+
+    /// An integer, boolean or string from the configuration.
+    #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+    #[serde(untagged)]
+    pub enum Scalar {
+        Boolean(bool),
+        Integer(i64),
+        String(String),
+    }
+}
+
+/// How changes to one object type are written.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "mode", rename_all = "lowercase")]
+pub enum ExportConfig {
+    /// Generated `INSERT`/`UPDATE`/`DELETE` on the table (the default; `mode = "table"`).
+    Table(NoOptions),
+    /// Stored procedures (`mode = "procedure"`).
+    Procedure(ProcedureExport),
+    /// Statements with `@Attribute` placeholders (`mode = "sql"`).
+    Sql(SqlExport),
+}
+
+/// No further keys.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoOptions {}
+
+/// `mode = "procedure"`: one procedure per operation; an operation without one is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcedureExport {
+    #[serde(default)]
+    pub add: Option<ProcedureCall>,
+    #[serde(default)]
+    pub update: Option<ProcedureCall>,
+    #[serde(default)]
+    pub delete: Option<ProcedureCall>,
+}
+
+/// One procedure and the attributes bound to its parameters, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcedureCall {
+    /// The procedure name, optionally schema-qualified.
+    pub name: String,
+    /// The attributes passed positionally, in the procedure's parameter order (`"anchor"` for
+    /// the anchor; a leading `@` is allowed and ignored).
+    #[serde(default)]
+    pub parameters: Vec<String>,
+}
+
+/// `mode = "sql"`: per operation, statements run in order in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqlExport {
+    #[serde(default)]
+    pub add: Vec<String>,
+    #[serde(default)]
+    pub update: Vec<String>,
+    #[serde(default)]
+    pub delete: Vec<String>,
 }
 
 impl ObjectConfig {
@@ -136,6 +372,10 @@ impl ObjectConfig {
             exclude: Vec::new(),
             attributes: BTreeMap::new(),
             multivalued: Vec::new(),
+            view: false,
+            soft_delete: None,
+            delta: None,
+            export: None,
         }
     }
 }
@@ -187,6 +427,15 @@ pub struct AttributeOverride {
     /// Whether an add must carry a value.
     #[serde(default)]
     pub required: Option<bool>,
+    /// For date-times stored without a zone: the zone the stored wall-clock time is in,
+    /// `"UTC"` or a fixed offset such as `"+01:00"` (IANA names are not supported). Values
+    /// reach the host in UTC and are converted back on export. Default UTC.
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    /// For date-times stored as text: a `time` crate format description, e.g.
+    /// `"[day].[month].[year] [hour]:[minute]"`. Default: ISO-like `YYYY-MM-DD HH:MM:SS`.
+    #[serde(default)]
+    pub format: Option<String>,
 }
 
 /// A child table holding one multi-valued attribute, one row per value.
@@ -395,6 +644,36 @@ mod tests {
         check("connection = \"x\"\ncommand_timeout = \"soon\"");
         check("connection = \"x\"\ndialect = \"cobol\"");
         check("connection = \"x\"\n[[object]]\ntype=\"U\"\ntable=\"T\"\nanchor=\"A\"\ndn=\"yes\"");
+        let object = "connection = \"x\"\n[[object]]\ntype=\"U\"\ntable=\"T\"\nanchor=\"A\"\n";
+        check(&format!(
+            "{object}[object.delta]\nstrategy=\"watermark\"\ncolumn=\"v\"\ncolum=\"w\""
+        ));
+        check(&format!(
+            "{object}[object.delta]\nstrategy=\"snapshot\"\ncolumn=\"v\""
+        ));
+        check(&format!(
+            "{object}[object.delta]\nstrategy=\"table\"\ntable=\"H\"\nanchor_column=\"a\"\nchange_column=\"c\"\nsequence_column=\"s\"\nafter_read=\"purge\""
+        ));
+        check(&format!(
+            "{object}[object.export]\nmode=\"sql\"\nadd=[\"x\"]\nremove=[\"y\"]"
+        ));
+        check(&format!(
+            "{object}[object.export]\nmode=\"procedure\"\nadd={{ name=\"p\", params=[] }}"
+        ));
+        check("connection = \"x\"\nexport_style = \"patch\"");
+        // The same tables without the typo parse.
+        let ok = format!(
+            "{object}[object.delta]\nstrategy=\"watermark\"\ncolumn=\"v\"\nsafety_lag=\"2s\""
+        );
+        let c: SqlConfig = toml::from_str(&ok).unwrap();
+        assert_eq!(
+            c.objects[0].delta,
+            Some(DeltaConfig::Watermark(WatermarkConfig {
+                column: "v".into(),
+                kind: None,
+                safety_lag: Duration::from_secs(2),
+            }))
+        );
     }
 
     #[test]

@@ -121,20 +121,20 @@ impl Dialect {
     }
 
     /// One page of a keyset-paged scan: `columns` (already quoted and joined) of `table` in
-    /// `anchor` order, at most `limit` rows, after the anchor bound to the one parameter when
-    /// `after` is true.
+    /// `anchor` order, at most `limit` rows, restricted by `conditions` (joined with `AND`; the
+    /// keyset condition `anchor > ?` is one of them after the first page).
     pub(crate) fn page_query(
         self,
         columns: &str,
         table: &str,
         anchor: &str,
-        after: bool,
+        conditions: &[String],
         limit: usize,
     ) -> String {
-        let filter = if after {
-            format!(" WHERE {anchor} > ?")
-        } else {
+        let filter = if conditions.is_empty() {
             String::new()
+        } else {
+            format!(" WHERE {}", conditions.join(" AND "))
         };
         match self {
             Dialect::SqlServer => {
@@ -149,10 +149,98 @@ impl Dialect {
         }
     }
 
+    /// The statement calling a stored procedure with `n` positional parameters. PostgreSQL and
+    /// MySQL/MariaDB get their native `CALL name(?, …)` (psqlodbc maps the ODBC `{CALL}` escape
+    /// to a function call, which fails for a procedure); every other server gets the ODBC escape
+    /// `{CALL name(?, …)}`, which its driver translates. SQLite has no procedures.
+    pub(crate) fn procedure_call(self, name: &str, n: usize) -> Result<String, String> {
+        let args = Dialect::markers(n);
+        match self {
+            Dialect::Sqlite => Err("SQLite has no stored procedures; use mode = \"sql\"".into()),
+            Dialect::PostgreSql | Dialect::MySql => Ok(format!("CALL {name}({args})")),
+            _ => Ok(format!("{{CALL {name}({args})}}")),
+        }
+    }
+
+    /// A query returning the database's current wall-clock time as text, in the frame its
+    /// `CURRENT_TIMESTAMP`-style defaults write (SQLite: UTC, the frame of `datetime('now')`).
+    pub(crate) fn current_time_query(self) -> &'static str {
+        match self {
+            Dialect::PostgreSql => "SELECT CAST(LOCALTIMESTAMP AS VARCHAR(40))",
+            Dialect::MySql => "SELECT CAST(NOW(6) AS CHAR)",
+            Dialect::Sqlite => "SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')",
+            Dialect::SqlServer => "SELECT CONVERT(VARCHAR(40), SYSDATETIME(), 121)",
+            Dialect::Oracle => {
+                "SELECT TO_CHAR(LOCALTIMESTAMP, 'YYYY-MM-DD HH24:MI:SS.FF6') FROM DUAL"
+            }
+            Dialect::Db2 => {
+                "SELECT VARCHAR_FORMAT(CURRENT TIMESTAMP, 'YYYY-MM-DD HH24:MI:SS.FF6') FROM SYSIBM.SYSDUMMY1"
+            }
+            Dialect::Ansi => "SELECT CAST(LOCALTIMESTAMP AS VARCHAR(40))",
+        }
+    }
+
     /// `n` comma-separated parameter markers.
     pub(crate) fn markers(n: usize) -> String {
         vec!["?"; n].join(", ")
     }
+}
+
+/// Replaces `@Name` placeholders in a configured statement by `?` markers and returns the
+/// names in marker order. A name is a letter or `_` followed by letters, digits and `_`.
+/// Placeholders inside quoted strings (`'…'`), quoted identifiers (`"…"`, `` `…` ``, `[…]`)
+/// and comments are left alone, as are `@@` server variables. A `?` already in the text is
+/// refused: every parameter must be named.
+pub(crate) fn placeholders(sql: &str) -> Result<(String, Vec<String>), String> {
+    let mut out = String::with_capacity(sql.len());
+    let mut names = Vec::new();
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' | '"' | '`' | '[' => {
+                let close = if c == '[' { ']' } else { c };
+                out.push(c);
+                let mut closed = false;
+                for n in chars.by_ref() {
+                    out.push(n);
+                    if n == close {
+                        closed = true;
+                        break;
+                    }
+                }
+                if !closed {
+                    return Err(format!("an unterminated {c} quote"));
+                }
+            }
+            '-' if chars.peek() == Some(&'-') => {
+                out.push(c);
+                for n in chars.by_ref() {
+                    out.push(n);
+                    if n == '\n' {
+                        break;
+                    }
+                }
+            }
+            '?' => return Err("use @Name placeholders, not ? markers".into()),
+            '@' if chars.peek() == Some(&'@') => {
+                out.push_str("@@");
+                chars.next();
+                while let Some(n) = chars.next_if(|n| n.is_alphanumeric() || *n == '_') {
+                    out.push(n);
+                }
+            }
+            '@' if chars.peek().is_some_and(|n| n.is_alphabetic() || *n == '_') => {
+                let mut name = String::new();
+                while let Some(n) = chars.next_if(|n| n.is_alphanumeric() || *n == '_') {
+                    name.push(n);
+                }
+                out.push('?');
+                names.push(name);
+            }
+            other => out.push(other),
+        }
+    }
+    Ok((out, names))
 }
 
 #[cfg(test)]
@@ -197,10 +285,70 @@ mod tests {
     }
 
     #[test]
+    fn placeholders_become_markers() {
+        let check = |input: &str, expected: Result<(&str, Vec<&str>), ()>| {
+            let got = placeholders(input).map_err(|_| ());
+            let want = expected.map(|(s, n)| {
+                (
+                    s.to_owned(),
+                    n.into_iter().map(str::to_owned).collect::<Vec<_>>(),
+                )
+            });
+            assert_eq!(got, want, "{input}");
+        };
+        check(
+            "UPDATE t SET n = @UserName WHERE id = @anchor",
+            Ok((
+                "UPDATE t SET n = ? WHERE id = ?",
+                vec!["UserName", "anchor"],
+            )),
+        );
+        check(
+            "INSERT INTO a VALUES (@id, '@notme', \"@col\", @id)",
+            Ok((
+                "INSERT INTO a VALUES (?, '@notme', \"@col\", ?)",
+                vec!["id", "id"],
+            )),
+        );
+        check(
+            "SELECT @@ROWCOUNT, @x_1 -- @comment\n",
+            Ok(("SELECT @@ROWCOUNT, ? -- @comment\n", vec!["x_1"])),
+        );
+        check(
+            "a = [@b] AND `@c` = @d",
+            Ok(("a = [@b] AND `@c` = ?", vec!["d"])),
+        );
+        check("x = @ 1", Ok(("x = @ 1", vec![])));
+        check("x = ?", Err(()));
+        check("x = 'open", Err(()));
+    }
+
+    #[test]
+    fn procedures_are_called_per_dialect() {
+        let check = |d: Dialect, expected: Option<&str>| {
+            assert_eq!(
+                d.procedure_call("\"p\"", 2).ok().as_deref(),
+                expected,
+                "{d:?}"
+            )
+        };
+        check(Dialect::PostgreSql, Some("CALL \"p\"(?, ?)"));
+        check(Dialect::MySql, Some("CALL \"p\"(?, ?)"));
+        check(Dialect::SqlServer, Some("{CALL \"p\"(?, ?)}"));
+        check(Dialect::Oracle, Some("{CALL \"p\"(?, ?)}"));
+        check(Dialect::Sqlite, None);
+    }
+
+    #[test]
     fn pages_are_limited_per_dialect() {
         let check = |d: Dialect, after: bool, expected: &str| {
+            let conditions = if after {
+                vec!["\"a\" > ?".to_owned()]
+            } else {
+                vec![]
+            };
             assert_eq!(
-                d.page_query("\"a\", \"b\"", "\"t\"", "\"a\"", after, 50),
+                d.page_query("\"a\", \"b\"", "\"t\"", "\"a\"", &conditions, 50),
                 expected
             )
         };

@@ -50,13 +50,32 @@ pub(crate) fn connection_lost(e: &DbError, dialect: Dialect) -> bool {
         || msg.contains("lost connection")
 }
 
+/// Whether an export failed as a deadlock or serialization victim (PostgreSQL `40P01`/`40001`,
+/// MySQL/MariaDB 1213/1205 with `40001`, SQLite busy). The server rolled the victim's whole
+/// transaction back, so the export may be run once more. Recognised from the detail
+/// [`classify`] wrote, which always ends with the driver's SQLSTATE and native code.
+pub(crate) fn is_transaction_victim(e: &ConnectorError) -> bool {
+    let ConnectorError::Unavailable { detail, .. } = e else {
+        return false;
+    };
+    detail.contains("(SQLSTATE 40P01,")
+        || detail.contains("(SQLSTATE 40001,")
+        || detail.ends_with(", native 1213)")
+}
+
 /// Classifies a driver error. `context` says what was being done ("inserting into Employees").
 pub(crate) fn classify(e: &DbError, dialect: Dialect, context: &str) -> ConnectorError {
     let detail = format!("{context}: {}", e);
     let state = e.sqlstate.as_str();
     let msg = e.message.to_ascii_lowercase();
     let mysql = dialect == Dialect::MySql;
-    if state == "HYT00" {
+    // HYT00: the ODBC query timeout. MariaDB enforces it with max_statement_time and reports
+    // 1969 (MySQL: 3024) with SQLSTATE 70100 instead.
+    if state == "HYT00"
+        || (mysql && matches!(e.native, 1969 | 3024))
+        || (state == "70100" && msg.contains("max_statement_time"))
+        || msg.contains("canceling statement due to statement timeout")
+    {
         return ConnectorError::timeout(detail);
     }
     if connection_lost(e, dialect) {
@@ -231,6 +250,20 @@ mod tests {
         check(PostgreSql, "HYT00", 0, "timeout expired", K::Timeout);
         check(
             PostgreSql,
+            "57014",
+            7,
+            "canceling statement due to statement timeout",
+            K::Timeout,
+        );
+        check(
+            MySql,
+            "70100",
+            1969,
+            "Query execution was interrupted (max_statement_time exceeded)",
+            K::Timeout,
+        );
+        check(
+            PostgreSql,
             "HYT01",
             0,
             "connection timeout expired",
@@ -361,6 +394,21 @@ mod tests {
         );
         // Native codes are MySQL's only where the dialect is MySQL.
         check(PostgreSql, "HY000", 1062, "something odd", K::Unavailable);
+    }
+
+    #[test]
+    fn deadlock_victims_are_recognised_for_one_retry() {
+        let check = |d: Dialect, state: &str, native: i32, expected: bool| {
+            let e = classify(&DbError::new(state, native, "msg"), d, "ctx");
+            assert_eq!(is_transaction_victim(&e), expected, "{state} {native}");
+        };
+        check(Dialect::PostgreSql, "40P01", 7, true);
+        check(Dialect::PostgreSql, "40001", 7, true);
+        check(Dialect::MySql, "40001", 1213, true);
+        check(Dialect::MySql, "HY000", 1213, true);
+        check(Dialect::PostgreSql, "08S01", 0, false);
+        check(Dialect::PostgreSql, "23505", 0, false);
+        check(Dialect::PostgreSql, "HYT00", 0, false);
     }
 
     #[test]

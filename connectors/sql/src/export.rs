@@ -15,9 +15,13 @@ use connector_core::{
 };
 
 use crate::db::Session;
+use crate::dialect::Dialect;
 use crate::errors::{DbError, classify};
-use crate::model::{ColumnModel, DnModel, MvModel, ObjectModel};
-use crate::value::{Value, kind_name, to_param, to_param_as};
+use crate::import::{deleted_value, not_deleted_value, read_by_anchors};
+use crate::model::{
+    ColumnModel, DnModel, ExportModel, MvModel, ObjectModel, ParamSource, Statement,
+};
+use crate::value::{Value, datetime_param, kind_name, to_param, to_param_as};
 
 /// Whether an attribute's values must never appear in a message.
 pub(crate) fn looks_secret(name: &str) -> bool {
@@ -61,10 +65,29 @@ fn param_as(
     })
 }
 
-/// The single value of a column from a list of values (none → NULL).
+/// The single value of a column from a list of values (none → NULL), converted to the
+/// column's time zone and format for date-times.
 fn single(col: &ColumnModel, values: &[AttrValue]) -> Result<Value, ConnectorError> {
     match values {
         [] => Ok(Value::Null(col.storage)),
+        [v] if col.kind == connector_core::AttrKind::DateTime
+            && (col.zone.is_some() || col.format.is_some()) =>
+        {
+            let utc = param_as(&col.name, col.kind, connector_core::AttrKind::DateTime, v)?;
+            let Value::DateTime(t) = utc else {
+                return Err(ConnectorError::rejected(format!(
+                    "attribute {} holds datetime values",
+                    col.name
+                )));
+            };
+            datetime_param(
+                t,
+                col.zone.unwrap_or(time::UtcOffset::UTC),
+                col.format.as_deref(),
+                col.storage,
+            )
+            .map_err(|e| ConnectorError::rejected(format!("attribute {}: {e}", col.name)))
+        }
         [v] => param_as(&col.name, col.kind, col.storage, v),
         _ => Err(ConnectorError::rejected(format!(
             "attribute {} is single-valued but {} values were given",
@@ -120,7 +143,19 @@ pub(crate) fn in_transaction<R>(
 
 struct Ctx<'a> {
     obj: &'a ObjectModel,
+    dialect: Dialect,
     what: String,
+}
+
+/// ` AND (soft_delete IS NULL OR soft_delete = ?)` and its parameter, or nothing.
+fn live(obj: &ObjectModel) -> (String, Vec<Value>) {
+    match &obj.soft_delete {
+        Some((col, storage)) => (
+            format!(" AND ({col} IS NULL OR {col} = ?)"),
+            vec![not_deleted_value(*storage)],
+        ),
+        None => (String::new(), Vec::new()),
+    }
 }
 
 impl Ctx<'_> {
@@ -132,17 +167,16 @@ impl Ctx<'_> {
 
     fn exists(&self, s: &mut dyn Session, anchor: &Value) -> Result<bool, ConnectorError> {
         let d = s.dialect();
+        let (live_sql, mut live_params) = live(self.obj);
         let sql = format!(
-            "SELECT 1 FROM {} WHERE {} = ?",
+            "SELECT 1 FROM {} WHERE {} = ?{live_sql}",
             self.obj.table_q,
             self.obj.anchor_column().quoted
         );
+        let mut params = vec![anchor.clone()];
+        params.append(&mut live_params);
         let rows = s
-            .query(
-                &sql,
-                std::slice::from_ref(anchor),
-                &[connector_core::AttrKind::Integer],
-            )
+            .query(&sql, &params, &[connector_core::AttrKind::Integer])
             .map_err(|e| classify(&e, d, &self.what))?;
         Ok(!rows.is_empty())
     }
@@ -259,11 +293,13 @@ fn child_anchor(mv: &MvModel, anchor: &Anchor) -> Result<Value, ConnectorError> 
 /// Applies one change inside the caller's transaction.
 pub(crate) fn apply(
     obj: &ObjectModel,
+    dialect: Dialect,
     s: &mut dyn Session,
     change: &Change,
 ) -> Result<ExportOutcome, ConnectorError> {
     let ctx = Ctx {
         obj,
+        dialect,
         what: format!(
             "{} of {} in {}",
             change.operation(),
@@ -271,6 +307,16 @@ pub(crate) fn apply(
             obj.table
         ),
     };
+    if let ExportModel::Custom { .. } = &obj.export {
+        return custom(&ctx, s, change);
+    }
+    if obj.view {
+        return Err(ConnectorError::misconfigured(format!(
+            "object type {} is read from the view {}, which is not written; configure \
+             [object.export] with mode = \"procedure\" or \"sql\" to export it",
+            obj.object_type, obj.table
+        )));
+    }
     match change {
         Change::Add {
             anchor,
@@ -365,6 +411,7 @@ fn add(
         names.push(col.quoted.clone());
         params.push(Value::Text(dn.to_owned()));
     }
+    remove_tombstone(ctx, s, &anchor)?;
     let sql = format!(
         "INSERT INTO {} ({}) VALUES ({})",
         obj.table_q,
@@ -401,8 +448,10 @@ fn update_row(
     let assignments: Vec<String> = sets.iter().map(|(c, _)| format!("{c} = ?")).collect();
     let mut params: Vec<Value> = sets.into_iter().map(|(_, v)| v).collect();
     params.push(key.clone());
+    let (live_sql, mut live_params) = live(obj);
+    params.append(&mut live_params);
     let sql = format!(
-        "UPDATE {} SET {} WHERE {} = ?",
+        "UPDATE {} SET {} WHERE {} = ?{live_sql}",
         obj.table_q,
         assignments.join(", "),
         obj.anchor_column().quoted
@@ -557,6 +606,21 @@ fn delete(
     let Some(key) = anchor_value(obj, anchor) else {
         return Err(ctx.not_found(anchor));
     };
+    if let Some((col, storage)) = &obj.soft_delete {
+        // Soft delete: the row stays, marked, so delta imports can report the delete.
+        let (live_sql, mut live_params) = live(obj);
+        let sql = format!(
+            "UPDATE {} SET {col} = ? WHERE {} = ?{live_sql}",
+            obj.table_q,
+            obj.anchor_column().quoted
+        );
+        let mut params = vec![deleted_value(*storage), key];
+        params.append(&mut live_params);
+        if ctx.run(s, &sql, &params)? == 0 {
+            return Err(ctx.not_found(anchor));
+        }
+        return Ok(outcome(obj, anchor.clone(), None));
+    }
     for mv in &obj.multivalued {
         let back = child_anchor(mv, anchor)?;
         ctx.mv_delete_all(s, mv, &back)?;
@@ -570,6 +634,247 @@ fn delete(
         return Err(ctx.not_found(anchor));
     }
     Ok(outcome(obj, anchor.clone(), None))
+}
+
+/// With soft delete, an add of an anchor whose row is marked deleted first removes that row
+/// (and its child rows), so the anchor can be used again.
+fn remove_tombstone(
+    ctx: &Ctx<'_>,
+    s: &mut dyn Session,
+    anchor: &Anchor,
+) -> Result<(), ConnectorError> {
+    let obj = ctx.obj;
+    let Some((col, storage)) = &obj.soft_delete else {
+        return Ok(());
+    };
+    let Some(key) = anchor_value(obj, anchor) else {
+        return Ok(());
+    };
+    let sql = format!(
+        "SELECT 1 FROM {} WHERE {} = ? AND {col} IS NOT NULL AND {col} <> ?",
+        obj.table_q,
+        obj.anchor_column().quoted
+    );
+    let params = vec![key.clone(), not_deleted_value(*storage)];
+    let d = s.dialect();
+    let rows = s
+        .query(&sql, &params, &[connector_core::AttrKind::Integer])
+        .map_err(|e| classify(&e, d, &ctx.what))?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    for mv in &obj.multivalued {
+        let back = child_anchor(mv, anchor)?;
+        ctx.mv_delete_all(s, mv, &back)?;
+    }
+    let sql = format!(
+        "DELETE FROM {} WHERE {} = ? AND {col} IS NOT NULL AND {col} <> ?",
+        obj.table_q,
+        obj.anchor_column().quoted
+    );
+    ctx.run(s, &sql, &params).map(drop)
+}
+
+/// The anchor a custom add writes: the change's, or the anchor column's value.
+fn add_anchor(
+    obj: &ObjectModel,
+    anchor: Option<&Anchor>,
+    attributes: &Attributes,
+) -> Result<Anchor, ConnectorError> {
+    let anchor_col = obj.anchor_column();
+    let from_attrs = attributes
+        .iter()
+        .find(|(k, _)| obj.column(k).is_some_and(|c| c.name == anchor_col.name))
+        .and_then(|(_, v)| v.first())
+        .map(AttrValue::to_text);
+    match (anchor, from_attrs) {
+        (Some(a), Some(b)) if a.0 != b => Err(ConnectorError::rejected(format!(
+            "the anchor {a} differs from the value {b} given for the anchor column {}",
+            anchor_col.name
+        ))),
+        (Some(a), _) => Ok(a.clone()),
+        (None, Some(b)) => Ok(Anchor(b)),
+        (None, None) => Err(ConnectorError::rejected(format!(
+            "the anchor column {} needs a value",
+            anchor_col.name
+        ))),
+    }
+}
+
+/// Checks every attribute of a change is known and writable.
+fn check_attributes<'n>(
+    obj: &ObjectModel,
+    names: impl Iterator<Item = &'n str>,
+) -> Result<(), ConnectorError> {
+    for name in names {
+        match obj.column(name) {
+            Some(col) if col.name != obj.anchor_column().name => writable(col)?,
+            Some(_) => {}
+            None if obj.multivalued(name).is_some() => {}
+            None => return Err(unknown(obj, name)),
+        }
+    }
+    Ok(())
+}
+
+/// Runs configured statements, binding each `@Attribute` from `state`.
+fn run_statements(
+    ctx: &Ctx<'_>,
+    s: &mut dyn Session,
+    statements: &[Statement],
+    anchor: &Anchor,
+    state: &Attributes,
+) -> Result<(), ConnectorError> {
+    let obj = ctx.obj;
+    for st in statements {
+        let mut params = Vec::with_capacity(st.params.len());
+        for p in &st.params {
+            params.push(match p {
+                ParamSource::Anchor => {
+                    anchor_value(obj, anchor).unwrap_or_else(|| Value::Text(anchor.0.clone()))
+                }
+                ParamSource::Column(i) if *i == obj.anchor => {
+                    anchor_value(obj, anchor).unwrap_or_else(|| Value::Text(anchor.0.clone()))
+                }
+                ParamSource::Column(i) => {
+                    let Some(col) = obj.columns.get(*i) else {
+                        continue;
+                    };
+                    let values = state
+                        .iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case(&col.name))
+                        .map(|(_, v)| v.as_slice())
+                        .unwrap_or(&[]);
+                    single(col, values)?
+                }
+            });
+        }
+        ctx.run(s, &st.sql, &params)?;
+    }
+    Ok(())
+}
+
+/// A change through configured procedures or statements; child tables of multi-valued
+/// attributes are still written with generated statements, in the same transaction.
+fn custom(
+    ctx: &Ctx<'_>,
+    s: &mut dyn Session,
+    change: &Change,
+) -> Result<ExportOutcome, ConnectorError> {
+    let obj = ctx.obj;
+    let ExportModel::Custom {
+        what,
+        add,
+        update,
+        delete,
+    } = &obj.export
+    else {
+        return Err(ConnectorError::misconfigured("not a custom export"));
+    };
+    let (op, statements) = match change {
+        Change::Add { .. } => ("add", add),
+        Change::Update { .. } | Change::Replace { .. } => ("update", update),
+        Change::Delete { .. } => ("delete", delete),
+    };
+    if statements.is_empty() {
+        return Err(ConnectorError::misconfigured(format!(
+            "object type {} has no {op} {what} configured under [object.export]",
+            obj.object_type
+        )));
+    }
+    let current = |s: &mut dyn Session, anchor: &Anchor| -> Result<Attributes, ConnectorError> {
+        read_by_anchors(obj, ctx.dialect, s, std::slice::from_ref(&anchor.0))?
+            .remove(anchor.as_str())
+            .map(|o| o.attributes)
+            .ok_or_else(|| ctx.not_found(anchor))
+    };
+    match change {
+        Change::Add {
+            anchor,
+            attributes,
+            dn,
+            ..
+        } => {
+            check_attributes(obj, attributes.keys().map(String::as_str))?;
+            let anchor = add_anchor(obj, anchor.as_ref(), attributes)?;
+            run_statements(ctx, s, statements, &anchor, attributes)?;
+            for (name, values) in attributes {
+                if let Some(mv) = obj.multivalued(name) {
+                    let back = child_anchor(mv, &anchor)?;
+                    let vals = ctx.mv_params(mv, values)?;
+                    ctx.mv_insert(s, mv, &back, &vals)?;
+                }
+            }
+            Ok(outcome(obj, anchor, dn.as_deref()))
+        }
+        Change::Update {
+            anchor, changes, ..
+        } => {
+            check_attributes(obj, changes.iter().map(AttributeChange::name))?;
+            let mut state = current(s, anchor)?;
+            for c in changes {
+                if obj.column(c.name()).is_some() {
+                    c.apply_to(&mut state);
+                }
+            }
+            run_statements(ctx, s, statements, anchor, &state)?;
+            for c in changes {
+                let Some(mv) = obj.multivalued(c.name()) else {
+                    continue;
+                };
+                let back = child_anchor(mv, anchor)?;
+                match c {
+                    AttributeChange::Replace { values, .. } => {
+                        let vals = ctx.mv_params(mv, values)?;
+                        ctx.mv_delete_all(s, mv, &back)?;
+                        ctx.mv_insert(s, mv, &back, &vals)?;
+                    }
+                    AttributeChange::Add { values, .. } => {
+                        let vals = ctx.mv_params(mv, values)?;
+                        ctx.mv_delete_values(s, mv, &back, &vals)?;
+                        ctx.mv_insert(s, mv, &back, &vals)?;
+                    }
+                    AttributeChange::Remove { values, .. } => {
+                        let vals = ctx.mv_params(mv, values)?;
+                        ctx.mv_delete_values(s, mv, &back, &vals)?;
+                    }
+                    AttributeChange::Clear { .. } => ctx.mv_delete_all(s, mv, &back)?,
+                }
+            }
+            Ok(outcome(obj, anchor.clone(), None))
+        }
+        Change::Replace {
+            anchor,
+            attributes,
+            dn,
+            ..
+        } => {
+            check_attributes(obj, attributes.keys().map(String::as_str))?;
+            current(s, anchor)?;
+            run_statements(ctx, s, statements, anchor, attributes)?;
+            for mv in &obj.multivalued {
+                let values = attributes
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(&mv.attribute))
+                    .map(|(_, v)| v.as_slice())
+                    .unwrap_or(&[]);
+                let back = child_anchor(mv, anchor)?;
+                let vals = ctx.mv_params(mv, values)?;
+                ctx.mv_delete_all(s, mv, &back)?;
+                ctx.mv_insert(s, mv, &back, &vals)?;
+            }
+            Ok(outcome(obj, anchor.clone(), dn.as_deref()))
+        }
+        Change::Delete { anchor, .. } => {
+            let state = current(s, anchor)?;
+            for mv in &obj.multivalued {
+                let back = child_anchor(mv, anchor)?;
+                ctx.mv_delete_all(s, mv, &back)?;
+            }
+            run_statements(ctx, s, statements, anchor, &state)?;
+            Ok(outcome(obj, anchor.clone(), None))
+        }
+    }
 }
 
 #[cfg(test)]

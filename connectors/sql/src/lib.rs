@@ -8,11 +8,16 @@
 //! compiled; `sqlite://path.db`) and ODBC (feature `odbc`; any other connection string), which
 //! reaches PostgreSQL, MariaDB/MySQL, SQL Server, Oracle and DB2 through their drivers.
 //!
+//! Beyond plain tables an object type may be read from a view, imported incrementally
+//! (`[object.delta]`: a watermark column or a trigger-fed history table, with soft deletes), and
+//! written through stored procedures or configured statements (`[object.export]`). Every key
+//! and its default is described in [`config`] and in the crate's `README.md`.
+//!
 //! Layout: [`config`] (the `[connector.sql]` table), [`dialect`] (SQL text per database),
 //! `value` (attribute values ↔ column values), `errors` (driver errors → [`ConnectorError`]),
 //! `db` (the SQLite and ODBC backends behind one session interface), `model` (schema
-//! discovery), `export` (changes → statements in one transaction) and `import` (keyset-paged
-//! full imports).
+//! discovery), `export` (changes → statements in one transaction, generated or configured) and
+//! `import` (keyset-paged full and delta imports, watermarks).
 //!
 //! **Invariants.** Identifiers from the configuration are always quoted by the dialect and values
 //! are always bound parameters. Each export is one transaction. Imports hold no cursor between
@@ -23,7 +28,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use connector_core::{
     Capabilities, Change, Connector, ConnectorError, ConnectorSchema, ExportOutcome, ExportStyle,
-    ImportStream,
+    ImportStream, Watermark,
 };
 
 pub mod config;
@@ -36,8 +41,9 @@ mod model;
 mod value;
 
 pub use config::{
-    AttrType, AttributeOverride, DirectionName, DnConfig, MultiValuedConfig, ObjectConfig,
-    SqlConfig,
+    AfterRead, AttrType, AttributeOverride, ChangeValues, DeltaConfig, DeltaTableConfig,
+    DirectionName, DnConfig, ExportConfig, ExportStyleName, MultiValuedConfig, ObjectConfig,
+    ProcedureCall, ProcedureExport, SqlConfig, SqlExport, WatermarkConfig, WatermarkKind,
 };
 pub use dialect::Dialect;
 
@@ -72,6 +78,14 @@ impl SqlConnector {
             backend,
             model: Mutex::new(None),
         })
+    }
+
+    fn page_size(&self, asked: usize) -> usize {
+        if asked == 0 {
+            self.config.page_size
+        } else {
+            asked
+        }
     }
 
     /// The configuration this connector runs with.
@@ -149,8 +163,11 @@ impl Connector for SqlConnector {
 
     fn capabilities(&self) -> Capabilities {
         Capabilities {
-            delta_import: false,
-            export_style: ExportStyle::AttributeUpdate,
+            delta_import: self.config.objects.iter().any(|o| o.delta.is_some()),
+            export_style: match self.config.export_style {
+                ExportStyleName::Update => ExportStyle::AttributeUpdate,
+                ExportStyleName::Replace => ExportStyle::ObjectReplace,
+            },
             anchor_assigned_by_target: false,
             passwords: false,
             renames: false,
@@ -181,11 +198,22 @@ impl Connector for SqlConnector {
     }
 
     fn export(&self, change: &Change) -> Result<ExportOutcome, ConnectorError> {
-        let result = self.with_model(|m, s| {
-            let obj = m.object(change.object_type())?;
-            let context = format!("{} {}", change.operation(), obj.object_type);
-            export::in_transaction(s, &context, |s| export::apply(obj, s, change))
-        });
+        let attempt = || {
+            self.with_model(|m, s| {
+                let obj = m.object(change.object_type())?;
+                let context = format!("{} {}", change.operation(), obj.object_type);
+                export::in_transaction(s, &context, |s| export::apply(obj, m.dialect, s, change))
+            })
+        };
+        let mut result = attempt();
+        // A deadlock or serialization victim: the server rolled the whole transaction back, so
+        // nothing of this change was committed and running it once more is safe.
+        if let Err(e) = &result
+            && errors::is_transaction_victim(e)
+        {
+            tracing::debug!(error = %e, "export chosen as deadlock victim; retrying once");
+            result = attempt();
+        }
         match &result {
             Ok(o) => tracing::debug!(op = change.operation(), anchor = %o.anchor, "exported"),
             Err(e) => tracing::debug!(op = change.operation(), error = %e, "export failed"),
@@ -198,19 +226,69 @@ impl Connector for SqlConnector {
         object_type: &str,
         page_size: usize,
     ) -> Result<Box<dyn ImportStream + 'a>, ConnectorError> {
-        // Resolve the type now so a typo fails at the start, not on the first page.
-        let name = self.with_model(|m, _| Ok(m.object(object_type)?.object_type.clone()))?;
-        let page_size = if page_size == 0 {
-            self.config.page_size
-        } else {
-            page_size
-        };
+        // Resolve the type now so a typo fails at the start, not on the first page, and take
+        // the watermark before reading, so a change made meanwhile is read again by the next
+        // delta instead of lost.
+        let (name, mark) = self.with_model(|m, s| {
+            let obj = m.object(object_type)?;
+            Ok((
+                obj.object_type.clone(),
+                import::current_mark(obj, m.dialect, s)?,
+            ))
+        })?;
         Ok(Box::new(import::SqlImport {
             connector: self,
             object_type: name,
-            page_size,
+            page_size: self.page_size(page_size),
             after: None,
             done: false,
+            mode: import::Mode::Full,
+            mark,
+        }))
+    }
+
+    fn delta_import<'a>(
+        &'a self,
+        object_type: &str,
+        since: &Watermark,
+        page_size: usize,
+    ) -> Result<Box<dyn ImportStream + 'a>, ConnectorError> {
+        let since_mark = import::Mark::decode(since).ok_or_else(|| {
+            ConnectorError::misconfigured(format!(
+                "the watermark {:?} was not made by the SQL connector; run a full import",
+                since.0
+            ))
+        })?;
+        let (name, mode, mark) = self.with_model(|m, s| {
+            let obj = m.object(object_type)?;
+            if obj.delta.is_none() {
+                return Err(ConnectorError::misconfigured(format!(
+                    "object type {} has no [object.delta] strategy; the host runs full imports",
+                    obj.object_type
+                )));
+            }
+            if let import::Mark::Seq(Some(committed)) = since_mark {
+                // The host committed everything up to `since` with its connector space: only
+                // now may those history rows go.
+                import::after_read(obj, s, committed)?;
+            }
+            let now = import::current_mark(obj, m.dialect, s)?
+                .ok_or_else(|| ConnectorError::misconfigured("no delta strategy"))?;
+            let mode = import::delta_mode(obj, &since_mark, &now)?;
+            Ok((
+                obj.object_type.clone(),
+                mode,
+                import::Mark::later(&since_mark, now),
+            ))
+        })?;
+        Ok(Box::new(import::SqlImport {
+            connector: self,
+            object_type: name,
+            page_size: self.page_size(page_size),
+            after: None,
+            done: false,
+            mode,
+            mark: Some(mark),
         }))
     }
 }

@@ -196,6 +196,73 @@ pub(crate) fn format_datetime(t: OffsetDateTime) -> String {
 /// `YYYY-MM-DD[ T]HH:MM[:SS[.fraction]]`, optionally followed by `Z` or an offset `±HH`,
 /// `±HH:MM` or `±HHMM`. Without an offset the time is taken as UTC.
 pub(crate) fn parse_datetime(s: &str) -> Option<OffsetDateTime> {
+    parse_datetime_in(s, UtcOffset::UTC)
+}
+
+/// `time_zone` as configured: `UTC`/`Z` or a fixed offset `±HH[:MM]`.
+pub(crate) fn parse_zone(zone: &str) -> Option<UtcOffset> {
+    let z = zone.trim();
+    if z.eq_ignore_ascii_case("utc") || z.eq_ignore_ascii_case("gmt") {
+        return Some(UtcOffset::UTC);
+    }
+    if z.is_empty() {
+        return None;
+    }
+    parse_offset(z)
+}
+
+/// The wall-clock time `t` shows in `zone`, carried as if it were UTC: what a column without a
+/// zone stores for the instant `t`.
+pub(crate) fn wall_clock(t: OffsetDateTime, zone: UtcOffset) -> OffsetDateTime {
+    t.to_offset(zone).replace_offset(UtcOffset::UTC)
+}
+
+/// Reads a date-time cell of a column whose stored wall-clock times are in `zone` and, for
+/// text, written as `format` (default: the forms [`parse_datetime`] reads). Returns UTC.
+pub(crate) fn datetime_from_cell(
+    cell: &Value,
+    zone: UtcOffset,
+    format: Option<&time::format_description::OwnedFormatItem>,
+) -> Option<OffsetDateTime> {
+    match cell {
+        Value::DateTime(t) => Some(t.replace_offset(zone).to_offset(UtcOffset::UTC)),
+        Value::Text(text) => match format {
+            Some(f) => {
+                let text = text.trim();
+                let local = PrimitiveDateTime::parse(text, f)
+                    .or_else(|_| {
+                        Date::parse(text, f).map(|d| PrimitiveDateTime::new(d, Time::MIDNIGHT))
+                    })
+                    .ok()?;
+                Some(local.assume_offset(zone).to_offset(UtcOffset::UTC))
+            }
+            None => parse_datetime_in(text, zone),
+        },
+        _ => None,
+    }
+}
+
+/// The parameter for the instant `t` in a column whose wall-clock times are in `zone`,
+/// written as text with `format` when given.
+pub(crate) fn datetime_param(
+    t: OffsetDateTime,
+    zone: UtcOffset,
+    format: Option<&time::format_description::OwnedFormatItem>,
+    storage: AttrKind,
+) -> Result<Value, String> {
+    let local = wall_clock(t, zone);
+    match format {
+        Some(f) => PrimitiveDateTime::new(local.date(), local.time())
+            .format(f)
+            .map(Value::Text)
+            .map_err(|e| e.to_string()),
+        None if storage == AttrKind::DateTime => Ok(Value::DateTime(local)),
+        None => Ok(Value::Text(format_datetime(local))),
+    }
+}
+
+/// [`parse_datetime`] for text without an offset written in `default_zone`.
+pub(crate) fn parse_datetime_in(s: &str, default_zone: UtcOffset) -> Option<OffsetDateTime> {
     let s = s.trim();
     let date_part = s.get(..10)?;
     let rest = s.get(10..)?;
@@ -208,7 +275,11 @@ pub(crate) fn parse_datetime(s: &str) -> Option<OffsetDateTime> {
     }
     let date = Date::from_calendar_date(year, Month::try_from(month).ok()?, day).ok()?;
     if rest.is_empty() {
-        return Some(PrimitiveDateTime::new(date, Time::MIDNIGHT).assume_utc());
+        return Some(
+            PrimitiveDateTime::new(date, Time::MIDNIGHT)
+                .assume_offset(default_zone)
+                .to_offset(UtcOffset::UTC),
+        );
     }
     let rest = rest.strip_prefix(['T', 't', ' '])?;
     // Split the clock from the zone.
@@ -242,7 +313,11 @@ pub(crate) fn parse_datetime(s: &str) -> Option<OffsetDateTime> {
         digits.parse().ok()?
     };
     let time = Time::from_hms_nano(hour, minute, second, nanos).ok()?;
-    let offset = parse_offset(zone)?;
+    let offset = if zone.is_empty() {
+        default_zone
+    } else {
+        parse_offset(zone)?
+    };
     Some(
         PrimitiveDateTime::new(date, time)
             .assume_offset(offset)
@@ -316,6 +391,75 @@ mod tests {
         check("2024-02-29X13:14", None);
         check("2024-02-29 25:00:00", None);
         check("2024-02-29 10:00:00.5x", None);
+    }
+
+    #[test]
+    fn zones_parse() {
+        let check = |input: &str, expected: Option<UtcOffset>| {
+            assert_eq!(parse_zone(input), expected, "{input}")
+        };
+        check("UTC", Some(UtcOffset::UTC));
+        check("utc", Some(UtcOffset::UTC));
+        check("Z", Some(UtcOffset::UTC));
+        check("+01:00", Some(UtcOffset::from_hms(1, 0, 0).unwrap()));
+        check("-0530", Some(UtcOffset::from_hms(-5, -30, 0).unwrap()));
+        check("+02", Some(UtcOffset::from_hms(2, 0, 0).unwrap()));
+        check("Europe/Berlin", None);
+        check("", None);
+    }
+
+    #[test]
+    fn zoned_and_formatted_date_times_convert_both_ways() {
+        let plus1 = UtcOffset::from_hms(1, 0, 0).unwrap();
+        let german = time::format_description::parse_owned::<2>(
+            "[day].[month].[year] [hour]:[minute]:[second]",
+        )
+        .unwrap();
+        let check = |cell: &str, zone, format, expected: Option<OffsetDateTime>| {
+            assert_eq!(
+                datetime_from_cell(&Value::Text(cell.into()), zone, format),
+                expected,
+                "{cell}"
+            )
+        };
+        check(
+            "2024-03-01 10:00:00",
+            plus1,
+            None,
+            Some(datetime!(2024-03-01 9:00 UTC)),
+        );
+        check(
+            "2024-03-01 10:00:00Z",
+            plus1,
+            None,
+            Some(datetime!(2024-03-01 10:00 UTC)),
+        );
+        check(
+            "01.03.2024 10:00:00",
+            plus1,
+            Some(&german),
+            Some(datetime!(2024-03-01 9:00 UTC)),
+        );
+        check(
+            "01.03.2024 10:00:00",
+            UtcOffset::UTC,
+            Some(&german),
+            Some(datetime!(2024-03-01 10:00 UTC)),
+        );
+        check("2024-03-01", plus1, Some(&german), None);
+        let t = datetime!(2024-03-01 9:00 UTC);
+        assert_eq!(
+            datetime_param(t, plus1, Some(&german), AttrKind::String),
+            Ok(Value::Text("01.03.2024 10:00:00".into()))
+        );
+        assert_eq!(
+            datetime_param(t, plus1, None, AttrKind::DateTime),
+            Ok(Value::DateTime(datetime!(2024-03-01 10:00 UTC)))
+        );
+        assert_eq!(
+            datetime_param(t, plus1, None, AttrKind::String),
+            Ok(Value::Text("2024-03-01 10:00:00".into()))
+        );
     }
 
     #[test]

@@ -81,3 +81,183 @@ fn an_unreachable_server_is_unavailable_and_a_bad_driver_misconfigured() {
         false,
     );
 }
+
+mod common;
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::private_pg::PrivatePg;
+use connector_sql::{ExportConfig, SqlExport};
+
+fn ids(conn: &str, sql: &str) -> Vec<String> {
+    testkit::query_strings(conn, sql)
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+        .collect()
+}
+
+#[test]
+fn exports_survive_a_real_database_restart() {
+    let pg = PrivatePg::start();
+    let conn = pg.connection_string();
+    testkit::execute(
+        &conn,
+        r#"CREATE TABLE "Users" ("id" VARCHAR(64) PRIMARY KEY, "name" VARCHAR(64))"#,
+    );
+    let mut config = SqlConfig::new(conn.clone(), vec![ObjectConfig::new("User", "Users", "id")]);
+    config.command_timeout = Duration::from_secs(5);
+    let c = SqlConnector::new(config, pg.dir()).unwrap();
+
+    let outcomes: Mutex<Vec<(String, Result<(), ConnectorError>)>> = Mutex::new(Vec::new());
+    let ok = AtomicUsize::new(0);
+    let failed = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let mut i = 0;
+            while !stop.load(Ordering::SeqCst) && i < 100_000 {
+                let id = format!("u{i:06}");
+                let r = add(&c, &id).map(drop);
+                match &r {
+                    Ok(()) => ok.fetch_add(1, Ordering::SeqCst),
+                    Err(_) => failed.fetch_add(1, Ordering::SeqCst),
+                };
+                outcomes.lock().unwrap().push((id, r));
+                i += 1;
+            }
+        });
+        let wait_for = |what: &str, done: &dyn Fn() -> bool| {
+            for _ in 0..6000 {
+                if done() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            stop.store(true, Ordering::SeqCst);
+            panic!("gave up waiting for {what}");
+        };
+        wait_for("exports before the restart", &|| {
+            ok.load(Ordering::SeqCst) >= 20
+        });
+        pg.stop_server();
+        wait_for("an export to fail while the server is down", &|| {
+            failed.load(Ordering::SeqCst) >= 1
+        });
+        pg.start_server();
+        let before = ok.load(Ordering::SeqCst);
+        wait_for("exports after the restart", &|| {
+            ok.load(Ordering::SeqCst) >= before + 20
+        });
+        stop.store(true, Ordering::SeqCst);
+    });
+
+    let stored: std::collections::BTreeSet<String> = ids(&conn, r#"SELECT "id" FROM "Users""#)
+        .into_iter()
+        .collect();
+    let outcomes = outcomes.into_inner().unwrap();
+    let mut failures = 0;
+    for (id, r) in &outcomes {
+        match r {
+            Ok(()) => assert!(stored.contains(id), "{id} succeeded but is not stored"),
+            Err(ConnectorError::Unavailable { .. }) => {
+                failures += 1;
+                assert!(!stored.contains(id), "{id} failed but is stored");
+            }
+            Err(other) => panic!("{id}: a restart must give Unavailable, got {other:?}"),
+        }
+    }
+    assert!(failures >= 1);
+    // The same connector works again: the last exports succeeded.
+    assert!(outcomes.iter().rev().take(20).all(|(_, r)| r.is_ok()));
+}
+
+fn sleepy(conn: &str, sleep: &str) -> SqlConnector {
+    let mut o = ObjectConfig::new("User", "users", "id");
+    o.export = Some(ExportConfig::Sql(SqlExport {
+        add: vec![r#"INSERT INTO users (id, name) VALUES (@id, @name)"#.into()],
+        update: vec![sleep.into()],
+        delete: vec![],
+    }));
+    let mut config = SqlConfig::new(conn, vec![o]);
+    config.command_timeout = Duration::from_secs(1);
+    SqlConnector::new(config, std::path::Path::new(".")).unwrap()
+}
+
+fn slow_statements_time_out(db: &testkit::TestDb, sleep: &str) {
+    db.execute("CREATE TABLE users (id VARCHAR(64) PRIMARY KEY, name VARCHAR(64))");
+    let c = sleepy(&db.odbc_connection_string, sleep);
+    add(&c, "a").unwrap();
+    let err = c
+        .export(&Change::Update {
+            object_type: "User".into(),
+            anchor: Anchor("a".into()),
+            new_dn: None,
+            changes: vec![],
+        })
+        .unwrap_err();
+    assert!(matches!(err, ConnectorError::Timeout { .. }), "{err:?}");
+    // The connection is usable afterwards.
+    add(&c, "b").unwrap();
+}
+
+#[test]
+fn postgres_statements_over_the_command_timeout_time_out() {
+    slow_statements_time_out(&testkit::fresh_postgres(), "SELECT pg_sleep(3)");
+}
+
+#[test]
+fn mariadb_statements_over_the_command_timeout_time_out() {
+    slow_statements_time_out(&testkit::fresh_mariadb(), "SELECT SLEEP(3)");
+}
+
+#[test]
+fn a_deadlock_victim_is_retried_once() {
+    let db = testkit::fresh_postgres();
+    db.execute(
+        r#"CREATE TABLE "Jobs" ("id" VARCHAR(8) PRIMARY KEY, "a" VARCHAR(8), "b" VARCHAR(8))"#,
+    );
+    db.execute(r#"CREATE TABLE "Locks" ("id" VARCHAR(8) PRIMARY KEY, "n" INTEGER NOT NULL)"#);
+    db.execute(r#"INSERT INTO "Locks" VALUES ('x', 0), ('y', 0)"#);
+    db.execute(r#"INSERT INTO "Jobs" VALUES ('j1', 'x', 'y'), ('j2', 'y', 'x')"#);
+    let mut o = ObjectConfig::new("Job", "Jobs", "id");
+    // Each job locks its two rows in opposite order, pausing in between: run together, one of
+    // them is chosen as the deadlock victim.
+    o.export = Some(ExportConfig::Sql(SqlExport {
+        add: vec![],
+        update: vec![
+            r#"UPDATE "Locks" SET "n" = "n" + 1 WHERE "id" = @a"#.into(),
+            "SELECT pg_sleep(0.5)".into(),
+            r#"UPDATE "Locks" SET "n" = "n" + 1 WHERE "id" = @b"#.into(),
+        ],
+        delete: vec![],
+    }));
+    let c = SqlConnector::new(
+        SqlConfig::new(db.odbc_connection_string.clone(), vec![o]),
+        std::path::Path::new("."),
+    )
+    .unwrap();
+    let run = |id: &str| {
+        c.export(&Change::Update {
+            object_type: "Job".into(),
+            anchor: Anchor(id.into()),
+            new_dn: None,
+            changes: vec![],
+        })
+    };
+    let (r1, r2) = std::thread::scope(|s| {
+        let t1 = s.spawn(|| run("j1"));
+        let t2 = s.spawn(|| run("j2"));
+        (t1.join().unwrap(), t2.join().unwrap())
+    });
+    r1.unwrap();
+    r2.unwrap();
+    assert_eq!(
+        ids(
+            &db.odbc_connection_string,
+            r#"SELECT CAST("n" AS VARCHAR) FROM "Locks" ORDER BY "id""#
+        ),
+        vec!["2", "2"]
+    );
+}

@@ -150,6 +150,17 @@ impl OdbcPool {
                 .unwrap_or_else(|| Dialect::from_dbms_name(&dbms_name));
             let _ = self.info.set(ServerInfo { dialect, dbms_name });
         }
+        if self.dialect() == Dialect::MySql {
+            // MariaDB Connector/ODBC does not enforce the ODBC query timeout; the server does,
+            // per session (MariaDB's max_statement_time, in seconds; MySQL lacks it).
+            let sql = format!(
+                "SET SESSION max_statement_time = {}",
+                self.timeout.as_secs_f64().max(0.001)
+            );
+            if let Err(e) = conn.execute(&sql, (), None) {
+                tracing::debug!(error = %e, "no max_statement_time: command_timeout not enforced by the server");
+            }
+        }
         if self.dialect() == Dialect::Sqlite {
             // As the built-in backend: SQLite enforces foreign keys only when asked, per
             // connection (sqliteodbc's FKSupport option does the same).
@@ -401,7 +412,11 @@ impl Session for OdbcSession<'_> {
         let mut stmt = self.statement()?;
         let result = stmt.execute(sql, bound.as_slice()).map(|c| c.is_some());
         let outcome = match result {
-            Ok(_) => stmt.row_count().map(|n| n.unwrap_or(0)),
+            // A statement that produced a result set (a `SELECT pg_sleep(…)` in a configured
+            // statement list, a procedure returning rows): it changed no rows we could count,
+            // and asking the driver after the cursor closed is a function sequence error.
+            Ok(true) => Ok(0),
+            Ok(false) => stmt.row_count().map(|n| n.unwrap_or(0)),
             Err(e) => Err(e),
         };
         drop(stmt);

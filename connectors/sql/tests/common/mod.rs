@@ -10,6 +10,9 @@
 
 use std::path::PathBuf;
 
+#[cfg(feature = "odbc")]
+pub mod private_pg;
+
 use connector_core::conformance::Fixture;
 use connector_core::{AttrValue, Attributes};
 use connector_sql::{MultiValuedConfig, ObjectConfig, SqlConfig, SqlConnector};
@@ -203,6 +206,74 @@ pub fn fixture(target: Target) -> Fixture {
     let db = Db::new(target);
     create_users(&db);
     let connector = db.connector(vec![users_object()]);
+    Fixture {
+        connector: Box::new(connector),
+        object_type: "User".into(),
+        sample: Box::new(user_sample),
+        mutable_attribute: "displayName".into(),
+        multi_valued_attribute: Some("emails".into()),
+        keep_alive: db.into_keep(),
+    }
+}
+
+/// The statements creating a trigger-fed history table `UserChanges` on `Users` and
+/// `UserEmails` (adds `A`, updates `U`, deletes `D`; a change of an e-mail address is an update
+/// of its user), one statement per entry, for `target`.
+pub fn history_ddl(target: Target) -> Vec<&'static str> {
+    match target {
+        #[cfg(feature = "odbc")]
+        Target::Postgres => vec![
+            r#"CREATE TABLE "UserChanges" ("seq" BIGSERIAL PRIMARY KEY, "anchor" VARCHAR(64) NOT NULL, "op" VARCHAR(8) NOT NULL)"#,
+            r#"CREATE FUNCTION "users_log"() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF TG_OP = 'DELETE' THEN INSERT INTO "UserChanges" ("anchor", "op") VALUES (OLD."id", 'D'); ELSE INSERT INTO "UserChanges" ("anchor", "op") VALUES (NEW."id", CASE TG_OP WHEN 'INSERT' THEN 'A' ELSE 'U' END); END IF; RETURN NULL; END $$"#,
+            r#"CREATE TRIGGER "users_log" AFTER INSERT OR UPDATE OR DELETE ON "Users" FOR EACH ROW EXECUTE FUNCTION "users_log"()"#,
+            r#"CREATE FUNCTION "emails_log"() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO "UserChanges" ("anchor", "op") VALUES (CASE WHEN TG_OP = 'DELETE' THEN OLD."userId" ELSE NEW."userId" END, 'U'); RETURN NULL; END $$"#,
+            r#"CREATE TRIGGER "emails_log" AFTER INSERT OR DELETE ON "UserEmails" FOR EACH ROW EXECUTE FUNCTION "emails_log"()"#,
+        ],
+        #[cfg(feature = "odbc")]
+        Target::MariaDb => vec![
+            r#"CREATE TABLE "UserChanges" ("seq" BIGINT AUTO_INCREMENT PRIMARY KEY, "anchor" VARCHAR(64) NOT NULL, "op" VARCHAR(8) NOT NULL)"#,
+            r#"CREATE TRIGGER "users_ai" AFTER INSERT ON "Users" FOR EACH ROW INSERT INTO "UserChanges" ("anchor", "op") VALUES (NEW."id", 'A')"#,
+            r#"CREATE TRIGGER "users_au" AFTER UPDATE ON "Users" FOR EACH ROW INSERT INTO "UserChanges" ("anchor", "op") VALUES (NEW."id", 'U')"#,
+            r#"CREATE TRIGGER "users_ad" AFTER DELETE ON "Users" FOR EACH ROW INSERT INTO "UserChanges" ("anchor", "op") VALUES (OLD."id", 'D')"#,
+            r#"CREATE TRIGGER "emails_ai" AFTER INSERT ON "UserEmails" FOR EACH ROW INSERT INTO "UserChanges" ("anchor", "op") VALUES (NEW."userId", 'U')"#,
+            r#"CREATE TRIGGER "emails_ad" AFTER DELETE ON "UserEmails" FOR EACH ROW INSERT INTO "UserChanges" ("anchor", "op") VALUES (OLD."userId", 'U')"#,
+        ],
+        _ => vec![
+            r#"CREATE TABLE "UserChanges" ("seq" INTEGER PRIMARY KEY AUTOINCREMENT, "anchor" VARCHAR(64) NOT NULL, "op" VARCHAR(8) NOT NULL)"#,
+            r#"CREATE TRIGGER "users_ai" AFTER INSERT ON "Users" BEGIN INSERT INTO "UserChanges" ("anchor", "op") VALUES (NEW."id", 'A'); END"#,
+            r#"CREATE TRIGGER "users_au" AFTER UPDATE ON "Users" BEGIN INSERT INTO "UserChanges" ("anchor", "op") VALUES (NEW."id", 'U'); END"#,
+            r#"CREATE TRIGGER "users_ad" AFTER DELETE ON "Users" BEGIN INSERT INTO "UserChanges" ("anchor", "op") VALUES (OLD."id", 'D'); END"#,
+            r#"CREATE TRIGGER "emails_ai" AFTER INSERT ON "UserEmails" BEGIN INSERT INTO "UserChanges" ("anchor", "op") VALUES (NEW."userId", 'U'); END"#,
+            r#"CREATE TRIGGER "emails_ad" AFTER DELETE ON "UserEmails" BEGIN INSERT INTO "UserChanges" ("anchor", "op") VALUES (OLD."userId", 'U'); END"#,
+        ],
+    }
+}
+
+/// Users with a history-table delta strategy (`strategy = "table"`).
+pub fn users_with_history(db: &Db) -> ObjectConfig {
+    create_users(db);
+    for stmt in history_ddl(db.target) {
+        db.exec(stmt);
+    }
+    let mut o = users_object();
+    o.delta = Some(connector_sql::DeltaConfig::Table(
+        connector_sql::DeltaTableConfig {
+            table: "UserChanges".into(),
+            anchor_column: "anchor".into(),
+            change_column: "op".into(),
+            sequence_column: "seq".into(),
+            change_values: connector_sql::ChangeValues::default(),
+            after_read: connector_sql::AfterRead::Keep,
+        },
+    ));
+    o
+}
+
+/// The conformance fixture with delta imports from a trigger-fed history table.
+pub fn delta_fixture(target: Target) -> Fixture {
+    let db = Db::new(target);
+    let users = users_with_history(&db);
+    let connector = db.connector(vec![users]);
     Fixture {
         connector: Box::new(connector),
         object_type: "User".into(),
