@@ -49,9 +49,11 @@
 //! - `db`: [`TestDb`], [`DbKind`], the connection strings and their creation/drop.
 //! - `odbc`: [`execute`] and [`query_strings`] over `odbc-api`.
 //! - `slapd`: [`Slapd`].
+//! - `private_pg`: [`PrivatePostgres`], a server a test may stop and start.
 
 mod db;
 mod odbc;
+mod private_pg;
 mod slapd;
 
 use std::net::{Ipv4Addr, TcpListener};
@@ -61,6 +63,7 @@ pub use db::{
     try_fresh_postgres, try_fresh_sqlite_odbc,
 };
 pub use odbc::{execute, query_strings, try_execute, try_query_strings};
+pub use private_pg::PrivatePostgres;
 pub use slapd::Slapd;
 
 /// What the `fresh_*` and [`Slapd`] helpers tell a developer to run when a

@@ -14,6 +14,9 @@
     reason = "tests fail loudly on purpose"
 )]
 
+#[path = "e2e/hr_staging.rs"]
+mod hr_staging;
+
 use std::collections::BTreeSet;
 use std::panic::AssertUnwindSafe;
 
