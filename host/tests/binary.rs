@@ -1,6 +1,12 @@
 //! The real `connector-host` binary, as an administrator runs it: `init` writes a configuration
 //! that `check-config` accepts, `token` prints a hash the configuration takes, and `serve`
 //! reloads its certificate on SIGHUP without dropping open connections and drains on SIGTERM.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly on purpose"
+)]
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

@@ -1,5 +1,11 @@
 //! The configuration examples in the README are real: every ```toml block that is a whole
 //! configuration file (starts with `version = 1`) must parse and validate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly on purpose"
+)]
 
 use std::path::Path;
 
@@ -24,15 +30,27 @@ fn toml_blocks(markdown: &str) -> Vec<String> {
 
 #[test]
 fn every_full_configuration_in_the_readme_is_valid() {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
-        .expect("README.md");
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .expect("README.md");
     let configs: Vec<_> = toml_blocks(&readme)
         .into_iter()
         .filter(|b| b.trim_start().starts_with("version = 1"))
         .collect();
-    assert!(configs.len() >= 2, "expected the reference and the scim example");
+    assert!(
+        configs.len() >= 2,
+        "expected the reference and the scim example"
+    );
     for (i, text) in configs.iter().enumerate() {
-        let parsed = Config::parse(text, Path::new("README.md"), Path::new("/etc/connector-host"));
-        assert!(parsed.is_ok(), "README configuration block {i} is invalid: {}", parsed.unwrap_err());
+        let parsed = Config::parse(
+            text,
+            Path::new("README.md"),
+            Path::new("/etc/connector-host"),
+        );
+        assert!(
+            parsed.is_ok(),
+            "README configuration block {i} is invalid: {}",
+            parsed.unwrap_err()
+        );
     }
 }
