@@ -1,0 +1,261 @@
+//! Full imports: pages are staged in a temporary table of the writer connection and merged
+//! into the space in one transaction, so lookups see the previous complete state until the
+//! very end and an interrupted import (an error, a dropped `FullImport`, a crash) changes
+//! nothing.
+//!
+//! Staging goes to SQLite's temporary storage (a file under `SQLITE_TMPDIR`/`TMPDIR`, not
+//! memory), outside the WAL: staging a page takes no lock on the space, so exports and
+//! lookups carry on while an import streams. The merge removes objects not staged, then walks
+//! the staged objects by anchor in batches, comparing each with the stored one: only changed
+//! content gets a new version, and memory stays bounded by the batch size.
+
+use std::sync::PoisonError;
+use std::sync::atomic::Ordering;
+
+use connector_core::import::{ImportItem, Watermark};
+use connector_core::object::ConnectorObject;
+use rusqlite::{Connection, TransactionBehavior, params};
+use time::OffsetDateTime;
+
+use super::error::{Fail, SpaceError};
+use super::stored::{self, Existing, ImportStats, O_COLUMNS, Origin};
+use super::{Space, set_watermark};
+
+/// Staged objects compared per batch during the merge.
+const MERGE_BATCH: i64 = 1_000;
+
+/// A full import of one object type in progress. Commit it with [`FullImport::commit`];
+/// dropping it without committing discards what was staged.
+pub struct FullImport<'a> {
+    space: &'a Space,
+    object_type: String,
+    table: String,
+    finished: bool,
+}
+
+impl std::fmt::Debug for FullImport<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FullImport")
+            .field("object_type", &self.object_type)
+            .field("table", &self.table)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Space {
+    /// Starts a full import of `object_type`. [`SpaceError::ImportRunning`] when one is
+    /// already staging for that type.
+    pub fn begin_full_import(&self, object_type: &str) -> Result<FullImport<'_>, SpaceError> {
+        {
+            let mut importing = self
+                .importing
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if !importing.insert(object_type.to_owned()) {
+                return Err(SpaceError::ImportRunning(object_type.to_owned()));
+            }
+        }
+        let seq = self.staging_seq.fetch_add(1, Ordering::Relaxed);
+        // Built only from a counter: safe to splice into SQL.
+        let table = format!("temp.staging_{seq}");
+        // From here on, dropping `import` releases the object type and the table.
+        let import = FullImport {
+            space: self,
+            object_type: object_type.to_owned(),
+            table,
+            finished: false,
+        };
+        self.writer()
+            .execute_batch(&format!(
+                "CREATE TABLE {} (anchor TEXT PRIMARY KEY, body TEXT NOT NULL)",
+                import.table
+            ))
+            .map_err(|e| SpaceError::sqlite(&self.path, e))?;
+        Ok(import)
+    }
+}
+
+impl FullImport<'_> {
+    /// The object type being imported.
+    pub fn object_type(&self) -> &str {
+        &self.object_type
+    }
+
+    /// Stages one page. Upserts of an anchor already staged replace it; a `Delete` unstages
+    /// the anchor (so the merge removes the object). Invisible to lookups until `commit`.
+    pub fn add_page(&mut self, items: &[ImportItem]) -> Result<(), SpaceError> {
+        let mut rows = Vec::with_capacity(items.len());
+        for item in items {
+            match item {
+                ImportItem::Upsert(object) => {
+                    self.check_type(&object.object_type)?;
+                    rows.push((object.anchor.as_str(), Some(stored::encode(object)?)));
+                }
+                ImportItem::Delete {
+                    object_type,
+                    anchor,
+                } => {
+                    self.check_type(object_type)?;
+                    rows.push((anchor.as_str(), None));
+                }
+            }
+        }
+        let space = self.space;
+        let mut conn = space.writer();
+        let mut run = || -> Result<(), Fail> {
+            // Deferred: writing only the temporary schema takes no lock on the space.
+            let tx = conn.transaction()?;
+            {
+                let mut insert = tx.prepare_cached(&format!(
+                    "INSERT OR REPLACE INTO {} (anchor, body) VALUES (?1, ?2)",
+                    self.table
+                ))?;
+                let mut delete =
+                    tx.prepare_cached(&format!("DELETE FROM {} WHERE anchor = ?1", self.table))?;
+                for (anchor, body) in &rows {
+                    match body {
+                        Some(body) => insert.execute(params![anchor, body])?,
+                        None => delete.execute([anchor])?,
+                    };
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        };
+        run().map_err(|e| e.at(&space.path))
+    }
+
+    /// Merges the staged objects into the space in one transaction: objects not staged are
+    /// removed, changed ones updated (version + 1), unchanged ones left alone, new ones added,
+    /// index entries follow, and the watermark is stored (`None` clears it: a full import
+    /// without a watermark leaves nothing for a delta to start from).
+    pub fn commit(mut self, watermark: Option<&Watermark>) -> Result<ImportStats, SpaceError> {
+        let space = self.space;
+        let stats = {
+            let mut conn = space.writer();
+            let _moving = space.moving();
+            merge(&mut conn, space, &self.object_type, &self.table, watermark)
+                .map_err(|e| e.at(&space.path))?
+        };
+        self.finished = true;
+        self.release();
+        tracing::info!(object_type = %self.object_type, ?stats, "full import committed to the connector space");
+        Ok(stats)
+    }
+
+    fn check_type(&self, found: &str) -> Result<(), SpaceError> {
+        if found == self.object_type {
+            Ok(())
+        } else {
+            Err(SpaceError::WrongObjectType {
+                expected: self.object_type.clone(),
+                found: found.to_owned(),
+            })
+        }
+    }
+
+    /// Drops the staging table (unless the merge already did) and frees the object type.
+    fn release(&mut self) {
+        if !self.finished {
+            let dropped = self
+                .space
+                .writer()
+                .execute_batch(&format!("DROP TABLE IF EXISTS {}", self.table));
+            if let Err(e) = dropped {
+                tracing::warn!(table = %self.table, error = %e, "could not drop a staging table");
+            }
+            self.finished = true;
+        }
+        self.space
+            .importing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.object_type);
+    }
+}
+
+impl Drop for FullImport<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            tracing::info!(object_type = %self.object_type, "full import abandoned; connector space unchanged");
+            self.release();
+        }
+    }
+}
+
+/// The merge, in one immediate transaction.
+fn merge(
+    conn: &mut Connection,
+    space: &Space,
+    object_type: &str,
+    table: &str,
+    watermark: Option<&Watermark>,
+) -> Result<ImportStats, Fail> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut stats = ImportStats::default();
+    let removed = tx.execute(
+        &format!(
+            "DELETE FROM objects WHERE object_type = ?1
+             AND NOT EXISTS (SELECT 1 FROM {table} s WHERE s.anchor = objects.anchor)"
+        ),
+        [object_type],
+    )?;
+    stats.removed = u64::try_from(removed).unwrap_or(0);
+
+    // New index entries are collected here and inserted into `idx` in key order at the end.
+    let idx_table = format!("{table}_idx");
+    tx.execute_batch(&format!(
+        "CREATE TABLE {idx_table} (object_type TEXT NOT NULL, attribute TEXT NOT NULL,
+         value_norm TEXT NOT NULL, object_id INTEGER NOT NULL)"
+    ))?;
+
+    let now = OffsetDateTime::now_utc();
+    let select = format!(
+        "SELECT s.anchor, s.body, o.id, {O_COLUMNS} FROM {table} s
+         LEFT JOIN objects o ON o.object_type = ?1 AND o.anchor = s.anchor
+         WHERE s.anchor > ?2 ORDER BY s.anchor LIMIT ?3"
+    );
+    let mut after = String::new();
+    loop {
+        let batch: Vec<(String, String, Option<Existing>)> = {
+            let mut stmt = tx.prepare_cached(&select)?;
+            let rows = stmt.query_map(params![object_type, after, MERGE_BATCH], |row| {
+                Ok((row.get(0)?, row.get(1)?, Existing::read(row, 2)?))
+            })?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let Some((last, _, _)) = batch.last() else {
+            break;
+        };
+        after = last.clone();
+        for (anchor, body, existing) in batch {
+            if existing.as_ref().is_some_and(|e| e.row.body == body) {
+                stats.unchanged += 1;
+                continue;
+            }
+            let object: ConnectorObject = serde_json::from_str(&body)
+                .map_err(|e| SpaceError::Corrupt(format!("staged object {anchor}: {e}")))?;
+            let written = stored::store(
+                &tx,
+                &space.index,
+                &idx_table,
+                &object,
+                &body,
+                Origin::Import,
+                now,
+                existing,
+            )?;
+            stats.count(written.change);
+        }
+    }
+    tx.execute_batch(&format!(
+        "INSERT OR IGNORE INTO idx (object_type, attribute, value_norm, object_id)
+         SELECT object_type, attribute, value_norm, object_id FROM {idx_table}
+         ORDER BY object_type, attribute, value_norm, object_id;
+         DROP TABLE {idx_table};
+         DROP TABLE {table};"
+    ))?;
+    set_watermark(&tx, object_type, watermark)?;
+    tx.commit()?;
+    Ok(stats)
+}

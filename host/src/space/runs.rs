@@ -1,0 +1,158 @@
+//! Import run history: when each full or delta import of an object type started and ended,
+//! how it ended and what it changed, for the CLI, the status page and the scheduler's
+//! "last successful full import".
+
+use rusqlite::{Connection, Row, params};
+use time::OffsetDateTime;
+
+use super::error::{Fail, SpaceError};
+use super::stored::{ImportStats, from_nanos, to_nanos};
+use super::{Space, to_i64};
+
+/// One import run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRecord {
+    /// Increasing, never reused.
+    pub id: i64,
+    /// `full` or `delta`.
+    pub kind: String,
+    /// The object type imported.
+    pub object_type: String,
+    /// When it started.
+    pub started: OffsetDateTime,
+    /// When it ended; `None` while running.
+    pub finished: Option<OffsetDateTime>,
+    /// `running`, `success`, or `failed: <reason>`.
+    pub outcome: String,
+    /// What it changed.
+    pub stats: ImportStats,
+}
+
+/// The outcome of a run that has not finished.
+pub const RUNNING: &str = "running";
+
+const RUN_COLUMNS: &str =
+    "id, kind, object_type, started, finished, outcome, added, updated, unchanged, removed";
+
+struct RawRun {
+    id: i64,
+    kind: String,
+    object_type: String,
+    started: i64,
+    finished: Option<i64>,
+    outcome: String,
+    counts: [i64; 4],
+}
+
+impl RawRun {
+    fn read(row: &Row<'_>) -> rusqlite::Result<RawRun> {
+        Ok(RawRun {
+            id: row.get(0)?,
+            kind: row.get(1)?,
+            object_type: row.get(2)?,
+            started: row.get(3)?,
+            finished: row.get(4)?,
+            outcome: row.get(5)?,
+            counts: [row.get(6)?, row.get(7)?, row.get(8)?, row.get(9)?],
+        })
+    }
+
+    fn decode(self) -> Result<RunRecord, SpaceError> {
+        let [added, updated, unchanged, removed] =
+            self.counts.map(|n| u64::try_from(n).unwrap_or(0));
+        Ok(RunRecord {
+            id: self.id,
+            kind: self.kind,
+            object_type: self.object_type,
+            started: from_nanos(self.started)?,
+            finished: self.finished.map(from_nanos).transpose()?,
+            outcome: self.outcome,
+            stats: ImportStats {
+                added,
+                updated,
+                unchanged,
+                removed,
+            },
+        })
+    }
+}
+
+fn query_runs(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<RunRecord>, Fail> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let raw: Vec<RawRun> = stmt
+        .query_map(params, RawRun::read)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(raw
+        .into_iter()
+        .map(RawRun::decode)
+        .collect::<Result<_, _>>()?)
+}
+
+impl Space {
+    /// Records the start of a run (`kind` is `full` or `delta`); returns its id.
+    pub fn start_run(&self, kind: &str, object_type: &str) -> Result<i64, SpaceError> {
+        let now = to_nanos(OffsetDateTime::now_utc());
+        self.write(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO runs (kind, object_type, started, outcome) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![kind, object_type, now, RUNNING])?;
+            Ok(tx.last_insert_rowid())
+        })
+    }
+
+    /// Records the end of a run: its outcome (`success` or `failed: <reason>`) and stats.
+    pub fn finish_run(
+        &self,
+        id: i64,
+        outcome: &str,
+        stats: &ImportStats,
+    ) -> Result<(), SpaceError> {
+        let now = to_nanos(OffsetDateTime::now_utc());
+        self.write(|tx| {
+            let n = tx
+                .prepare_cached(
+                    "UPDATE runs SET finished = ?2, outcome = ?3, added = ?4, updated = ?5,
+                     unchanged = ?6, removed = ?7 WHERE id = ?1",
+                )?
+                .execute(params![
+                    id,
+                    now,
+                    outcome,
+                    to_i64(stats.added),
+                    to_i64(stats.updated),
+                    to_i64(stats.unchanged),
+                    to_i64(stats.removed)
+                ])?;
+            if n == 0 {
+                return Err(SpaceError::NoSuchRun(id).into());
+            }
+            Ok(())
+        })
+    }
+
+    /// The latest `limit` runs, newest first.
+    pub fn runs(&self, limit: u64) -> Result<Vec<RunRecord>, SpaceError> {
+        self.read(|conn| {
+            let sql = format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT ?1");
+            query_runs(conn, &sql, [to_i64(limit)])
+        })
+    }
+
+    /// The latest *successful* full import of an object type (failed and running ones are in
+    /// [`runs`](Space::runs)).
+    pub fn last_full_import(&self, object_type: &str) -> Result<Option<RunRecord>, SpaceError> {
+        self.read(|conn| {
+            let sql = format!(
+                "SELECT {RUN_COLUMNS} FROM runs
+                 WHERE object_type = ?1 AND kind = 'full' AND outcome = 'success'
+                 ORDER BY id DESC LIMIT 1"
+            );
+            Ok(query_runs(conn, &sql, [object_type])?.into_iter().next())
+        })
+    }
+}

@@ -1,0 +1,295 @@
+//! What the connector space hands back: an object with its bookkeeping (created, modified,
+//! version for ETags, origin), and how one is written, so that puts, delta imports and full
+//! imports share a single definition of "added", "changed" and "unchanged".
+//!
+//! An object is stored as its `ConnectorObject` JSON. Serialisation is deterministic
+//! (attributes are a `BTreeMap`), so "changed" is "the JSON differs": an unchanged object keeps
+//! its version and modification time, and the host's ETag `W/"<version>"` stays valid.
+
+use connector_core::object::ConnectorObject;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use time::OffsetDateTime;
+
+use super::error::{Fail, SpaceError};
+use super::index::{self, IndexSpec};
+
+/// Where the stored state of an object came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Read from the target by a full or delta import.
+    Import,
+    /// Written through after a successful export.
+    Export,
+}
+
+impl Origin {
+    fn code(self) -> i64 {
+        match self {
+            Origin::Import => 0,
+            Origin::Export => 1,
+        }
+    }
+
+    fn from_code(code: i64) -> Result<Origin, SpaceError> {
+        match code {
+            0 => Ok(Origin::Import),
+            1 => Ok(Origin::Export),
+            other => Err(SpaceError::Corrupt(format!("unknown origin code {other}"))),
+        }
+    }
+}
+
+/// An object in the connector space.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredObject {
+    /// The object as the connector sees it.
+    pub object: ConnectorObject,
+    /// When the space first stored it.
+    pub created: OffsetDateTime,
+    /// When its content last changed.
+    pub modified: OffsetDateTime,
+    /// Starts at 1, grows by one on every change of content.
+    pub version: u64,
+    /// Where the current state came from.
+    pub origin: Origin,
+}
+
+/// What an import (or a batch of writes) did to the space.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportStats {
+    /// Objects that were not in the space.
+    pub added: u64,
+    /// Objects whose content changed.
+    pub updated: u64,
+    /// Objects seen with exactly the stored content.
+    pub unchanged: u64,
+    /// Objects removed (not seen by a full import, or deleted by a delta).
+    pub removed: u64,
+}
+
+impl ImportStats {
+    pub(crate) fn count(&mut self, change: Change) {
+        match change {
+            Change::Added => self.added += 1,
+            Change::Updated => self.updated += 1,
+            Change::Unchanged => self.unchanged += 1,
+        }
+    }
+}
+
+/// The columns `from_row` reads, in order.
+pub(crate) const COLUMNS: &str = "body, created, modified, version, origin";
+
+/// The same columns qualified by the alias `o`.
+pub(crate) const O_COLUMNS: &str = "o.body, o.created, o.modified, o.version, o.origin";
+
+/// Nanoseconds since the Unix epoch, as stored (good until the year 2262).
+pub(crate) fn to_nanos(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos()).unwrap_or(i64::MAX)
+}
+
+/// The instant a stored integer stands for.
+pub(crate) fn from_nanos(n: i64) -> Result<OffsetDateTime, SpaceError> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(n))
+        .map_err(|e| SpaceError::Corrupt(format!("timestamp {n}: {e}")))
+}
+
+/// The raw columns of one row, read inside the SQLite callback.
+pub(crate) struct RawRow {
+    pub body: String,
+    created: i64,
+    modified: i64,
+    version: i64,
+    origin: i64,
+}
+
+impl RawRow {
+    /// Reads `COLUMNS` starting at column `at`.
+    pub fn read(row: &Row<'_>, at: usize) -> rusqlite::Result<RawRow> {
+        Ok(RawRow {
+            body: row.get(at)?,
+            created: row.get(at + 1)?,
+            modified: row.get(at + 2)?,
+            version: row.get(at + 3)?,
+            origin: row.get(at + 4)?,
+        })
+    }
+
+    /// Decodes the row.
+    pub fn decode(self) -> Result<StoredObject, SpaceError> {
+        let object = serde_json::from_str(&self.body)
+            .map_err(|e| SpaceError::Corrupt(format!("stored object: {e}")))?;
+        Ok(StoredObject {
+            object,
+            created: from_nanos(self.created)?,
+            modified: from_nanos(self.modified)?,
+            version: u64::try_from(self.version).unwrap_or(0),
+            origin: Origin::from_code(self.origin)?,
+        })
+    }
+}
+
+/// Runs a query of `COLUMNS` rows and decodes them.
+pub(crate) fn query_objects(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<StoredObject>, Fail> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let raw: Vec<RawRow> = stmt
+        .query_map(params, |row| RawRow::read(row, 0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(raw
+        .into_iter()
+        .map(RawRow::decode)
+        .collect::<Result<_, _>>()?)
+}
+
+/// What a write did to one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Change {
+    Added,
+    Updated,
+    Unchanged,
+}
+
+/// The stored row of an object, before a write.
+pub(crate) struct Existing {
+    pub id: i64,
+    pub row: RawRow,
+}
+
+impl Existing {
+    /// Reads `id` then `COLUMNS` starting at column `at`; `None` when `id` is NULL (no row).
+    pub fn read(row: &Row<'_>, at: usize) -> rusqlite::Result<Option<Existing>> {
+        let id: Option<i64> = row.get(at)?;
+        match id {
+            None => Ok(None),
+            Some(id) => Ok(Some(Existing {
+                id,
+                row: RawRow::read(row, at + 1)?,
+            })),
+        }
+    }
+}
+
+/// The stored row of (object type, anchor), if any.
+pub(crate) fn find(
+    conn: &Connection,
+    object_type: &str,
+    anchor: &str,
+) -> rusqlite::Result<Option<Existing>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT id, {COLUMNS} FROM objects WHERE object_type = ?1 AND anchor = ?2"
+    ))?;
+    stmt.query_row(params![object_type, anchor], |row| Existing::read(row, 0))
+        .optional()
+        .map(Option::flatten)
+}
+
+/// Serialises an object for storage.
+pub(crate) fn encode(object: &ConnectorObject) -> Result<String, SpaceError> {
+    serde_json::to_string(object)
+        .map_err(|e| SpaceError::Corrupt(format!("cannot serialise object {}: {e}", object.anchor)))
+}
+
+/// The bookkeeping of an object after a write.
+pub(crate) struct Written {
+    pub change: Change,
+    pub created: OffsetDateTime,
+    pub modified: OffsetDateTime,
+    pub version: u64,
+    pub origin: Origin,
+}
+
+impl Written {
+    /// The stored object, given the object that was written.
+    pub fn into_stored(self, object: ConnectorObject) -> StoredObject {
+        StoredObject {
+            object,
+            created: self.created,
+            modified: self.modified,
+            version: self.version,
+            origin: self.origin,
+        }
+    }
+}
+
+/// Writes `object` (serialised as `body`) over `existing`, inside the caller's transaction,
+/// its index entries going to `idx_table` (see `index::IDX`). Unchanged content writes nothing.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn store(
+    conn: &Connection,
+    spec: &IndexSpec,
+    idx_table: &str,
+    object: &ConnectorObject,
+    body: &str,
+    origin: Origin,
+    now: OffsetDateTime,
+    existing: Option<Existing>,
+) -> Result<Written, Fail> {
+    let now_nanos = to_nanos(now);
+    match existing {
+        Some(old) if old.row.body == body => Ok(Written {
+            change: Change::Unchanged,
+            created: from_nanos(old.row.created)?,
+            modified: from_nanos(old.row.modified)?,
+            version: u64::try_from(old.row.version).unwrap_or(0),
+            origin: Origin::from_code(old.row.origin)?,
+        }),
+        Some(old) => {
+            let created = from_nanos(old.row.created)?;
+            let version = old.row.version.saturating_add(1);
+            conn.prepare_cached(
+                "UPDATE objects SET dn_norm = ?2, body = ?3, modified = ?4, version = ?5,
+                 origin = ?6 WHERE id = ?1",
+            )?
+            .execute(params![
+                old.id,
+                dn_norm(object),
+                body,
+                now_nanos,
+                version,
+                origin.code()
+            ])?;
+            conn.prepare_cached("DELETE FROM idx WHERE object_id = ?1")?
+                .execute([old.id])?;
+            index::write_entries(conn, spec, idx_table, old.id, object)?;
+            Ok(Written {
+                change: Change::Updated,
+                created,
+                modified: now,
+                version: u64::try_from(version).unwrap_or(0),
+                origin,
+            })
+        }
+        None => {
+            conn.prepare_cached(
+                "INSERT INTO objects (object_type, anchor, dn_norm, body, created, modified,
+                 version, origin) VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1, ?6)",
+            )?
+            .execute(params![
+                object.object_type,
+                object.anchor.as_str(),
+                dn_norm(object),
+                body,
+                now_nanos,
+                origin.code()
+            ])?;
+            let id = conn.last_insert_rowid();
+            index::write_entries(conn, spec, idx_table, id, object)?;
+            Ok(Written {
+                change: Change::Added,
+                created: now,
+                modified: now,
+                version: 1,
+                origin,
+            })
+        }
+    }
+}
+
+/// The DN as indexed: lower-cased, so lookups by DN ignore case.
+pub(crate) fn dn_norm(object: &ConnectorObject) -> Option<String> {
+    object.dn.as_deref().map(str::to_lowercase)
+}
