@@ -203,7 +203,8 @@ impl Runtime {
                 continue;
             }
             if name.eq_ignore_ascii_case(&binding.anchor_attribute) {
-                if after.is_empty() && !put {
+                // An anchor that is left out keeps its value; one that differs is a rename.
+                if after.is_empty() {
                     continue;
                 }
                 return Err(ScimError::mutability(format!(

@@ -187,6 +187,29 @@ async fn hr_lifecycle(backend: Backend) {
         (Some("Marketing"), Some("E3"))
     );
 
+    // A PUT replaces every mapped attribute: what it leaves out is cleared.
+    let mut replacement = person("E3", "boss2", "Legal", None);
+    replacement["displayName"] = json!("Boss Two");
+    let r = client.put("/Users/E3", &replacement).await.unwrap();
+    r.expect_status(&[200]).unwrap();
+    assert_eq!(r.body["displayName"], "Boss Two");
+    client
+        .put("/Users/E3", &person("E3", "boss2", "Legal", Some("E1")))
+        .await
+        .unwrap()
+        .expect_status(&[200])
+        .unwrap();
+    let r = client
+        .put("/Users/E3", &person("E3", "boss2", "Legal", None))
+        .await
+        .unwrap();
+    r.expect_status(&[200]).unwrap();
+    let boss2 = row(&db, "E3").unwrap();
+    assert_eq!(
+        (boss2[1].as_deref(), boss2[2].as_deref()),
+        (Some("Legal"), None)
+    );
+
     // Leaver: disabled, then deleted (soft delete: the row stays, flagged).
     let disable = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
         "Operations": [{"op": "Replace", "path": "active", "value": "False"}]});
