@@ -150,6 +150,13 @@ pub struct ObjectConfig {
     /// How changes are written (`[object.export]`); none means generated statements on `table`.
     #[serde(default)]
     pub export: Option<ExportConfig>,
+    /// A query full imports read instead of `table` (a join, a view with parameters, a source
+    /// too large for one scan): `@LastAnchor` and `@PageSize` for keyset paging, or MIM's
+    /// `@StartIndex`/`@EndIndex` (1-based row numbers), bound as parameters. Its result columns
+    /// are matched by name to the attributes discovered from `table`, which still defines the
+    /// schema and serves delta imports and exports.
+    #[serde(default)]
+    pub import_query: Option<String>,
 }
 
 /// How delta imports of one object type find what changed.
@@ -376,6 +383,7 @@ impl ObjectConfig {
             soft_delete: None,
             delta: None,
             export: None,
+            import_query: None,
         }
     }
 }

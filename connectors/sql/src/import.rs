@@ -27,7 +27,9 @@ use crate::config::WatermarkKind;
 use crate::db::Session;
 use crate::dialect::Dialect;
 use crate::errors::classify;
-use crate::model::{AfterReadModel, ColumnModel, DeltaModel, DnModel, ObjectModel};
+use crate::model::{
+    AfterReadModel, ColumnModel, DeltaModel, DnModel, ImportQuery, ObjectModel, QueryParam,
+};
 use crate::value::{
     Value, datetime_from_cell, format_datetime, from_cell, parse_bool, parse_datetime, to_param,
 };
@@ -107,6 +109,8 @@ pub(crate) struct SqlImport<'a> {
     pub page_size: usize,
     /// The anchor of the last row returned, as a parameter for the anchor column.
     pub after: Option<Value>,
+    /// Rows read so far (for `@StartIndex`/`@EndIndex` paging).
+    pub offset: usize,
     pub done: bool,
     pub mode: Mode,
     /// The watermark reported once the stream is complete.
@@ -123,6 +127,25 @@ impl ImportStream for SqlImport<'_> {
         let (items, read, last) = match &mut self.mode {
             Mode::Full => self.connector.with_model(|model, s| {
                 let obj = model.object(&self.object_type)?;
+                if let Some(query) = &obj.import_query {
+                    let at = QueryPosition {
+                        after: after.as_ref(),
+                        offset: self.offset,
+                    };
+                    let (rows, n, last) = read_query_page(obj, query, s, at, page_size)?;
+                    if query.keyset() && n > 0 && (last.is_none() || last == after) {
+                        return Err(ConnectorError::misconfigured(format!(
+                            "the import_query of {} returned no row after @LastAnchor {:?}: \
+                             it must keep WHERE anchor > @LastAnchor ORDER BY anchor",
+                            obj.object_type, after
+                        )));
+                    }
+                    let items = rows
+                        .into_iter()
+                        .map(|(o, _)| ImportItem::Upsert(o))
+                        .collect();
+                    return Ok((items, n, last));
+                }
                 let mut f = Filter::default();
                 f.live(obj);
                 let (rows, last) = read_rows(obj, model.dialect, s, f, after.as_ref(), page_size)?;
@@ -173,6 +196,7 @@ impl ImportStream for SqlImport<'_> {
                 (items, read, None)
             }
         };
+        self.offset = self.offset.saturating_add(read);
         if read < page_size {
             self.done = true;
         }
@@ -294,10 +318,35 @@ fn column_value(
     from_cell(cell, col.kind).map_err(|e| cell_error(obj, &col.name, anchor, e))
 }
 
+/// The columns an import reads, in order: the anchor, the importable columns, then the DN
+/// column and the soft-delete column when configured.
+struct Layout<'m> {
+    read: Vec<&'m ColumnModel>,
+    dn: Option<&'m ColumnModel>,
+}
+
+impl<'m> Layout<'m> {
+    fn of(obj: &'m ObjectModel) -> Layout<'m> {
+        let mut read: Vec<&ColumnModel> = vec![obj.anchor_column()];
+        for (i, c) in obj.columns.iter().enumerate() {
+            if i != obj.anchor && c.direction != Direction::Export {
+                read.push(c);
+            }
+        }
+        let dn = match &obj.dn {
+            DnModel::Column(c) => Some(c),
+            _ => None,
+        };
+        Layout { read, dn }
+    }
+}
+
+/// An objects page: each object and whether it is soft-deleted.
+type Objects = Vec<(ConnectorObject, bool)>;
+
 /// Reads up to `limit` rows matching `filter` after the anchor `after`, in anchor order: the
 /// objects (with their multi-valued attributes) and whether each is soft-deleted, and the anchor
 /// to continue after.
-#[allow(clippy::type_complexity)]
 fn read_rows(
     obj: &ObjectModel,
     dialect: Dialect,
@@ -305,22 +354,12 @@ fn read_rows(
     mut filter: Filter,
     after: Option<&Value>,
     limit: usize,
-) -> Result<(Vec<(ConnectorObject, bool)>, Option<Value>), ConnectorError> {
+) -> Result<(Objects, Option<Value>), ConnectorError> {
+    let layout = Layout::of(obj);
     let anchor_col = obj.anchor_column();
-    // Columns read: the anchor first, then importable columns, then DN, then soft delete.
-    let mut read: Vec<&ColumnModel> = vec![anchor_col];
-    for (i, c) in obj.columns.iter().enumerate() {
-        if i != obj.anchor && c.direction != Direction::Export {
-            read.push(c);
-        }
-    }
-    let dn_col = match &obj.dn {
-        DnModel::Column(c) => Some(c),
-        _ => None,
-    };
-    let mut list: Vec<&str> = read.iter().map(|c| c.quoted.as_str()).collect();
-    let mut storage: Vec<AttrKind> = read.iter().map(|c| c.storage).collect();
-    if let Some(c) = dn_col {
+    let mut list: Vec<&str> = layout.read.iter().map(|c| c.quoted.as_str()).collect();
+    let mut storage: Vec<AttrKind> = layout.read.iter().map(|c| c.storage).collect();
+    if let Some(c) = layout.dn {
         list.push(&c.quoted);
         storage.push(c.storage);
     }
@@ -341,7 +380,20 @@ fn read_rows(
     let rows = s
         .query(&sql, &filter.params, &storage)
         .map_err(|e| classify(&e, s.dialect(), &format!("reading {}", obj.table)))?;
+    let (mut objects, last) = to_objects(obj, &layout, rows)?;
+    if !objects.is_empty() {
+        read_children(obj, s, &mut objects)?;
+    }
+    Ok((objects, last))
+}
 
+/// Converts rows laid out as `layout` says into objects, and the anchor of the last row.
+fn to_objects(
+    obj: &ObjectModel,
+    layout: &Layout<'_>,
+    rows: Vec<Vec<Value>>,
+) -> Result<(Objects, Option<Value>), ConnectorError> {
+    let anchor_col = obj.anchor_column();
     let mut objects = Vec::with_capacity(rows.len());
     let mut last = None;
     for row in rows {
@@ -364,13 +416,13 @@ fn read_rows(
                 .map_err(|e| cell_error(obj, &anchor_col.name, &anchor, e))?;
             o.set(anchor_col.name.clone(), exposed.into_iter().collect());
         }
-        for col in read.iter().skip(1) {
+        for col in layout.read.iter().skip(1) {
             let cell = cells.next().unwrap_or(Value::Null(col.storage));
             if let Some(v) = column_value(obj, col, &anchor, cell)? {
                 o.set(col.name.clone(), vec![v]);
             }
         }
-        if dn_col.is_some() {
+        if layout.dn.is_some() {
             let cell = cells.next().unwrap_or(Value::Null(AttrKind::String));
             o.dn = from_cell(cell, AttrKind::String)
                 .ok()
@@ -380,18 +432,139 @@ fn read_rows(
         let deleted = obj.soft_delete.is_some() && cells.next().is_some_and(|c| is_deleted(&c));
         objects.push((o, deleted));
     }
+    Ok((objects, last))
+}
 
+/// Where the configured import query's pages start: after an anchor (keyset) or at a row
+/// offset (row numbers).
+pub(crate) struct QueryPosition<'p> {
+    pub after: Option<&'p Value>,
+    pub offset: usize,
+}
+
+/// The `@LastAnchor` of the first page: the smallest value of the anchor column's type, so
+/// `WHERE anchor > @LastAnchor` needs no special case (the empty string for text anchors).
+fn first_anchor(storage: AttrKind) -> Value {
+    match storage {
+        AttrKind::Integer => Value::Int(i64::MIN),
+        _ => Value::Text(String::new()),
+    }
+}
+
+/// Reads one page through the configured import query: its result columns are matched by name
+/// to the anchor, the importable attributes, the DN and soft-delete columns. Returns the
+/// objects, the number of rows read and the anchor of the last row.
+fn read_query_page(
+    obj: &ObjectModel,
+    query: &ImportQuery,
+    s: &mut dyn Session,
+    at: QueryPosition<'_>,
+    limit: usize,
+) -> Result<(Objects, usize, Option<Value>), ConnectorError> {
+    let layout = Layout::of(obj);
+    let anchor_col = obj.anchor_column();
+    let to_i64 = |n: usize| Value::Int(i64::try_from(n).unwrap_or(i64::MAX));
+    let params: Vec<Value> = query
+        .params
+        .iter()
+        .map(|p| match p {
+            QueryParam::LastAnchor => at
+                .after
+                .cloned()
+                .unwrap_or_else(|| first_anchor(anchor_col.storage)),
+            QueryParam::PageSize => to_i64(limit),
+            QueryParam::StartIndex => to_i64(at.offset.saturating_add(1)),
+            QueryParam::EndIndex => to_i64(at.offset.saturating_add(limit)),
+        })
+        .collect();
+    let mut wanted: Vec<(&str, AttrKind)> = layout
+        .read
+        .iter()
+        .map(|c| (c.name.as_str(), c.storage))
+        .collect();
+    if let Some(c) = layout.dn {
+        wanted.push((c.name.as_str(), c.storage));
+    }
+    let soft = obj.soft_delete_name.as_deref();
+    let storage_of = |name: &str| {
+        position(name, wanted.iter().map(|(n, _)| *n))
+            .and_then(|i| wanted.get(i))
+            .map_or(AttrKind::String, |(_, k)| *k)
+    };
+    let context = format!("reading {} with its import_query", obj.object_type);
+    let (names, rows) = s
+        .query_named(&query.sql, &params, &storage_of)
+        .map_err(|e| classify(&e, s.dialect(), &context))?;
+    // Where each expected column is in the result.
+    let mut slots: Vec<Option<usize>> = Vec::with_capacity(wanted.len());
+    let mut missing = Vec::new();
+    for (name, _) in &wanted {
+        let at = position(name, names.iter().map(String::as_str));
+        if at.is_none() {
+            missing.push(*name);
+        }
+        slots.push(at);
+    }
+    let soft_slot = soft.and_then(|name| position(name, names.iter().map(String::as_str)));
+    let unknown: Vec<&str> = names
+        .iter()
+        .map(String::as_str)
+        .filter(|n| {
+            position(n, wanted.iter().map(|(w, _)| *w)).is_none()
+                && soft.is_none_or(|s| !s.eq_ignore_ascii_case(n))
+        })
+        .collect();
+    if !missing.is_empty() || !unknown.is_empty() {
+        return Err(ConnectorError::misconfigured(format!(
+            "{context}: its columns must be the attributes discovered from {} (by name);              missing: [{}], not attributes: [{}] (exclude attributes it cannot return)",
+            obj.table,
+            missing.join(", "),
+            unknown.join(", ")
+        )));
+    }
+    let read = rows.len();
+    let laid_out = rows
+        .into_iter()
+        .map(|row| {
+            // The soft-delete column may also be an attribute: read its cell before the
+            // attribute slot takes it.
+            let soft_cell = soft_slot.and_then(|i| row.get(i)).cloned();
+            let mut cells: Vec<Option<Value>> = row.into_iter().map(Some).collect();
+            let mut laid: Vec<Value> = slots
+                .iter()
+                .map(|slot| {
+                    slot.and_then(|i| cells.get_mut(i))
+                        .and_then(Option::take)
+                        .unwrap_or(Value::Null(AttrKind::String))
+                })
+                .collect();
+            if obj.soft_delete.is_some() {
+                laid.push(soft_cell.unwrap_or(Value::Null(AttrKind::Boolean)));
+            }
+            laid
+        })
+        .collect();
+    let (mut objects, last) = to_objects(obj, &layout, laid_out)?;
+    objects.retain(|(_, deleted)| !deleted);
     if !objects.is_empty() {
         read_children(obj, s, &mut objects)?;
     }
-    Ok((objects, last))
+    Ok((objects, read, last))
+}
+
+/// The index of `name` among `names`: exact match first, then case-insensitive.
+fn position<'n>(name: &str, names: impl Iterator<Item = &'n str> + Clone) -> Option<usize> {
+    names
+        .clone()
+        .position(|n| n == name)
+        .or_else(|| names.into_iter().position(|n| n.eq_ignore_ascii_case(name)))
 }
 
 /// Fills the multi-valued attributes of `objects` from their child tables.
 fn read_children(
     obj: &ObjectModel,
     s: &mut dyn Session,
-    objects: &mut [(ConnectorObject, bool)],
+    objects: &mut Objects,
 ) -> Result<(), ConnectorError> {
     for mv in &obj.multivalued {
         let anchors: Vec<Value> = objects

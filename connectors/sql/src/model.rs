@@ -120,8 +120,74 @@ pub(crate) struct ObjectModel {
     pub view: bool,
     /// The soft-delete column (quoted) and what it stores.
     pub soft_delete: Option<(String, AttrKind)>,
+    /// The soft-delete column's name as the database spells it.
+    pub soft_delete_name: Option<String>,
     pub delta: Option<DeltaModel>,
     pub export: ExportModel,
+    /// The configured full-import query, when there is one.
+    pub import_query: Option<ImportQuery>,
+}
+
+/// A placeholder of a configured import query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum QueryParam {
+    /// The anchor of the last row of the previous page (keyset paging).
+    LastAnchor,
+    /// The page size.
+    PageSize,
+    /// The 1-based number of the first row of the page.
+    StartIndex,
+    /// The 1-based number of the last row of the page.
+    EndIndex,
+}
+
+/// `import_query`, resolved: the text with `?` markers and what each marker binds.
+#[derive(Debug, Clone)]
+pub(crate) struct ImportQuery {
+    pub sql: String,
+    pub params: Vec<QueryParam>,
+}
+
+impl ImportQuery {
+    /// Whether pages follow the last anchor read (otherwise row numbers).
+    pub fn keyset(&self) -> bool {
+        self.params.contains(&QueryParam::LastAnchor)
+    }
+}
+
+/// Resolves `import_query`: every placeholder must be one of the four paging parameters, and
+/// the query must both move forward (`@LastAnchor` or `@StartIndex`) and bound its page
+/// (`@PageSize` or `@EndIndex`), so memory stays bounded by the page size.
+pub(crate) fn import_query(object_type: &str, text: &str) -> Result<ImportQuery, ConnectorError> {
+    let bad =
+        |m: String| ConnectorError::misconfigured(format!("import_query of {object_type}: {m}"));
+    let (sql, names) = crate::dialect::placeholders(text).map_err(bad)?;
+    let params = names
+        .iter()
+        .map(|n| match n.to_ascii_lowercase().as_str() {
+            "lastanchor" => Ok(QueryParam::LastAnchor),
+            "pagesize" => Ok(QueryParam::PageSize),
+            "startindex" => Ok(QueryParam::StartIndex),
+            "endindex" => Ok(QueryParam::EndIndex),
+            _ => Err(bad(format!(
+                "@{n} is not a paging parameter (@LastAnchor, @PageSize, @StartIndex, @EndIndex)"
+            ))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let has = |p: QueryParam| params.contains(&p);
+    if !has(QueryParam::LastAnchor) && !has(QueryParam::StartIndex) {
+        return Err(bad(
+            "it must page forward with @LastAnchor (WHERE anchor > @LastAnchor ORDER BY anchor) \
+             or @StartIndex"
+                .into(),
+        ));
+    }
+    if !has(QueryParam::PageSize) && !has(QueryParam::EndIndex) {
+        return Err(bad(
+            "it must bound each page with @PageSize (LIMIT @PageSize) or @EndIndex".into(),
+        ));
+    }
+    Ok(ImportQuery { sql, params })
 }
 
 /// How a delta import finds changes, resolved.
@@ -443,12 +509,15 @@ fn discover_object(
             attr_filter,
         });
     }
-    let soft_delete = match &oc.soft_delete {
+    let (soft_delete, soft_delete_name) = match &oc.soft_delete {
         Some(name) => {
             let c = find_column(&cols, &oc.table, "soft-delete", name)?;
-            Some((quote(d, "column", &c.name)?, c.storage))
+            (
+                Some((quote(d, "column", &c.name)?, c.storage)),
+                Some(c.name.clone()),
+            )
         }
-        None => None,
+        None => (None, None),
     };
     let delta = match &oc.delta {
         None => None,
@@ -513,8 +582,13 @@ fn discover_object(
         multivalued,
         view: oc.view,
         soft_delete,
+        soft_delete_name,
         delta,
         export: ExportModel::Table,
+        import_query: match &oc.import_query {
+            Some(q) => Some(import_query(&oc.object_type, q)?),
+            None => None,
+        },
     };
     model.export = export_model(oc, d, &model)?;
     Ok(model)

@@ -141,3 +141,17 @@ fn procedure_example() {
         &[("employeeid", "e1"), ("username", "ann")],
     );
 }
+
+#[test]
+fn import_query_example() {
+    let db = Db::new(Target::Builtin);
+    check(
+        "import-query.toml",
+        &db,
+        &[
+            r#"CREATE TABLE Employees (EmployeeId TEXT PRIMARY KEY, UserName TEXT NOT NULL, Active INTEGER NOT NULL DEFAULT 1)"#,
+        ],
+        "Employee",
+        &[("EmployeeId", "e1"), ("UserName", "ann")],
+    );
+}

@@ -43,6 +43,14 @@ pub(crate) trait Session {
         params: &[Value],
         kinds: &[AttrKind],
     ) -> Result<Vec<Vec<Value>>, DbError>;
+    /// Runs a query whose columns are known only by name (a configured import query): returns
+    /// the result's column names and its rows; `kind_of` says how to read a column by name.
+    fn query_named(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        kind_of: &dyn Fn(&str) -> AttrKind,
+    ) -> Result<(Vec<String>, Vec<Vec<Value>>), DbError>;
     /// Starts a transaction.
     fn begin(&mut self) -> Result<(), DbError>;
     /// Commits the transaction.

@@ -11,6 +11,7 @@ use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use connector_core::{AttrKind, ConnectorError};
+use odbc_api::buffers::TextRowSet;
 use odbc_api::handles::Nullability;
 use odbc_api::parameter::{InputParameter, VarBinaryBox, VarCharBox, WithDataType};
 use odbc_api::{
@@ -331,7 +332,191 @@ fn storage_of(dt: DataType) -> Option<AttrKind> {
     })
 }
 
+/// Text buffers of a block cursor are sized for at most this many bytes per cell; a result with
+/// wider (or unknown-width) columns is read row by row.
+const MAX_BLOCK_CELL: usize = 8192;
+/// The memory a block cursor's buffers may take, which bounds its rows per fetch.
+const BLOCK_BUDGET: usize = 4 << 20;
+/// Rows per fetch of a block cursor at most.
+const MAX_BLOCK_ROWS: usize = 500;
+
+/// How one query reads its result: the columns' kinds, and for a block cursor the text buffer
+/// size of each column.
+struct Plan {
+    names: Vec<String>,
+    kinds: Vec<AttrKind>,
+    /// `Some` when every column is text of a known, modest width.
+    widths: Option<Vec<usize>>,
+}
+
+/// Looks at the result set: names (when asked), kinds, and whether a block cursor can read it.
+fn plan(
+    cursor: &mut impl ResultSetMetadata,
+    limit: usize,
+    with_names: bool,
+    kind_at: &dyn Fn(usize, &str) -> AttrKind,
+) -> Result<Plan, odbc_api::Error> {
+    let n = usize::try_from(cursor.num_result_cols()?)
+        .unwrap_or(0)
+        .min(limit);
+    let mut names = Vec::new();
+    let mut kinds = Vec::with_capacity(n);
+    let mut widths = Some(Vec::with_capacity(n));
+    for i in 0..n {
+        let col = u16::try_from(i + 1).unwrap_or(u16::MAX);
+        let name = if with_names {
+            cursor.col_name(col)?
+        } else {
+            String::new()
+        };
+        let kind = kind_at(i, &name);
+        if let Some(w) = widths.as_mut() {
+            let width = if kind == AttrKind::Binary {
+                None
+            } else {
+                match cursor.col_data_type(col)?.utf8_len() {
+                    Some(len) => Some(len.get()),
+                    None => cursor
+                        .col_display_size(col)?
+                        .map(|d| d.get().saturating_mul(4)),
+                }
+            };
+            match width {
+                Some(width) if width <= MAX_BLOCK_CELL => w.push(width),
+                _ => widths = None,
+            }
+        }
+        names.push(name);
+        kinds.push(kind);
+    }
+    Ok(Plan {
+        names,
+        kinds,
+        widths,
+    })
+}
+
+/// Reads the rest of a result set row by row with `SQLGetData`, which handles any width.
+fn read_rows_by_row(
+    cursor: &mut impl Cursor,
+    kinds: &[AttrKind],
+    out: &mut Vec<Vec<Value>>,
+) -> Result<(), odbc_api::Error> {
+    let mut buf = Vec::new();
+    while let Some(mut row) = cursor.next_row()? {
+        let mut cells = Vec::with_capacity(kinds.len());
+        for (i, kind) in kinds.iter().enumerate() {
+            let col = u16::try_from(i + 1).unwrap_or(u16::MAX);
+            buf.clear();
+            let cell = if *kind == AttrKind::Binary {
+                if row.get_binary(col, &mut buf)? {
+                    Value::Bytes(buf.clone())
+                } else {
+                    Value::Null(*kind)
+                }
+            } else if row.get_text(col, &mut buf)? {
+                Value::Text(String::from_utf8_lossy(&buf).into_owned())
+            } else {
+                Value::Null(*kind)
+            };
+            cells.push(cell);
+        }
+        out.push(cells);
+    }
+    Ok(())
+}
+
+/// What a block-cursor read ended with.
+enum Block {
+    Done,
+    /// A value did not fit its buffer (the driver under-reported a width): read again by row.
+    Truncated,
+}
+
+/// Reads a whole result set through a bound text row set, many rows per fetch: one driver
+/// call per batch instead of one per cell.
+fn read_rows_in_blocks(
+    cursor: impl Cursor,
+    kinds: &[AttrKind],
+    widths: &[usize],
+    out: &mut Vec<Vec<Value>>,
+) -> Result<Block, odbc_api::Error> {
+    let row_bytes: usize = widths.iter().map(|w| w + 1 + 8).sum::<usize>().max(1);
+    let batch = (BLOCK_BUDGET / row_bytes).clamp(1, MAX_BLOCK_ROWS);
+    let buffer = TextRowSet::from_max_str_lens(batch, widths.iter().copied())?;
+    let mut block = cursor.bind_buffer(buffer)?;
+    loop {
+        let fetched = match block.fetch_with_truncation_check(true) {
+            Ok(f) => f,
+            Err(odbc_api::Error::TooLargeValueForBuffer { .. }) => return Ok(Block::Truncated),
+            Err(e) => return Err(e),
+        };
+        let Some(rows) = fetched else {
+            return Ok(Block::Done);
+        };
+        for r in 0..rows.num_rows() {
+            let cells = kinds
+                .iter()
+                .enumerate()
+                .map(|(c, kind)| match rows.at(c, r) {
+                    Some(bytes) => Value::Text(String::from_utf8_lossy(bytes).into_owned()),
+                    None => Value::Null(*kind),
+                })
+                .collect();
+            out.push(cells);
+        }
+    }
+}
+
 impl OdbcSession<'_> {
+    /// Runs a query and reads every row: through a block cursor when every column is text of a
+    /// known width, row by row otherwise. Reads at most `limit` columns; returns the column
+    /// names when `with_names`.
+    fn fetch(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        limit: usize,
+        with_names: bool,
+        kind_at: &dyn Fn(usize, &str) -> AttrKind,
+    ) -> Result<(Vec<String>, Vec<Vec<Value>>), DbError> {
+        let mut by_row = false;
+        loop {
+            let bools = self.dialect.bool_binding();
+            let bound: Vec<Box<dyn InputParameter>> =
+                params.iter().map(|v| bind(v, bools)).collect();
+            let mut stmt = self.statement()?;
+            let mut out = Vec::new();
+            let result = (|| -> Result<(Vec<String>, Block), odbc_api::Error> {
+                let Some(mut cursor) = stmt.execute(sql, bound.as_slice())? else {
+                    return Ok((Vec::new(), Block::Done));
+                };
+                let plan = plan(&mut cursor, limit, with_names, kind_at)?;
+                let outcome = match (&plan.widths, by_row) {
+                    (Some(widths), false) => {
+                        read_rows_in_blocks(cursor, &plan.kinds, widths, &mut out)?
+                    }
+                    _ => {
+                        read_rows_by_row(&mut cursor, &plan.kinds, &mut out)?;
+                        Block::Done
+                    }
+                };
+                Ok((plan.names, outcome))
+            })();
+            drop(stmt);
+            match result.map_err(|e| self.fail(&e))? {
+                (names, Block::Done) => return Ok((names, out)),
+                (_, Block::Truncated) if !by_row => {
+                    tracing::debug!("a value outgrew its reported column width; reading by row");
+                    by_row = true;
+                }
+                (_, Block::Truncated) => {
+                    return Err(DbError::internal("truncated value in a row-by-row read"));
+                }
+            }
+        }
+    }
+
     fn fail(&mut self, e: &odbc_api::Error) -> DbError {
         let db = odbc_error(e);
         if connection_lost(&db, self.dialect) {
@@ -430,40 +615,19 @@ impl Session for OdbcSession<'_> {
         params: &[Value],
         kinds: &[AttrKind],
     ) -> Result<Vec<Vec<Value>>, DbError> {
-        let bools = self.dialect.bool_binding();
-        let bound: Vec<Box<dyn InputParameter>> = params.iter().map(|v| bind(v, bools)).collect();
-        let mut stmt = self.statement()?;
-        let mut out = Vec::new();
-        let result = (|| -> Result<(), odbc_api::Error> {
-            let Some(mut cursor) = stmt.execute(sql, bound.as_slice())? else {
-                return Ok(());
-            };
-            let mut buf = Vec::new();
-            while let Some(mut row) = cursor.next_row()? {
-                let mut cells = Vec::with_capacity(kinds.len());
-                for (i, kind) in kinds.iter().enumerate() {
-                    let col = u16::try_from(i + 1).unwrap_or(u16::MAX);
-                    buf.clear();
-                    let cell = if *kind == AttrKind::Binary {
-                        if row.get_binary(col, &mut buf)? {
-                            Value::Bytes(buf.clone())
-                        } else {
-                            Value::Null(*kind)
-                        }
-                    } else if row.get_text(col, &mut buf)? {
-                        Value::Text(String::from_utf8_lossy(&buf).into_owned())
-                    } else {
-                        Value::Null(*kind)
-                    };
-                    cells.push(cell);
-                }
-                out.push(cells);
-            }
-            Ok(())
-        })();
-        drop(stmt);
-        result.map_err(|e| self.fail(&e))?;
-        Ok(out)
+        let kind_at = |i: usize, _: &str| kinds.get(i).copied().unwrap_or(AttrKind::String);
+        self.fetch(sql, params, kinds.len(), false, &kind_at)
+            .map(|(_, rows)| rows)
+    }
+
+    fn query_named(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        kind_of: &dyn Fn(&str) -> AttrKind,
+    ) -> Result<(Vec<String>, Vec<Vec<Value>>), DbError> {
+        let kind_at = |_: usize, name: &str| kind_of(name);
+        self.fetch(sql, params, usize::MAX, true, &kind_at)
     }
 
     fn begin(&mut self) -> Result<(), DbError> {

@@ -193,6 +193,24 @@ impl Session for SqliteSession<'_> {
         Ok(out)
     }
 
+    fn query_named(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        kind_of: &dyn Fn(&str) -> AttrKind,
+    ) -> Result<(Vec<String>, Vec<Vec<Value>>), DbError> {
+        let names: Vec<String> = {
+            let stmt = self
+                .conn
+                .prepare_cached(sql)
+                .map_err(|e| sqlite_error(&e))?;
+            stmt.column_names().map(str::to_owned).collect()
+        };
+        let kinds: Vec<AttrKind> = names.iter().map(|n| kind_of(n)).collect();
+        let rows = self.query(sql, params, &kinds)?;
+        Ok((names, rows))
+    }
+
     fn begin(&mut self) -> Result<(), DbError> {
         self.conn
             .execute_batch("BEGIN IMMEDIATE")
