@@ -22,6 +22,8 @@ use crate::tls::TlsSource;
 
 /// How long in-flight requests get to finish on shutdown.
 const DRAIN: Duration = Duration::from_secs(10);
+/// The file in the data directory that marks a running host.
+const RUNNING_MARKER: &str = "host.running";
 /// How long start-up waits for connectors to bind before it starts serving.
 const FIRST_BIND_WAIT: Duration = Duration::from_secs(15);
 
@@ -196,6 +198,18 @@ pub async fn run(
             config.data_dir().display()
         ))
     })?;
+    // A marker that exists while the host runs: found at start, it means the last run did not
+    // stop cleanly (power failure, kill -9), and the last write-throughs may not have reached
+    // the disk, so every connector re-imports at once (lookups are served meanwhile).
+    let marker = config.data_dir().join(RUNNING_MARKER);
+    let unclean = marker.exists();
+    if unclean {
+        tracing::warn!(
+            "the previous run did not stop cleanly; every connector runs a full import now"
+        );
+    }
+    std::fs::write(&marker, std::process::id().to_string())
+        .map_err(|e| HostError::Startup(format!("cannot write {}: {e}", marker.display())))?;
     let tls_source = TlsSource::from_config(&config)?;
     let material = {
         let s = tls_source.clone();
@@ -232,6 +246,7 @@ pub async fn run(
             metrics.clone(),
             stop_rx.clone(),
             first_tx,
+            unclean,
         ));
     }
     // Serve only once every connector had its first chance to bind, so a restart answers
@@ -269,7 +284,11 @@ pub async fn run(
         .handle(handle)
         .serve(app.into_make_service())
         .await
-        .map_err(|e| HostError::Startup(format!("server failed: {e}")))
+        .map_err(|e| HostError::Startup(format!("server failed: {e}")))?;
+    if let Err(e) = std::fs::remove_file(&marker) {
+        tracing::warn!("cannot remove {}: {e}", marker.display());
+    }
+    Ok(())
 }
 
 /// Builds a connector's runtime, retrying while the target is unavailable, then runs its
@@ -281,6 +300,7 @@ async fn bring_up(
     metrics: Arc<Metrics>,
     stop: tokio::sync::watch::Receiver<bool>,
     first_attempt: tokio::sync::oneshot::Sender<()>,
+    reimport: bool,
 ) {
     let mut delay = Duration::from_secs(2);
     let mut first_attempt = Some(first_attempt);
@@ -297,7 +317,7 @@ async fn bring_up(
                 if let Some(tx) = first_attempt.take() {
                     let _ = tx.send(());
                 }
-                crate::sync::schedule(rt, stop).await;
+                crate::sync::schedule(rt, stop, reimport).await;
                 return;
             }
             Ok(Err(e)) => {

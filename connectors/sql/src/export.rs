@@ -114,6 +114,22 @@ fn unknown(obj: &ObjectModel, name: &str) -> ConnectorError {
     ))
 }
 
+/// Whether a change is exactly one generated statement at the target (an add or an update of
+/// single-valued columns only), so autocommit already makes it atomic and the explicit
+/// transaction, which costs extra round trips on every driver, can be skipped.
+pub(crate) fn is_single_statement(obj: &ObjectModel, change: &Change) -> bool {
+    if !matches!(obj.export, ExportModel::Table) || obj.view || obj.soft_delete.is_some() {
+        return false;
+    }
+    match change {
+        Change::Add { attributes, .. } => attributes.keys().all(|k| obj.multivalued(k).is_none()),
+        Change::Update {
+            changes, new_dn, ..
+        } => new_dn.is_none() && changes.iter().all(|c| obj.multivalued(c.name()).is_none()),
+        Change::Replace { .. } | Change::Delete { .. } => false,
+    }
+}
+
 /// Runs `f` in a transaction: committed when it succeeds, rolled back otherwise.
 pub(crate) fn in_transaction<R>(
     s: &mut dyn Session,

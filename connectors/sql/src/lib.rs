@@ -202,7 +202,13 @@ impl Connector for SqlConnector {
             self.with_model(|m, s| {
                 let obj = m.object(change.object_type())?;
                 let context = format!("{} {}", change.operation(), obj.object_type);
-                export::in_transaction(s, &context, |s| export::apply(obj, m.dialect, s, change))
+                if export::is_single_statement(obj, change) {
+                    export::apply(obj, m.dialect, s, change)
+                } else {
+                    export::in_transaction(s, &context, |s| {
+                        export::apply(obj, m.dialect, s, change)
+                    })
+                }
             })
         };
         let mut result = attempt();

@@ -203,7 +203,11 @@ pub fn next_full_import_due(rt: &Runtime) -> Result<Option<OffsetDateTime>, Spac
 /// The background task that keeps a connector's space fresh: a full import now if the space
 /// never completed one, then one every `full_import_every`, and in between a delta import
 /// every `delta_import_every` where the connector supports it. Failures are retried sooner.
-pub async fn schedule(rt: Arc<Runtime>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+pub async fn schedule(
+    rt: Arc<Runtime>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    mut import_now: bool,
+) {
     const RETRY: Duration = Duration::from_secs(30);
     loop {
         let due = {
@@ -211,6 +215,7 @@ pub async fn schedule(rt: Arc<Runtime>, mut shutdown: tokio::sync::watch::Receiv
             tokio::task::spawn_blocking(move || next_full_import_due(&rt)).await
         };
         let wait = match due {
+            Ok(Ok(Some(_))) if import_now => Duration::ZERO,
             Ok(Ok(Some(at))) => {
                 let now = OffsetDateTime::now_utc();
                 if at > now {
@@ -231,7 +236,8 @@ pub async fn schedule(rt: Arc<Runtime>, mut shutdown: tokio::sync::watch::Receiv
             .delta_import_every
             .filter(|_| rt.connector.capabilities().delta_import)
             .map(|d| d.0);
-        let run_delta = matches!(delta_every, Some(d) if d < wait && rt.ready.load(std::sync::atomic::Ordering::Acquire));
+        let run_delta = !import_now
+            && matches!(delta_every, Some(d) if d < wait && rt.ready.load(std::sync::atomic::Ordering::Acquire));
         let wait = match delta_every {
             Some(d) if run_delta => d,
             _ => wait,
@@ -240,6 +246,7 @@ pub async fn schedule(rt: Arc<Runtime>, mut shutdown: tokio::sync::watch::Receiv
             _ = tokio::time::sleep(wait) => {}
             _ = shutdown.changed() => return,
         }
+        import_now = false;
         let task_rt = rt.clone();
         let result = if run_delta {
             tokio::task::spawn_blocking(move || delta_import(&task_rt)).await

@@ -1,0 +1,700 @@
+//! `host_bench`: one run that measures the release `connector-host` binary end to end (lookups
+//! over TLS keep-alive at 10k and 100k objects, list pages, export overhead against direct
+//! ODBC on PostgreSQL and MariaDB, restart to first answer, memory) and prints a Markdown
+//! report with the DESIGN §7 target next to every figure. Progress goes to stderr.
+//!
+//! Build the host first, in the same target directory, then run:
+//! `CARGO_TARGET_DIR=target/bench cargo build --release -p connector-host --features odbc`
+//! `CARGO_TARGET_DIR=target/bench cargo run --release -p bench --bin host_bench`
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use bench::host::{HostDir, HostProcess, Memory, Target, host_binary};
+use bench::load::{self, Endpoint, Request, SplitMix};
+use bench::odbc::{BenchDb, Server};
+use bench::report::{Row, Verdict, render, thousands};
+use bench::scim::{create_body, disable_body};
+use bench::staging::{employee_id, fill_sqlite, read_all_sqlite};
+use bench::stats::{Summary, ms, summarize};
+use clap::Parser;
+use reqwest::header::HeaderValue;
+
+/// End-to-end benchmark of the connector-host binary.
+#[derive(Parser, Debug)]
+struct Args {
+    /// Seconds per load point.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Object counts in the connector space for the lookup points.
+    #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
+    sizes: Vec<u64>,
+    /// Concurrent keep-alive connections per lookup point.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
+    connections: Vec<usize>,
+    /// Users created (and disabled) per export comparison.
+    #[arg(long, default_value_t = 2000)]
+    exports: usize,
+    /// Databases for the export comparison: postgres, mariadb (empty: none).
+    #[arg(long, value_delimiter = ',', default_value = "postgres,mariadb")]
+    databases: Vec<String>,
+    /// Also rerun the largest size at C=32 with `RUST_LOG=warn` (no per-request log line).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    quiet_rerun: bool,
+}
+
+const LOOKUP_TARGET_RATE: f64 = 20_000.0;
+const LOOKUP_TARGET_P99: Duration = Duration::from_millis(5);
+const LIST_TARGET: Duration = Duration::from_millis(10);
+const RESTART_TARGET: Duration = Duration::from_secs(1);
+const IDLE_TARGET_MIB: f64 = 50.0;
+const LOAD_TARGET_MIB: f64 = 150.0;
+const EXPORT_TARGET_RATIO: f64 = 1.25;
+const IMPORT_TARGET_RATIO: f64 = 0.8;
+
+fn progress(msg: impl AsRef<str>) {
+    eprintln!("[host_bench] {}", msg.as_ref());
+}
+
+fn k(n: u64) -> String {
+    if n >= 1000 && n.is_multiple_of(1000) {
+        format!("{}k", n / 1000)
+    } else {
+        n.to_string()
+    }
+}
+
+fn endpoint(dir: &HostDir) -> Result<Endpoint> {
+    Ok(Endpoint {
+        origin: dir.origin(),
+        scim_base: dir.scim_base(),
+        authorization: HeaderValue::from_str(&format!("Bearer {}", dir.token))?,
+    })
+}
+
+/// Polls `req` every `interval` until it passes its check; returns the time since the host was
+/// spawned. Fails when the host exits or `timeout` passes.
+async fn wait_ready(
+    host: &mut HostProcess,
+    dir: &HostDir,
+    req: &Request,
+    interval: Duration,
+    timeout: Duration,
+) -> Result<Duration> {
+    let mut client = None;
+    let mut rng = SplitMix::new(99);
+    let ep = endpoint(dir)?;
+    loop {
+        if host.spawned.elapsed() > timeout {
+            bail!(
+                "the host was not ready within {timeout:?}; log:\n{}",
+                dir.log_tail(20)
+            );
+        }
+        host.check_running()
+            .with_context(|| format!("log:\n{}", dir.log_tail(20)))?;
+        if client.is_none()
+            && let Ok(pem) = std::fs::read(dir.cert())
+        {
+            client = load::client(&pem).ok();
+        }
+        if let Some(c) = &client
+            && let Ok(true) = load::one(c, &ep, req, &mut rng).await
+        {
+            return Ok(host.spawned.elapsed());
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+fn lookup_row(n: u64, c: usize, s: &Summary, note: &str) -> Row {
+    let rate_ok = s.rate >= LOOKUP_TARGET_RATE;
+    let p99_ok = s.p99 < LOOKUP_TARGET_P99;
+    let (target, verdict) = if c >= 32 {
+        ("≥ 20,000 req/s; p99 < 5 ms", Verdict::of(rate_ok && p99_ok))
+    } else {
+        ("p99 < 5 ms", Verdict::of(p99_ok))
+    };
+    Row::new(
+        format!("Lookup by UserName, {} objects, C={c}{note}", k(n)),
+        format!(
+            "{} req/s; p50 {}; p99 {}; max {}; {} errors",
+            thousands(s.rate),
+            ms(s.p50),
+            ms(s.p99),
+            ms(s.max),
+            s.errors
+        ),
+        target,
+        verdict,
+        format!(
+            "{c} keep-alive HTTPS connection(s), each sending sequential `GET /Users?filter=…:UserName eq \"u<random>\"` for the point's duration; only 200 answers with exactly one resource count; latency per request from send to full body"
+        ),
+    )
+}
+
+fn mib(m: f64) -> String {
+    format!("{m:.1} MiB")
+}
+
+struct SizeResult {
+    n: u64,
+    c32_rate: Option<f64>,
+    peak_after_import: Memory,
+}
+
+#[allow(clippy::too_many_lines)]
+fn lookups_for_size(
+    rt: &tokio::runtime::Runtime,
+    args: &Args,
+    bin: &Path,
+    n: u64,
+    restart: bool,
+    rows: &mut Vec<Row>,
+) -> Result<SizeResult> {
+    let duration = Duration::from_secs(args.seconds);
+    let dir = HostDir::create(&Target::Sqlite)?;
+    progress(format!(
+        "{}: filling the SQLite staging table in {}",
+        k(n),
+        dir.path().display()
+    ));
+    let t = Instant::now();
+    fill_sqlite(&dir.staging_db(), n)?;
+    progress(format!("{}: filled in {:.2?}", k(n), t.elapsed()));
+    let (read, raw) = read_all_sqlite(&dir.staging_db())?;
+    if read != n {
+        bail!("read {read} rows back, expected {n}");
+    }
+    let raw_rate = n as f64 / raw.as_secs_f64();
+
+    let mut host = HostProcess::spawn(bin, &dir, &[])?;
+    let lookup = Request::Lookup { users: n };
+    let ready = rt.block_on(wait_ready(
+        &mut host,
+        &dir,
+        &lookup,
+        Duration::from_millis(20),
+        Duration::from_secs(180),
+    ))?;
+    progress(format!(
+        "{}: first start to first answer {:.2?}",
+        k(n),
+        ready
+    ));
+    let import_rate = n as f64 / ready.as_secs_f64();
+    let ratio = import_rate / raw_rate;
+    rows.push(Row::new(
+        format!("First start to first lookup answer (full import), {} objects", k(n)),
+        format!(
+            "{:.2} s = {} objects/s; raw SQLite read {} rows/s; ratio {:.3}",
+            ready.as_secs_f64(),
+            thousands(import_rate),
+            thousands(raw_rate),
+            ratio
+        ),
+        "≥ 0.8 × the raw SELECT rate",
+        Verdict::of(ratio >= IMPORT_TARGET_RATIO),
+        "wall time from spawning the host on an empty data directory (certificate generation, schema discovery, full import into the connector space) to the first 200 lookup; raw = one `SELECT` of all rows as text with rusqlite in the bench process. Upper bound on import time: it includes process start and the 20 ms poll interval",
+    ));
+    std::thread::sleep(Duration::from_millis(500));
+    let idle = host.memory()?;
+    rows.push(Row::new(
+        format!("Host memory idle after first import, {} objects", k(n)),
+        format!("VmRSS {}; peak (VmHWM, the import) {}", mib(idle.rss_mib()), mib(idle.hwm_mib())),
+        "idle < 50 MB",
+        Verdict::of(idle.rss_mib() < IDLE_TARGET_MIB),
+        "`/proc/<pid>/status` of the host 0.5 s after its first answer; VmHWM is the peak so far, i.e. during the import",
+    ));
+
+    let cert = std::fs::read(dir.cert())?;
+    let ep = endpoint(&dir)?;
+    let mut c32_rate = None;
+    for &c in &args.connections {
+        progress(format!("{}: lookups, C={c}, {duration:?}", k(n)));
+        let s = rt.block_on(load::run(&cert, &ep, lookup.clone(), c, duration))?;
+        progress(format!(
+            "  {} req/s p50 {} p99 {} errors {}",
+            thousands(s.rate),
+            ms(s.p50),
+            ms(s.p99),
+            s.errors
+        ));
+        if c == 32 {
+            c32_rate = Some(s.rate);
+        }
+        rows.push(lookup_row(n, c, &s, ""));
+        host.check_running()?;
+    }
+    progress(format!("{}: healthz baseline, C=32", k(n)));
+    let h = rt.block_on(load::run(&cert, &ep, Request::Healthz, 32, duration))?;
+    let share = c32_rate
+        .map(|r| {
+            format!(
+                "; lookups at C=32 reach {:.0} % of this rate",
+                100.0 * r / h.rate.max(1.0)
+            )
+        })
+        .unwrap_or_default();
+    rows.push(Row::new(
+        format!("Baseline `GET /healthz`, {} objects, C=32", k(n)),
+        format!("{} req/s; p50 {}; p99 {}{share}", thousands(h.rate), ms(h.p50), ms(h.p99)),
+        "–",
+        Verdict::NoTarget,
+        "the same 32 keep-alive TLS connections asking the unauthenticated health check: the TLS + HTTP + router floor, so the difference to the lookup row is what the lookup itself costs (token check, filter parse, index lookup, JSON)",
+    ));
+    if restart {
+        progress(format!("{}: list pages, C=1, {duration:?}", k(n)));
+        let l = rt.block_on(load::run(
+            &cert,
+            &ep,
+            Request::ListPage { users: n },
+            1,
+            duration,
+        ))?;
+        rows.push(Row::new(
+            format!("List page `startIndex=<random>&count=100`, {} objects, C=1", k(n)),
+            format!("{} pages/s; p50 {}; p99 {}; {} errors", thousands(l.rate), ms(l.p50), ms(l.p99), l.errors),
+            "< 10 ms, true totalResults",
+            Verdict::of(l.ok > 0 && l.errors == 0 && l.p99 < LIST_TARGET),
+            "sequential `GET /Users?startIndex=<random 1..n-99>&count=100` on one connection; counted only when `totalResults` equals the number of objects and the page holds 100 resources",
+        ));
+    }
+    let loaded = host.memory()?;
+    rows.push(Row::new(
+        format!("Host memory after the load, {} objects", k(n)),
+        format!(
+            "VmRSS {}; peak (VmHWM) {}",
+            mib(loaded.rss_mib()),
+            mib(loaded.hwm_mib())
+        ),
+        "< 150 MB under load (at 1M objects)",
+        Verdict::of(loaded.hwm_mib() < LOAD_TARGET_MIB),
+        "`/proc/<pid>/status` right after the last load point; the verdict uses the peak",
+    ));
+
+    if restart {
+        progress(format!("{}: restart", k(n)));
+        let stop = host.terminate(Duration::from_secs(15))?;
+        let mut host2 = HostProcess::spawn(bin, &dir, &[])?;
+        let again = rt.block_on(wait_ready(
+            &mut host2,
+            &dir,
+            &lookup,
+            Duration::from_millis(5),
+            Duration::from_secs(60),
+        ))?;
+        progress(format!(
+            "  SIGTERM→exit {stop:.2?}, spawn→first answer {again:.2?}"
+        ));
+        rows.push(Row::new(
+            format!("Restart to first lookup answer, {} objects", k(n)),
+            format!("{} (SIGTERM to exit before it: {})", ms(again), ms(stop)),
+            "< 1 s (at 1M objects)",
+            Verdict::of(again < RESTART_TARGET),
+            "after the load above: SIGTERM, wait for exit, spawn the same binary on the same data directory, and poll a lookup of a random existing user every 5 ms until one answers 200 with one resource; no re-import happens",
+        ));
+        std::thread::sleep(Duration::from_millis(500));
+        let idle2 = host2.memory()?;
+        rows.push(Row::new(
+            format!("Host memory idle after restart, {} objects", k(n)),
+            format!(
+                "VmRSS {}; VmHWM {}",
+                mib(idle2.rss_mib()),
+                mib(idle2.hwm_mib())
+            ),
+            "idle < 50 MB",
+            Verdict::of(idle2.rss_mib() < IDLE_TARGET_MIB),
+            "`/proc/<pid>/status` 0.5 s after the restarted host's first answer",
+        ));
+        if args.quiet_rerun && args.connections.contains(&32) {
+            host2.terminate(Duration::from_secs(15))?;
+            let mut quiet = HostProcess::spawn(bin, &dir, &[("RUST_LOG", "warn")])?;
+            rt.block_on(wait_ready(
+                &mut quiet,
+                &dir,
+                &lookup,
+                Duration::from_millis(5),
+                Duration::from_secs(60),
+            ))?;
+            progress(format!("{}: lookups, C=32, RUST_LOG=warn", k(n)));
+            let s = rt.block_on(load::run(&cert, &ep, lookup.clone(), 32, duration))?;
+            let mut row = lookup_row(n, 32, &s, ", RUST_LOG=warn");
+            row.what = "as the C=32 lookup row, but the host runs with `RUST_LOG=warn`, so it writes no `answered` log line per request: the cost of the default per-request logging".into();
+            rows.push(row);
+            quiet.terminate(Duration::from_secs(15))?;
+        } else {
+            host2.terminate(Duration::from_secs(15))?;
+        }
+    } else {
+        host.terminate(Duration::from_secs(15))?;
+    }
+    Ok(SizeResult {
+        n,
+        c32_rate,
+        peak_after_import: idle,
+    })
+}
+
+/// The host side of the export comparison: one keep-alive HTTPS connection.
+struct ExportClient {
+    client: reqwest::Client,
+    ep: Endpoint,
+}
+
+impl ExportClient {
+    fn new(dir: &HostDir) -> Result<ExportClient> {
+        let cert = std::fs::read(dir.cert())?;
+        Ok(ExportClient {
+            client: load::client(&cert)?,
+            ep: endpoint(dir)?,
+        })
+    }
+
+    /// `POST /Users` for each (employee id, user name), sequentially; returns the SCIM ids,
+    /// the latencies and the wall time.
+    async fn create(
+        &self,
+        users: &[(String, String)],
+    ) -> Result<(Vec<String>, Vec<Duration>, Duration)> {
+        let mut ids = Vec::with_capacity(users.len());
+        let mut lat = Vec::with_capacity(users.len());
+        let started = Instant::now();
+        for (id, user) in users {
+            let t = Instant::now();
+            let r = self
+                .client
+                .post(format!("{}/Users", self.ep.scim_base))
+                .header(
+                    reqwest::header::AUTHORIZATION,
+                    self.ep.authorization.clone(),
+                )
+                .header(reqwest::header::CONTENT_TYPE, "application/scim+json")
+                .body(create_body(id, user, user).to_string())
+                .send()
+                .await?;
+            let status = r.status();
+            let body: serde_json::Value = r.json().await?;
+            if status != reqwest::StatusCode::CREATED {
+                bail!("create of {user} answered {status}: {body}");
+            }
+            lat.push(t.elapsed());
+            let scim_id = body
+                .get("id")
+                .and_then(|v| v.as_str())
+                .with_context(|| format!("create answer without id: {body}"))?;
+            ids.push(scim_id.to_owned());
+        }
+        Ok((ids, lat, started.elapsed()))
+    }
+
+    /// Entra's default disable PATCH for each SCIM id, sequentially; returns the latencies and
+    /// the wall time.
+    async fn disable(&self, ids: &[String]) -> Result<(Vec<Duration>, Duration)> {
+        let body = disable_body().to_string();
+        let mut lat = Vec::with_capacity(ids.len());
+        let started = Instant::now();
+        for id in ids {
+            let t = Instant::now();
+            let r = self
+                .client
+                .patch(format!("{}/Users/{id}", self.ep.scim_base))
+                .header(
+                    reqwest::header::AUTHORIZATION,
+                    self.ep.authorization.clone(),
+                )
+                .header(reqwest::header::CONTENT_TYPE, "application/scim+json")
+                .body(body.clone())
+                .send()
+                .await?;
+            let status = r.status();
+            let _ = r.bytes().await?;
+            if status != reqwest::StatusCode::OK && status != reqwest::StatusCode::NO_CONTENT {
+                bail!("disable of {id} answered {status}");
+            }
+            lat.push(t.elapsed());
+        }
+        Ok((lat, started.elapsed()))
+    }
+}
+
+/// Host and direct runs alternate in this many chunks, so a load spike on the shared machine
+/// hits both sides alike.
+const EXPORT_CHUNKS: usize = 10;
+
+fn exports_for(
+    rt: &tokio::runtime::Runtime,
+    args: &Args,
+    bin: &Path,
+    server: Server,
+    rows: &mut Vec<Row>,
+) -> Result<()> {
+    let kk = args.exports;
+    progress(format!(
+        "exports: {} (fresh database), K={kk}",
+        server.label()
+    ));
+    let db = BenchDb::create(server)
+        .with_context(|| format!("while creating a database on {}", server.label()))?;
+    db.execute(&server.create_table("Employees"))?;
+    db.execute(&server.create_table("EmployeesDirect"))?;
+    let dir = HostDir::create(&Target::Odbc(db.connection.clone()))?;
+    let mut host = HostProcess::spawn(bin, &dir, &[])?;
+    // An empty table: ready when a lookup answers 200 (with no result).
+    rt.block_on(async {
+        let deadline = Duration::from_secs(120);
+        loop {
+            if host.spawned.elapsed() > deadline {
+                bail!("the host was not ready; log:\n{}", dir.log_tail(20));
+            }
+            host.check_running()
+                .with_context(|| format!("log:\n{}", dir.log_tail(20)))?;
+            if let Ok(pem) = std::fs::read(dir.cert()) {
+                let c = load::client(&pem)?;
+                let ep = endpoint(&dir)?;
+                let r = c
+                    .get(format!("{}/Users?count=1", ep.scim_base))
+                    .header(reqwest::header::AUTHORIZATION, ep.authorization.clone())
+                    .send()
+                    .await;
+                if matches!(r, Ok(ref r) if r.status() == reqwest::StatusCode::OK) {
+                    return Ok(());
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })?;
+    let users: Vec<(String, String)> = (0..kk as u64)
+        .map(|i| (employee_id(i), format!("x{i}")))
+        .collect();
+    let warm: Vec<(String, String)> = (0..20)
+        .map(|i| (format!("w{i}"), format!("warm{i}")))
+        .collect();
+    let hc = ExportClient::new(&dir)?;
+    // Warm-up on both sides (connections, pools, prepared statements), not counted.
+    rt.block_on(hc.create(&warm))
+        .with_context(|| format!("log:\n{}", dir.log_tail(10)))?;
+    db.direct_inserts("EmployeesDirect", &warm)?;
+    let chunk = kk.div_ceil(EXPORT_CHUNKS).max(1);
+    let (mut create_lat, mut create_wall, mut direct_insert) =
+        (Vec::new(), Duration::ZERO, Duration::ZERO);
+    let mut scim_ids = Vec::with_capacity(kk);
+    for part in users.chunks(chunk) {
+        let (ids, lat, wall) = rt.block_on(hc.create(part))?;
+        scim_ids.extend(ids);
+        create_lat.extend(lat);
+        create_wall += wall;
+        direct_insert += db.direct_inserts("EmployeesDirect", part)?;
+    }
+    let anchors: Vec<String> = users.iter().map(|(id, _)| id.clone()).collect();
+    let (mut disable_lat, mut disable_wall, mut direct_disable) =
+        (Vec::new(), Duration::ZERO, Duration::ZERO);
+    for (ids, part) in scim_ids.chunks(chunk).zip(anchors.chunks(chunk)) {
+        let (lat, wall) = rt.block_on(hc.disable(ids))?;
+        disable_lat.extend(lat);
+        disable_wall += wall;
+        direct_disable += db.direct_disables("EmployeesDirect", part)?;
+    }
+    host.terminate(Duration::from_secs(15))?;
+    for table in ["Employees", "EmployeesDirect"] {
+        let created = db.count(table, false)?;
+        let disabled = db.count(table, true)?;
+        if created != kk as u64 + 20 || disabled != kk as u64 {
+            bail!(
+                "not every write reached {} table {table}: {created} rows, {disabled} disabled",
+                server.label()
+            );
+        }
+    }
+    let c = summarize(&mut create_lat, 0, create_wall);
+    let d = summarize(&mut disable_lat, 0, disable_wall);
+    let create_ratio = create_wall.as_secs_f64() / direct_insert.as_secs_f64();
+    let disable_ratio = disable_wall.as_secs_f64() / direct_disable.as_secs_f64();
+    progress(format!(
+        "  create ratio {create_ratio:.2}, disable ratio {disable_ratio:.2}"
+    ));
+    rows.push(Row::new(
+        format!("Export: SCIM create → {} insert, K={kk}", server.label()),
+        format!(
+            "host {} creates/s (p50 {}, p99 {}); direct ODBC {} inserts/s; host/direct time {:.2}×",
+            thousands(c.rate),
+            ms(c.p50),
+            ms(c.p99),
+            thousands(kk as f64 / direct_insert.as_secs_f64()),
+            create_ratio
+        ),
+        "host ≤ 1.25 × direct",
+        Verdict::of(create_ratio <= EXPORT_TARGET_RATIO),
+        format!(
+            "K sequential `POST /Users` (ecma2host, 7 attributes + active) on one keep-alive HTTPS connection to the host configured with `{}` over ODBC, against the same K rows inserted by the bench process through odbc-api (one prepared 8-column INSERT, autocommit, sequential) into a twin table; host and direct alternate in 10 chunks so machine load hits both alike; 20 warm-up rows each side are not counted",
+            server.label()
+        ),
+    ));
+    rows.push(Row::new(
+        format!("Export: SCIM disable (PATCH active False) → {} update, K={kk}", server.label()),
+        format!(
+            "host {} PATCH/s (p50 {}, p99 {}); direct ODBC {} updates/s; host/direct time {:.2}×",
+            thousands(d.rate),
+            ms(d.p50),
+            ms(d.p99),
+            thousands(kk as f64 / direct_disable.as_secs_f64()),
+            disable_ratio
+        ),
+        "host ≤ 1.25 × direct",
+        Verdict::of(disable_ratio <= EXPORT_TARGET_RATIO),
+        "K sequential `PATCH /Users/<id>` with Entra's default `{\"op\":\"Replace\",\"path\":\"active\",\"value\":\"False\"}` (→ `IsActive = false`), against K prepared single-row `UPDATE … SET IsActive = ? WHERE EmployeeId = ?` in autocommit",
+    ));
+    Ok(())
+}
+
+fn command_output(cmd: &str, args: &[&str]) -> String {
+    std::process::Command::new(cmd)
+        .args(args)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn context(bin: &Path) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = root.to_string_lossy();
+    let commit = command_output("git", &["-C", &root, "rev-parse", "--short", "HEAD"]);
+    let dirty = command_output("git", &["-C", &root, "status", "--porcelain"])
+        .lines()
+        .count();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines().next().map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse::<u64>()
+                    .unwrap_or(0)
+            })
+        })
+        .unwrap_or(0);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load = load
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let nproc = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let host_version = command_output(&bin.to_string_lossy(), &["--version"]);
+    let profile = if cfg!(debug_assertions) {
+        "debug (figures not meaningful)"
+    } else {
+        "release"
+    };
+    format!(
+        "- Machine: {nproc} cores ({cpu}), {:.1} GiB RAM, kernel {}, load average at start {load}\n\
+         - Commit: {commit} ({dirty} uncommitted paths in the working tree)\n\
+         - Host: `{}` ({host_version}), built with `--release --features odbc` (the bench checks nothing about features; see the command); bench profile: {profile}\n\
+         - Load generator: in the bench process on the same 2 cores (tokio, {} worker threads), reqwest 0.13 + rustls, HTTP/1.1 keep-alive, one client per connection\n\
+         - Host log level: default (`info`, one `answered` line per request to a file) unless a row says otherwise",
+        mem as f64 / 1024.0 / 1024.0,
+        command_output("uname", &["-r"]),
+        bin.display(),
+        nproc,
+    )
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let bin = host_binary()?;
+    let started = Instant::now();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let context = context(&bin);
+    progress(format!("host binary {}", bin.display()));
+    let mut rows = Vec::new();
+    let mut sizes = Vec::new();
+    let largest = args.sizes.iter().copied().max().unwrap_or(0);
+    for &n in &args.sizes {
+        sizes.push(lookups_for_size(
+            &rt,
+            &args,
+            &bin,
+            n,
+            n == largest,
+            &mut rows,
+        )?);
+    }
+    if let (Some(small), Some(big)) = (sizes.first(), sizes.last())
+        && big.n > small.n
+    {
+        if let (Some(a), Some(b)) = (small.c32_rate, big.c32_rate) {
+            let r = b / a;
+            rows.push(Row::new(
+                format!(
+                    "Lookup rate flat from {} to {} objects (C=32)",
+                    k(small.n),
+                    k(big.n)
+                ),
+                format!(
+                    "{}: {} req/s vs {}: {} req/s = {r:.2}×",
+                    k(big.n),
+                    thousands(b),
+                    k(small.n),
+                    thousands(a)
+                ),
+                "flat (read here: ≥ 0.8×) up to 1M",
+                Verdict::of(r >= 0.8),
+                "ratio of the two C=32 lookup rates above; 1M objects not measured in this run",
+            ));
+        }
+        let (a, b) = (
+            small.peak_after_import.hwm_mib(),
+            big.peak_after_import.hwm_mib(),
+        );
+        rows.push(Row::new(
+                format!("Import peak memory, {} vs {} objects", k(small.n), k(big.n)),
+                format!("{} vs {} ({:.2}×)", mib(a), mib(b), b / a.max(0.001)),
+                "independent of object count (read here: ≤ 1.25×)",
+                Verdict::of(b <= 1.25 * a),
+                "VmHWM of the host right after its first full import, for the smallest and the largest size",
+            ));
+    }
+    for db in args.databases.iter().filter(|d| !d.is_empty()) {
+        let server = match db.as_str() {
+            "postgres" | "postgresql" => Server::Postgres,
+            "mariadb" | "mysql" => Server::MariaDb,
+            other => bail!("unknown database {other:?}; use postgres or mariadb"),
+        };
+        if let Err(e) = exports_for(&rt, &args, &bin, server, &mut rows) {
+            progress(format!(
+                "export comparison on {} failed: {e:#}",
+                server.label()
+            ));
+            rows.push(Row::new(
+                format!("Export comparison on {}", server.label()),
+                format!("not measured: {e}"),
+                "host ≤ 1.25 × direct",
+                Verdict::NotMet,
+                "see the error; the run continued without it",
+            ));
+        }
+    }
+    println!(
+        "### Context\n\n{context}\n- Whole run: {:.0} s\n",
+        started.elapsed().as_secs_f64()
+    );
+    println!("### Figures\n\n{}", render(&rows));
+    Ok(())
+}

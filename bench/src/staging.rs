@@ -1,0 +1,104 @@
+//! The staging table the host imports from: `Employees`, the shape of the host's demo table,
+//! filled with `n` generated users in one SQLite transaction, and the raw read rate of that
+//! table (the yardstick for the host's full import).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::BenchError;
+use crate::scim::user_name;
+
+/// The `Employees` table in SQLite.
+const CREATE_SQLITE: &str = "CREATE TABLE Employees (
+    EmployeeId  TEXT PRIMARY KEY,
+    UserName    TEXT NOT NULL UNIQUE,
+    DisplayName TEXT,
+    FirstName   TEXT,
+    LastName    TEXT,
+    Email       TEXT,
+    Department  TEXT,
+    IsActive    BOOLEAN NOT NULL DEFAULT 1
+)";
+
+/// The employee id of generated row `i`.
+pub fn employee_id(i: u64) -> String {
+    format!("e{i:07}")
+}
+
+/// Creates `Employees` in a new SQLite file with rows `0..n`.
+pub fn fill_sqlite(path: &Path, n: u64) -> Result<(), BenchError> {
+    let mut conn = rusqlite::Connection::open(path)?;
+    conn.execute_batch(CREATE_SQLITE)?;
+    let tx = conn.transaction()?;
+    {
+        let mut insert = tx.prepare(
+            "INSERT INTO Employees (EmployeeId, UserName, DisplayName, FirstName, LastName, Email, Department, IsActive)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1)",
+        )?;
+        for i in 0..n {
+            let user = user_name(i);
+            insert.execute(rusqlite::params![
+                employee_id(i),
+                user,
+                format!("User {i}"),
+                "Bench",
+                format!("Number{i}"),
+                format!("{user}@example.com"),
+                format!("Dept{}", i % 50),
+            ])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Reads every row of `Employees` as text, as an import must; returns the row count and the
+/// time it took.
+pub fn read_all_sqlite(path: &Path) -> Result<(u64, Duration), BenchError> {
+    let started = Instant::now();
+    let conn = rusqlite::Connection::open(path)?;
+    let mut stmt = conn.prepare("SELECT EmployeeId, UserName, DisplayName, FirstName, LastName, Email, Department, IsActive FROM Employees")?;
+    let mut rows = stmt.query([])?;
+    let mut n = 0u64;
+    let mut bytes = 0usize;
+    while let Some(row) = rows.next()? {
+        for col in 0..7 {
+            let v: Option<String> = row.get(col)?;
+            bytes += v.map(|s| s.len()).unwrap_or(0);
+        }
+        let active: bool = row.get(7)?;
+        bytes += usize::from(active);
+        n += 1;
+    }
+    std::hint::black_box(bytes);
+    Ok((n, started.elapsed()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fills_and_reads_back_n_distinct_users() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("s.db");
+        fill_sqlite(&db, 250).unwrap();
+        let (n, _) = read_all_sqlite(&db).unwrap();
+        assert_eq!(n, 250);
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let name: String = conn
+            .query_row(
+                "SELECT UserName FROM Employees WHERE EmployeeId = ?1",
+                [employee_id(249)],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(name, "u249");
+    }
+
+    #[test]
+    fn employee_ids_sort_in_row_order() {
+        assert_eq!(employee_id(7), "e0000007");
+        assert!(employee_id(9) < employee_id(10));
+    }
+}
