@@ -116,8 +116,9 @@ fn default_page_size() -> usize {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ObjectConfig {
-    /// The object type name, e.g. `User` or `Group`.
-    #[serde(rename = "type")]
+    /// The object type name, e.g. `User` or `Group`. Required unless `type_column` is given
+    /// (empty when absent); giving both is `Misconfigured` at discovery.
+    #[serde(rename = "type", default)]
     pub object_type: String,
     /// The table, optionally schema-qualified (`hr.Employees`).
     pub table: String,
@@ -157,6 +158,19 @@ pub struct ObjectConfig {
     /// schema and serves delta imports and exports.
     #[serde(default)]
     pub import_query: Option<String>,
+    /// A column of `table` holding each row's object type (MIM's "a column holds the object
+    /// types"). Each type named by `types` or returned by `types_query` becomes its own object
+    /// type, with the table's other columns and this entry's settings; its rows are those whose
+    /// `type_column` equals the type name. Replaces `type`.
+    #[serde(default)]
+    pub type_column: Option<String>,
+    /// With `type_column`: the fixed list of type names.
+    #[serde(default)]
+    pub types: Vec<String>,
+    /// With `type_column`: a query returning the type names in its one column, run at schema
+    /// discovery (`SELECT DISTINCT ObjectKind FROM Directory`).
+    #[serde(default)]
+    pub types_query: Option<String>,
 }
 
 /// How delta imports of one object type find what changed.
@@ -384,6 +398,9 @@ impl ObjectConfig {
             delta: None,
             export: None,
             import_query: None,
+            type_column: None,
+            types: Vec::new(),
+            types_query: None,
         }
     }
 }
@@ -669,6 +686,15 @@ mod tests {
             "{object}[object.export]\nmode=\"procedure\"\nadd={{ name=\"p\", params=[] }}"
         ));
         check("connection = \"x\"\nexport_style = \"patch\"");
+        check("connection = \"x\"\n[[object]]\ntable=\"T\"\nanchor=\"A\"\ntype_colum=\"K\"");
+        check("connection = \"x\"\n[[object]]\ntable=\"T\"\nanchor=\"A\"\ntypes=\"User\"");
+        let typed: SqlConfig = toml::from_str(
+            "connection = \"x\"\n[[object]]\ntable=\"T\"\nanchor=\"A\"\ntype_column=\"K\"\ntypes=[\"User\", \"Contact\"]",
+        )
+        .unwrap();
+        assert_eq!(typed.objects[0].object_type, "");
+        assert_eq!(typed.objects[0].type_column.as_deref(), Some("K"));
+        assert_eq!(typed.objects[0].types, ["User", "Contact"]);
         // The same tables without the typo parse.
         let ok = format!(
             "{object}[object.delta]\nstrategy=\"watermark\"\ncolumn=\"v\"\nsafety_lag=\"2s\""

@@ -19,7 +19,7 @@ use crate::dialect::Dialect;
 use crate::errors::{DbError, classify};
 use crate::import::{deleted_value, not_deleted_value, read_by_anchors};
 use crate::model::{
-    ColumnModel, DnModel, ExportModel, MvModel, ObjectModel, ParamSource, Statement,
+    ColumnModel, DnModel, ExportModel, MvModel, ObjectModel, ParamSource, Statement, TypeFilter,
 };
 use crate::value::{Value, datetime_param, kind_name, to_param, to_param_as};
 
@@ -163,15 +163,20 @@ struct Ctx<'a> {
     what: String,
 }
 
-/// ` AND (soft_delete IS NULL OR soft_delete = ?)` and its parameter, or nothing.
+/// ` AND (soft_delete IS NULL OR soft_delete = ?)` and ` AND type_column = ?` with their
+/// parameters, or nothing: the rows of this object type an update or delete may touch.
 fn live(obj: &ObjectModel) -> (String, Vec<Value>) {
-    match &obj.soft_delete {
+    let (mut sql, mut params) = match &obj.soft_delete {
         Some((col, storage)) => (
             format!(" AND ({col} IS NULL OR {col} = ?)"),
             vec![not_deleted_value(*storage)],
         ),
         None => (String::new(), Vec::new()),
-    }
+    };
+    let (type_sql, mut type_params) = TypeFilter::condition(obj);
+    sql.push_str(&type_sql);
+    params.append(&mut type_params);
+    (sql, params)
 }
 
 impl Ctx<'_> {
@@ -427,6 +432,10 @@ fn add(
         names.push(col.quoted.clone());
         params.push(Value::Text(dn.to_owned()));
     }
+    if let Some(t) = &obj.type_filter {
+        names.push(t.column_q.clone());
+        params.push(t.value.clone());
+    }
     remove_tombstone(ctx, s, &anchor)?;
     let sql = format!(
         "INSERT INTO {} ({}) VALUES ({})",
@@ -637,16 +646,23 @@ fn delete(
         }
         return Ok(outcome(obj, anchor.clone(), None));
     }
+    // Of another type, the row is not this object: NotFound before its child rows go.
+    if obj.type_filter.is_some() && !ctx.exists(s, &key)? {
+        return Err(ctx.not_found(anchor));
+    }
     for mv in &obj.multivalued {
         let back = child_anchor(mv, anchor)?;
         ctx.mv_delete_all(s, mv, &back)?;
     }
+    let (type_sql, type_params) = TypeFilter::condition(obj);
     let sql = format!(
-        "DELETE FROM {} WHERE {} = ?",
+        "DELETE FROM {} WHERE {} = ?{type_sql}",
         obj.table_q,
         obj.anchor_column().quoted
     );
-    if ctx.run(s, &sql, &[key])? == 0 {
+    let mut params = vec![key];
+    params.extend(type_params);
+    if ctx.run(s, &sql, &params)? == 0 {
         return Err(ctx.not_found(anchor));
     }
     Ok(outcome(obj, anchor.clone(), None))
@@ -749,6 +765,10 @@ fn run_statements(
                 ParamSource::Anchor => {
                     anchor_value(obj, anchor).unwrap_or_else(|| Value::Text(anchor.0.clone()))
                 }
+                ParamSource::ObjectType => match &obj.type_filter {
+                    Some(t) => t.value.clone(),
+                    None => Value::Text(obj.object_type.clone()),
+                },
                 ParamSource::Column(i) if *i == obj.anchor => {
                     anchor_value(obj, anchor).unwrap_or_else(|| Value::Text(anchor.0.clone()))
                 }

@@ -370,6 +370,10 @@ fn read_rows(
     if let Some(a) = after {
         filter.add(format!("{} > ?", anchor_col.quoted), a.clone());
     }
+    // A type read from a column: only the rows of this type, whatever the mode.
+    if let Some(t) = &obj.type_filter {
+        filter.add(format!("{} = ?", t.column_q), t.value.clone());
+    }
     let sql = dialect.page_query(
         &list.join(", "),
         &obj.table_q,

@@ -10,7 +10,9 @@
 //!
 //! Beyond plain tables an object type may be read from a view, imported incrementally
 //! (`[object.delta]`: a watermark column or a trigger-fed history table, with soft deletes), and
-//! written through stored procedures or configured statements (`[object.export]`). Every key
+//! written through stored procedures or configured statements (`[object.export]`). One table may also
+//! hold several object types told apart by a column (`type_column` with `types` or
+//! `types_query`): each type then sees only its own rows. Every key
 //! and its default is described in [`config`] and in the crate's `README.md`.
 //!
 //! Layout: [`config`] (the `[connector.sql]` table), [`dialect`] (SQL text per database),
@@ -135,20 +137,22 @@ fn validate(config: &SqlConfig) -> Result<(), ConnectorError> {
         return bad("page_size and pool_size must be at least 1".into());
     }
     for (i, o) in config.objects.iter().enumerate() {
-        if o.object_type.trim().is_empty()
+        if (o.object_type.trim().is_empty() && o.type_column.is_none())
             || o.table.trim().is_empty()
             || o.anchor.trim().is_empty()
         {
             return bad(format!(
-                "object #{} needs a type, a table and an anchor",
+                "object #{} needs a type (or a type_column), a table and an anchor",
                 i + 1
             ));
         }
-        if config
-            .objects
-            .iter()
-            .skip(i + 1)
-            .any(|p| p.object_type.eq_ignore_ascii_case(&o.object_type))
+        // Types read from a column are checked against the others at discovery, once known.
+        if !o.object_type.is_empty()
+            && config
+                .objects
+                .iter()
+                .skip(i + 1)
+                .any(|p| p.object_type.eq_ignore_ascii_case(&o.object_type))
         {
             return bad(format!("object type {} is configured twice", o.object_type));
         }

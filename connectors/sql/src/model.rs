@@ -126,6 +126,30 @@ pub(crate) struct ObjectModel {
     pub export: ExportModel,
     /// The configured full-import query, when there is one.
     pub import_query: Option<ImportQuery>,
+    /// For a type read from a `type_column`: the column and this type's value in it. Every
+    /// statement on `table` is restricted to these rows, and adds set the column.
+    pub type_filter: Option<TypeFilter>,
+}
+
+/// The rows of a shared table that belong to one object type.
+#[derive(Debug, Clone)]
+pub(crate) struct TypeFilter {
+    /// The type column's name as the database spells it.
+    pub column: String,
+    /// The quoted type column.
+    pub column_q: String,
+    /// The type's name, as a parameter for that column.
+    pub value: Value,
+}
+
+impl TypeFilter {
+    /// ` AND type_column = ?` and its parameter, for `obj`'s type (nothing for a fixed type).
+    pub fn condition(obj: &ObjectModel) -> (String, Vec<Value>) {
+        match &obj.type_filter {
+            Some(t) => (format!(" AND {} = ?", t.column_q), vec![t.value.clone()]),
+            None => (String::new(), Vec::new()),
+        }
+    }
 }
 
 /// A placeholder of a configured import query.
@@ -226,6 +250,8 @@ pub(crate) enum ParamSource {
     Anchor,
     /// The (single) value of this exposed column, by index into `columns`.
     Column(usize),
+    /// The object type's name, for the `type_column` of a type read from a column.
+    ObjectType,
 }
 
 /// One statement with its parameters in marker order.
@@ -389,9 +415,39 @@ fn find_column<'c>(
 /// Discovers every configured object type.
 pub(crate) fn discover(config: &SqlConfig, s: &mut dyn Session) -> Result<Model, ConnectorError> {
     let dialect = config.dialect.unwrap_or_else(|| s.dialect());
-    let mut objects = Vec::new();
+    let mut objects: Vec<ObjectModel> = Vec::new();
     for oc in &config.objects {
-        objects.push(discover_object(oc, dialect, s)?);
+        match &oc.type_column {
+            None => {
+                if !oc.types.is_empty() || oc.types_query.is_some() {
+                    return Err(ConnectorError::misconfigured(format!(
+                        "object type {}: types and types_query need a type_column",
+                        oc.object_type
+                    )));
+                }
+                objects.push(discover_object(oc, None, dialect, s)?);
+            }
+            Some(column) => {
+                for name in type_names(oc, column, s)? {
+                    let mut typed = oc.clone();
+                    typed.object_type = name;
+                    objects.push(discover_object(&typed, Some(column), dialect, s)?);
+                }
+            }
+        }
+    }
+    for (i, o) in objects.iter().enumerate() {
+        if objects
+            .iter()
+            .skip(i + 1)
+            .any(|p| p.object_type.eq_ignore_ascii_case(&o.object_type))
+        {
+            return Err(ConnectorError::misconfigured(format!(
+                "object type {} is configured twice (a fixed type, or a name given twice by \
+                 types or types_query, which compare case-insensitively)",
+                o.object_type
+            )));
+        }
     }
     let schema = ConnectorSchema {
         object_types: objects.iter().map(ObjectModel::schema).collect(),
@@ -403,8 +459,87 @@ pub(crate) fn discover(config: &SqlConfig, s: &mut dyn Session) -> Result<Model,
     })
 }
 
+/// The type names of an `[[object]]` with a `type_column`: its `types`, or what its
+/// `types_query` returns (one column; NULL, empty or no rows are `Misconfigured`).
+fn type_names(
+    oc: &ObjectConfig,
+    column: &str,
+    s: &mut dyn Session,
+) -> Result<Vec<String>, ConnectorError> {
+    let bad = |m: String| {
+        ConnectorError::misconfigured(format!(
+            "the [[object]] on table {} with type_column {column}: {m}",
+            oc.table
+        ))
+    };
+    if !oc.object_type.is_empty() {
+        return Err(bad(format!(
+            "give either type = {:?} (one fixed type) or type_column (types read from a \
+             column), not both",
+            oc.object_type
+        )));
+    }
+    let names = match (&oc.types_query, oc.types.is_empty()) {
+        (Some(_), false) => {
+            return Err(bad("give either types or types_query, not both".into()));
+        }
+        (None, true) => {
+            return Err(bad(
+                "it needs types = [\"User\", …] or types_query = \"SELECT DISTINCT …\"".into(),
+            ));
+        }
+        (None, false) => oc.types.clone(),
+        (Some(query), true) => {
+            let d = s.dialect();
+            let (columns, rows) =
+                s.query_named(query, &[], &|_| AttrKind::String)
+                    .map_err(|e| {
+                        classify(&e, d, &format!("running the types_query of {}", oc.table))
+                    })?;
+            if columns.len() != 1 {
+                return Err(bad(format!(
+                    "types_query must return one column, not {} ({})",
+                    columns.len(),
+                    columns.join(", ")
+                )));
+            }
+            let mut names = Vec::with_capacity(rows.len());
+            for row in rows {
+                let cell = row
+                    .into_iter()
+                    .next()
+                    .unwrap_or(Value::Null(AttrKind::String));
+                match crate::value::from_cell(cell, AttrKind::String) {
+                    Ok(Some(v)) => names.push(v.to_text()),
+                    Ok(None) => {
+                        return Err(bad(
+                            "types_query returned NULL; every row needs a type name (add \
+                             WHERE … IS NOT NULL)"
+                                .into(),
+                        ));
+                    }
+                    Err(e) => return Err(bad(format!("types_query returned {e}"))),
+                }
+            }
+            if names.is_empty() {
+                return Err(bad(
+                    "types_query returned no type name, so there would be no object type".into(),
+                ));
+            }
+            names
+        }
+    };
+    if let Some(blank) = names.iter().find(|n| n.trim().is_empty()) {
+        return Err(bad(format!("the type name {blank:?} is blank")));
+    }
+    Ok(names)
+}
+
+/// Discovers one object type; `type_column` restricts it to the rows of its type in a shared
+/// table (`oc.object_type` is then the type read from that column).
 fn discover_object(
     oc: &ObjectConfig,
+    type_column: Option<&String>,
     d: Dialect,
     s: &mut dyn Session,
 ) -> Result<ObjectModel, ConnectorError> {
@@ -413,6 +548,55 @@ fn discover_object(
     let anchor_name = find_column(&cols, &oc.table, "anchor", &oc.anchor)?
         .name
         .clone();
+    let type_filter = match type_column {
+        None => None,
+        Some(name) => {
+            let c = find_column(&cols, &oc.table, "type", name)?;
+            let clash = [
+                Some(&oc.anchor),
+                oc.soft_delete.as_ref(),
+                match &oc.dn {
+                    Some(DnConfig::Column(dn)) => Some(dn),
+                    _ => None,
+                },
+            ];
+            if clash
+                .iter()
+                .flatten()
+                .any(|x| x.eq_ignore_ascii_case(&c.name))
+            {
+                return Err(ConnectorError::misconfigured(format!(
+                    "the type_column {} of table {} is also its anchor, DN or soft-delete column",
+                    c.name, oc.table
+                )));
+            }
+            if oc.import_query.is_some() {
+                return Err(ConnectorError::misconfigured(format!(
+                    "object type {}: import_query cannot be combined with type_column (the \
+                     query is not restricted to one type); read a view per type instead",
+                    oc.object_type
+                )));
+            }
+            if let Some(DeltaConfig::Table(t)) = &oc.delta
+                && t.after_read != AfterRead::Keep
+            {
+                return Err(ConnectorError::misconfigured(format!(
+                    "object type {}: with type_column every type reads the same history table \
+                     {} with its own watermark, so after_read must be \"keep\" (one type \
+                     would otherwise remove rows another has not read)",
+                    oc.object_type, t.table
+                )));
+            }
+            Some((
+                c.name.clone(),
+                TypeFilter {
+                    column: c.name.clone(),
+                    column_q: quote(d, "column", &c.name)?,
+                    value: scalar_param(&Scalar::String(oc.object_type.clone()), c.storage),
+                },
+            ))
+        }
+    };
     let dn_name = match &oc.dn {
         Some(DnConfig::Column(c)) => Some(find_column(&cols, &oc.table, "DN", c)?.name.clone()),
         _ => None,
@@ -437,6 +621,13 @@ fn discover_object(
     for c in &cols {
         let is_anchor = c.name == anchor_name;
         if !is_anchor && oc.exclude.iter().any(|x| x.eq_ignore_ascii_case(&c.name)) {
+            continue;
+        }
+        // The type column says which object type a row is; it is not an attribute.
+        if type_filter
+            .as_ref()
+            .is_some_and(|(name, _)| *name == c.name)
+        {
             continue;
         }
         let ov = oc
@@ -589,6 +780,7 @@ fn discover_object(
             Some(q) => Some(import_query(&oc.object_type, q)?),
             None => None,
         },
+        type_filter: type_filter.map(|(_, f)| f),
     };
     model.export = export_model(oc, d, &model)?;
     Ok(model)
@@ -658,6 +850,13 @@ fn export_model(
         let name = name.strip_prefix('@').unwrap_or(name);
         if name.eq_ignore_ascii_case("anchor") {
             return Ok(ParamSource::Anchor);
+        }
+        if obj
+            .type_filter
+            .as_ref()
+            .is_some_and(|t| t.column.eq_ignore_ascii_case(name))
+        {
+            return Ok(ParamSource::ObjectType);
         }
         let exact = obj.columns.iter().position(|c| c.name == name);
         let found = exact.or_else(|| {

@@ -155,3 +155,22 @@ fn import_query_example() {
         &[("EmployeeId", "e1"), ("UserName", "ann")],
     );
 }
+
+#[test]
+fn object_types_example() {
+    let db = Db::new(Target::Builtin);
+    check(
+        "object-types.toml",
+        &db,
+        &[
+            r#"CREATE TABLE Directory (Id TEXT PRIMARY KEY, ObjectKind TEXT NOT NULL, DisplayName TEXT)"#,
+            r#"INSERT INTO Directory VALUES ('u1', 'User', 'Ann'), ('c1', 'Contact', 'Carl')"#,
+        ],
+        "Contact",
+        &[("Id", "c2"), ("DisplayName", "Dee")],
+    );
+    assert_eq!(
+        db.strings("SELECT ObjectKind FROM Directory WHERE Id = 'c2'"),
+        vec![Some("Contact".into())]
+    );
+}
