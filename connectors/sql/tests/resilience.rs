@@ -88,8 +88,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::private_pg::PrivatePg;
 use connector_sql::{ExportConfig, SqlExport};
+use testkit::PrivatePostgres as PrivatePg;
 
 fn ids(conn: &str, sql: &str) -> Vec<String> {
     testkit::query_strings(conn, sql)

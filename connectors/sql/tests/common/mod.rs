@@ -10,9 +10,6 @@
 
 use std::path::PathBuf;
 
-#[cfg(feature = "odbc")]
-pub mod private_pg;
-
 use connector_core::conformance::Fixture;
 use connector_core::{AttrValue, Attributes};
 use connector_sql::{MultiValuedConfig, ObjectConfig, SqlConfig, SqlConnector};
