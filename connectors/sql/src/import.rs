@@ -117,6 +117,28 @@ pub(crate) struct SqlImport<'a> {
     pub mark: Option<Mark>,
 }
 
+impl<'a> SqlImport<'a> {
+    /// An import of `object_type` from its first row.
+    pub fn new(
+        connector: &'a SqlConnector,
+        object_type: String,
+        page_size: usize,
+        mode: Mode,
+        mark: Option<Mark>,
+    ) -> Self {
+        SqlImport {
+            connector,
+            object_type,
+            page_size,
+            after: None,
+            offset: 0,
+            done: false,
+            mode,
+            mark,
+        }
+    }
+}
+
 impl ImportStream for SqlImport<'_> {
     fn next_page(&mut self) -> Result<Option<Vec<ImportItem>>, ConnectorError> {
         if self.done {

@@ -246,16 +246,13 @@ impl Connector for SqlConnector {
                 import::current_mark(obj, m.dialect, s)?,
             ))
         })?;
-        Ok(Box::new(import::SqlImport {
-            connector: self,
-            object_type: name,
-            page_size: self.page_size(page_size),
-            after: None,
-            offset: 0,
-            done: false,
-            mode: import::Mode::Full,
+        Ok(Box::new(import::SqlImport::new(
+            self,
+            name,
+            self.page_size(page_size),
+            import::Mode::Full,
             mark,
-        }))
+        )))
     }
 
     fn delta_import<'a>(
@@ -292,15 +289,12 @@ impl Connector for SqlConnector {
                 import::Mark::later(&since_mark, now),
             ))
         })?;
-        Ok(Box::new(import::SqlImport {
-            connector: self,
-            object_type: name,
-            page_size: self.page_size(page_size),
-            after: None,
-            offset: 0,
-            done: false,
+        Ok(Box::new(import::SqlImport::new(
+            self,
+            name,
+            self.page_size(page_size),
             mode,
-            mark: Some(mark),
-        }))
+            Some(mark),
+        )))
     }
 }
