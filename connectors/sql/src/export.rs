@@ -180,6 +180,34 @@ fn live(obj: &ObjectModel) -> (String, Vec<Value>) {
 }
 
 impl Ctx<'_> {
+    /// Applies one change of a multi-valued attribute to its child table.
+    fn apply_child_change(
+        &self,
+        s: &mut dyn Session,
+        mv: &MvModel,
+        anchor: &Anchor,
+        change: &AttributeChange,
+    ) -> Result<(), ConnectorError> {
+        let back = child_anchor(mv, anchor)?;
+        match change {
+            AttributeChange::Replace { values, .. } => {
+                let vals = self.mv_params(mv, values)?;
+                self.mv_delete_all(s, mv, &back)?;
+                self.mv_insert(s, mv, &back, &vals)
+            }
+            AttributeChange::Add { values, .. } => {
+                // Delete first so re-adding an existing value is harmless.
+                let vals = self.mv_params(mv, values)?;
+                self.mv_delete_values(s, mv, &back, &vals)?;
+                self.mv_insert(s, mv, &back, &vals)
+            }
+            AttributeChange::Remove { values, .. } => {
+                let vals = self.mv_params(mv, values)?;
+                self.mv_delete_values(s, mv, &back, &vals)
+            }
+            AttributeChange::Clear { .. } => self.mv_delete_all(s, mv, &back),
+        }
+    }
     fn run(&self, s: &mut dyn Session, sql: &str, params: &[Value]) -> Result<u64, ConnectorError> {
         let d = s.dialect();
         s.execute(sql, params)
@@ -533,25 +561,7 @@ fn update(
     }
     update_row(ctx, s, anchor, sets)?;
     for (mv, change) in child_ops {
-        let back = child_anchor(mv, anchor)?;
-        match change {
-            AttributeChange::Replace { values, .. } => {
-                let vals = ctx.mv_params(mv, values)?;
-                ctx.mv_delete_all(s, mv, &back)?;
-                ctx.mv_insert(s, mv, &back, &vals)?;
-            }
-            AttributeChange::Add { values, .. } => {
-                // Delete first so re-adding an existing value is harmless.
-                let vals = ctx.mv_params(mv, values)?;
-                ctx.mv_delete_values(s, mv, &back, &vals)?;
-                ctx.mv_insert(s, mv, &back, &vals)?;
-            }
-            AttributeChange::Remove { values, .. } => {
-                let vals = ctx.mv_params(mv, values)?;
-                ctx.mv_delete_values(s, mv, &back, &vals)?;
-            }
-            AttributeChange::Clear { .. } => ctx.mv_delete_all(s, mv, &back)?,
-        }
+        ctx.apply_child_change(s, mv, anchor, change)?;
     }
     let dn = match &obj.dn {
         DnModel::Column(_) => new_dn,
@@ -855,26 +865,8 @@ fn custom(
             }
             run_statements(ctx, s, statements, anchor, &state)?;
             for c in changes {
-                let Some(mv) = obj.multivalued(c.name()) else {
-                    continue;
-                };
-                let back = child_anchor(mv, anchor)?;
-                match c {
-                    AttributeChange::Replace { values, .. } => {
-                        let vals = ctx.mv_params(mv, values)?;
-                        ctx.mv_delete_all(s, mv, &back)?;
-                        ctx.mv_insert(s, mv, &back, &vals)?;
-                    }
-                    AttributeChange::Add { values, .. } => {
-                        let vals = ctx.mv_params(mv, values)?;
-                        ctx.mv_delete_values(s, mv, &back, &vals)?;
-                        ctx.mv_insert(s, mv, &back, &vals)?;
-                    }
-                    AttributeChange::Remove { values, .. } => {
-                        let vals = ctx.mv_params(mv, values)?;
-                        ctx.mv_delete_values(s, mv, &back, &vals)?;
-                    }
-                    AttributeChange::Clear { .. } => ctx.mv_delete_all(s, mv, &back)?,
+                if let Some(mv) = obj.multivalued(c.name()) {
+                    ctx.apply_child_change(s, mv, anchor, c)?;
                 }
             }
             Ok(outcome(obj, anchor.clone(), None))
