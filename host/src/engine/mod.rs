@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use connector_core::{AttrValue, Change, Connector, ConnectorError, ExportOutcome};
-use schemas::resource::{ENTERPRISE_USER_SCHEMA, Meta};
+use schemas::resource::Meta;
 use schemas::schema::ResourceSchema;
 use serde_json::{Map, Value};
 
@@ -165,9 +165,7 @@ impl Runtime {
         }
         let mut schemas = vec![Value::String(binding.schema.core.id.clone())];
         for (ext, _) in &binding.schema.extensions {
-            if doc.contains_key(&ext.id)
-                || (ext.id == ENTERPRISE_USER_SCHEMA && doc.contains_key(ENTERPRISE_USER_SCHEMA))
-            {
+            if doc.contains_key(&ext.id) {
                 schemas.push(Value::String(ext.id.clone()));
             }
         }
