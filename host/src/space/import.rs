@@ -134,8 +134,14 @@ impl FullImport<'_> {
         let stats = {
             let mut conn = space.writer();
             let _moving = space.moving();
-            merge(&mut conn, space, &self.object_type, &self.table, watermark)
-                .map_err(|e| e.at(&space.path))?
+            let stats = merge(&mut conn, space, &self.object_type, &self.table, watermark)
+                .map_err(|e| e.at(&space.path))?;
+            // The merge filled the writer's page cache; give it back rather than keep it for
+            // the occasional write-through (an idle host after a big import stays small).
+            if let Err(e) = conn.execute_batch("PRAGMA shrink_memory") {
+                tracing::debug!(error = %e, "could not shrink the writer's cache");
+            }
+            stats
         };
         self.finished = true;
         self.release();
