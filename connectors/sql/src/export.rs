@@ -284,11 +284,7 @@ impl Ctx<'_> {
             mv.filter_sql()
         );
         for v in values {
-            let mut params = vec![anchor.clone(), v.clone()];
-            if let Some((_, name)) = &mv.attr_filter {
-                params.push(Value::Text(name.clone()));
-            }
-            self.run(s, &sql, &params)?;
+            self.run(s, &sql, &child_row_params(mv, anchor, v))?;
         }
         Ok(())
     }
@@ -311,14 +307,20 @@ impl Ctx<'_> {
             ),
         };
         for v in values {
-            let mut params = vec![anchor.clone(), v.clone()];
-            if let Some((_, name)) = &mv.attr_filter {
-                params.push(Value::Text(name.clone()));
-            }
-            self.run(s, &sql, &params)?;
+            self.run(s, &sql, &child_row_params(mv, anchor, v))?;
         }
         Ok(())
     }
+}
+
+/// The parameters of one child-table row: anchor, value, and the attribute name for a shared
+/// (anchor, attribute, value) table.
+fn child_row_params(mv: &MvModel, anchor: &Value, value: &Value) -> Vec<Value> {
+    let mut params = vec![anchor.clone(), value.clone()];
+    if let Some((_, name)) = &mv.attr_filter {
+        params.push(Value::Text(name.clone()));
+    }
+    params
 }
 
 /// The anchor as a parameter for the anchor column (`None` when it cannot be a value of it).
