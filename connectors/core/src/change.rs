@@ -140,7 +140,8 @@ impl Change {
     }
 
     /// The object as it is after this change succeeded, given its state before (`None` for an
-    /// add) and what the target reported. `None` after a delete.
+    /// add) and what the target reported. `None` after a delete. Secrets are never part of it:
+    /// what this returns may be stored.
     pub fn resulting_object(
         &self,
         before: Option<&ConnectorObject>,
@@ -183,15 +184,49 @@ impl Change {
                 obj
             }
         };
-        obj.attributes.retain(|_, v| !v.is_empty());
         if outcome.dn.is_some() {
             obj.dn = outcome.dn.clone();
         }
         for (name, values) in &outcome.assigned {
             obj.set(name.clone(), values.clone());
         }
+        obj.strip_secrets();
         Some(obj)
     }
+
+    /// Whether any value in this change is a secret.
+    pub fn carries_secrets(&self) -> bool {
+        let any = |values: &[AttrValue]| values.iter().any(AttrValue::is_secret);
+        match self {
+            Change::Add { attributes, .. } | Change::Replace { attributes, .. } => {
+                attributes.values().any(|v| any(v))
+            }
+            Change::Update { changes, .. } => changes.iter().any(|c| match c {
+                AttributeChange::Replace { values, .. }
+                | AttributeChange::Add { values, .. }
+                | AttributeChange::Remove { values, .. } => any(values),
+                AttributeChange::Clear { .. } => false,
+            }),
+            Change::Delete { .. } => false,
+        }
+    }
+}
+
+/// Whether the target holds the change now or has queued it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "camelCase", tag = "status")]
+pub enum ExportStatus {
+    /// The target holds the change.
+    #[default]
+    Applied,
+    /// The target accepted the change but queued it (a MIM approval, a ticket): it is not
+    /// there yet, and a later import confirms it (the object shows the change) or shows it was
+    /// rejected (the object does not). The host records the object as pending and answers the
+    /// client with success.
+    Pending {
+        /// What the change waits for, e.g. `approval of request 5a1f…`.
+        detail: String,
+    },
 }
 
 /// What the target reports after a successful export.
@@ -202,16 +237,34 @@ pub struct ExportOutcome {
     /// The DN, when the target assigned or normalised it.
     pub dn: Option<String>,
     /// Attributes the target set or normalised (defaults, generated values, the anchor column).
+    /// Never secrets.
     pub assigned: Attributes,
+    /// Applied now, or queued.
+    pub status: ExportStatus,
 }
 
 impl ExportOutcome {
-    /// An outcome that reports nothing but the anchor.
+    /// An applied outcome that reports nothing but the anchor.
     pub fn anchor(anchor: Anchor) -> Self {
         ExportOutcome {
             anchor,
-            dn: None,
-            assigned: Attributes::new(),
+            ..ExportOutcome::default()
         }
+    }
+
+    /// A pending outcome: the target queued the change for `detail`.
+    pub fn pending(anchor: Anchor, detail: impl Into<String>) -> Self {
+        ExportOutcome {
+            anchor,
+            status: ExportStatus::Pending {
+                detail: detail.into(),
+            },
+            ..ExportOutcome::default()
+        }
+    }
+
+    /// Whether the target queued the change instead of applying it.
+    pub fn is_pending(&self) -> bool {
+        matches!(self.status, ExportStatus::Pending { .. })
     }
 }

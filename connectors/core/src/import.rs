@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::deadline::Deadline;
 use crate::error::ConnectorError;
 use crate::object::{Anchor, ConnectorObject};
 
@@ -28,7 +29,9 @@ pub enum ImportItem {
 /// A running import.
 pub trait ImportStream: Send {
     /// The next page, at most the page size asked for, or `None` when the import is complete.
-    fn next_page(&mut self) -> Result<Option<Vec<ImportItem>>, ConnectorError>;
+    /// The page must be read by `deadline` (else [`ConnectorError::Timeout`]); a stream that
+    /// timed out may be dropped, never resumed.
+    fn next_page(&mut self, deadline: Deadline) -> Result<Option<Vec<ImportItem>>, ConnectorError>;
 
     /// The watermark to start the next delta import from. Meaningful only after `next_page`
     /// returned `None`; `None` when the connector has no delta support.
@@ -58,7 +61,8 @@ impl VecImport {
 }
 
 impl ImportStream for VecImport {
-    fn next_page(&mut self) -> Result<Option<Vec<ImportItem>>, ConnectorError> {
+    fn next_page(&mut self, deadline: Deadline) -> Result<Option<Vec<ImportItem>>, ConnectorError> {
+        deadline.check("the next import page")?;
         Ok(self.pages.next())
     }
     fn watermark(&self) -> Option<Watermark> {
@@ -66,10 +70,14 @@ impl ImportStream for VecImport {
     }
 }
 
-/// Reads a whole stream into memory. For tests and the conformance suite only: the host streams.
-pub fn collect_all(stream: &mut dyn ImportStream) -> Result<Vec<ImportItem>, ConnectorError> {
+/// Reads a whole stream into memory, each page within `page_budget`. For tests and the
+/// conformance suite only: the host streams.
+pub fn collect_all(
+    stream: &mut dyn ImportStream,
+    page_budget: std::time::Duration,
+) -> Result<Vec<ImportItem>, ConnectorError> {
     let mut all = Vec::new();
-    while let Some(page) = stream.next_page()? {
+    while let Some(page) = stream.next_page(Deadline::after(page_budget))? {
         all.extend(page);
     }
     Ok(all)

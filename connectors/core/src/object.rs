@@ -4,12 +4,20 @@
 //! key column, `entryUUID`, `objectGUID`, an ObjectID), an optional DN, and attributes as
 //! name → values. Every attribute is a list of values; single-valued attributes hold one. An
 //! attribute with no values is absent: connectors never store empty lists.
+//!
+//! **References** ([`AttrValue::Reference`]) name the referenced object the way the target
+//! names it, in the connector's [`crate::ReferenceForm`]: its anchor (a key column, a MIM
+//! ObjectID) or its DN (LDAP). The host translates between SCIM ids and that form through the
+//! connector space, so a connector never sees a SCIM id. **Secrets** ([`AttrValue::Secret`])
+//! exist only inside a change on its way to the target; see [`crate::secret`].
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+
+use crate::secret::Secret;
 
 /// The anchor: the connector's stable, unique, immutable identifier of an object.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
@@ -51,15 +59,22 @@ pub enum AttrValue {
     /// An instant, always in UTC once it reaches the host.
     DateTime(#[serde(with = "time::serde::rfc3339")] OffsetDateTime),
     Binary(#[serde(with = "hex_bytes")] Vec<u8>),
-    /// A reference to another object of the same connector, by its anchor.
+    /// A reference to another object of the same connector, in the connector's
+    /// [`crate::ReferenceForm`]: the referenced object's anchor, or its DN.
     Reference(String),
+    /// A secret (a password) on its way to the target. Only ever found in a [`crate::Change`]:
+    /// never in an import, never stored. It cannot be serialised.
+    #[serde(skip)]
+    Secret(Secret),
 }
 
 impl AttrValue {
     /// The canonical text of the value: what the connector space indexes and what a SCIM
-    /// string attribute shows. Date-times are RFC 3339 in UTC, binary is lower-case hex.
+    /// string attribute shows. Date-times are RFC 3339 in UTC, binary is lower-case hex, and a
+    /// secret is [`crate::secret::REDACTED`] (a connector writes [`Secret::expose`] instead).
     pub fn to_text(&self) -> String {
         match self {
+            AttrValue::Secret(_) => crate::secret::REDACTED.to_owned(),
             AttrValue::String(s) | AttrValue::Reference(s) => s.clone(),
             AttrValue::Integer(i) => i.to_string(),
             AttrValue::Boolean(b) => b.to_string(),
@@ -76,6 +91,19 @@ impl AttrValue {
             AttrValue::String(s) | AttrValue::Reference(s) => Some(s),
             _ => None,
         }
+    }
+
+    /// The secret inside a `Secret` value.
+    pub fn as_secret(&self) -> Option<&Secret> {
+        match self {
+            AttrValue::Secret(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Whether this value is a secret.
+    pub fn is_secret(&self) -> bool {
+        matches!(self, AttrValue::Secret(_))
     }
 }
 
@@ -138,6 +166,20 @@ impl ConnectorObject {
     pub fn first(&self, name: &str) -> Option<&AttrValue> {
         self.values(name).first()
     }
+
+    /// Drops every secret value (and attributes left without values). What remains may be
+    /// stored, logged or answered.
+    pub fn strip_secrets(&mut self) {
+        strip_secrets(&mut self.attributes);
+    }
+}
+
+/// Drops every secret value from `attributes`, and attributes left without values.
+pub fn strip_secrets(attributes: &mut Attributes) {
+    attributes.retain(|_, values| {
+        values.retain(|v| !v.is_secret());
+        !values.is_empty()
+    });
 }
 
 /// Binary values travel as lower-case hex in the connector space's JSON.

@@ -15,8 +15,11 @@ pub enum AttrKind {
     Boolean,
     DateTime,
     Binary,
-    /// A reference to another object (its anchor).
+    /// A reference to another object, in the connector's [`crate::ReferenceForm`].
     Reference,
+    /// A write-only secret (a password): exported as [`crate::AttrValue::Secret`], never read by
+    /// an import or [`crate::Connector::read`], never stored. Its direction is `Export`.
+    Secret,
 }
 
 /// Which way an attribute flows.

@@ -15,6 +15,7 @@
     clippy::indexing_slicing
 )]
 
+use connector_core::conformance::soon;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -145,11 +146,11 @@ fn users() -> ObjectConfig {
 /// Full import through the connector: (objects, seconds).
 fn connector_import(db: &Db) -> (usize, f64) {
     let c = db.connector(users());
-    c.schema().unwrap();
+    c.schema(soon()).unwrap();
     let start = Instant::now();
-    let mut stream = c.full_import("User", PAGE).unwrap();
+    let mut stream = c.full_import("User", PAGE, soon()).unwrap();
     let mut n = 0;
-    while let Some(page) = stream.next_page().unwrap() {
+    while let Some(page) = stream.next_page(soon()).unwrap() {
         n += page.len();
     }
     (n, start.elapsed().as_secs_f64())
@@ -302,13 +303,13 @@ fn delta(target: Target, rows: usize, changed: usize) -> (usize, f64) {
         after_read: AfterRead::Keep,
     }));
     let c = db.connector(o);
-    c.schema().unwrap();
+    c.schema(soon()).unwrap();
     let start = Instant::now();
     let mut stream = c
-        .delta_import("User", &Watermark("sql1:seq:".into()), PAGE)
+        .delta_import("User", &Watermark("sql1:seq:".into()), PAGE, soon())
         .unwrap();
     let mut n = 0;
-    while let Some(page) = stream.next_page().unwrap() {
+    while let Some(page) = stream.next_page(soon()).unwrap() {
         n += page.len();
     }
     assert_eq!(n, changed);
@@ -338,15 +339,18 @@ fn export(target: Target, n: usize) -> (f64, f64) {
     let db = Db::new(target);
     db.load(0);
     let c = db.connector(users());
-    c.schema().unwrap();
+    c.schema(soon()).unwrap();
     let start = Instant::now();
     for i in 0..n {
-        c.export(&Change::Add {
-            object_type: "User".into(),
-            anchor: Some(Anchor(format!("x{i:08}"))),
-            dn: None,
-            attributes: sample(i),
-        })
+        c.export(
+            &Change::Add {
+                object_type: "User".into(),
+                anchor: Some(Anchor(format!("x{i:08}"))),
+                dn: None,
+                attributes: sample(i),
+            },
+            soon(),
+        )
         .unwrap();
     }
     let connector_s = start.elapsed().as_secs_f64();

@@ -514,6 +514,9 @@ pub enum AttrType {
     Datetime,
     Binary,
     Reference,
+    /// A password: written by exports, never read by imports (export-only).
+    #[serde(alias = "password")]
+    Secret,
 }
 
 impl From<AttrType> for AttrKind {
@@ -525,6 +528,7 @@ impl From<AttrType> for AttrKind {
             AttrType::Datetime => AttrKind::DateTime,
             AttrType::Binary => AttrKind::Binary,
             AttrType::Reference => AttrKind::Reference,
+            AttrType::Secret => AttrKind::Secret,
         }
     }
 }

@@ -63,6 +63,10 @@ pub(crate) fn is_transaction_victim(e: &ConnectorError) -> bool {
         || detail.ends_with(", native 1213)")
 }
 
+/// The SQLSTATE of a timeout (the ODBC query timeout), also used when a call's deadline passes
+/// between two statements.
+pub(crate) const TIMEOUT_STATE: &str = "HYT00";
+
 /// Classifies a driver error. `context` says what was being done ("inserting into Employees").
 pub(crate) fn classify(e: &DbError, dialect: Dialect, context: &str) -> ConnectorError {
     let detail = format!("{context}: {}", e);
@@ -71,7 +75,7 @@ pub(crate) fn classify(e: &DbError, dialect: Dialect, context: &str) -> Connecto
     let mysql = dialect == Dialect::MySql;
     // HYT00: the ODBC query timeout. MariaDB enforces it with max_statement_time and reports
     // 1969 (MySQL: 3024) with SQLSTATE 70100 instead.
-    if state == "HYT00"
+    if state == TIMEOUT_STATE
         || (mysql && matches!(e.native, 1969 | 3024))
         || (state == "70100" && msg.contains("max_statement_time"))
         || msg.contains("canceling statement due to statement timeout")

@@ -400,7 +400,7 @@ fn outcome(obj: &ObjectModel, anchor: Anchor, dn: Option<&str>) -> ExportOutcome
     ExportOutcome {
         anchor,
         dn,
-        assigned: Attributes::new(),
+        ..ExportOutcome::default()
     }
 }
 

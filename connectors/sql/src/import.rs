@@ -17,8 +17,8 @@
 use std::collections::HashMap;
 
 use connector_core::{
-    AttrKind, AttrValue, ConnectorError, ConnectorObject, Direction, ImportItem, ImportStream,
-    Watermark,
+    AttrKind, AttrValue, ConnectorError, ConnectorObject, Deadline, Direction, ImportItem,
+    ImportStream, Watermark,
 };
 use time::{Duration as TimeDuration, OffsetDateTime, UtcOffset};
 
@@ -140,14 +140,14 @@ impl<'a> SqlImport<'a> {
 }
 
 impl ImportStream for SqlImport<'_> {
-    fn next_page(&mut self) -> Result<Option<Vec<ImportItem>>, ConnectorError> {
+    fn next_page(&mut self, deadline: Deadline) -> Result<Option<Vec<ImportItem>>, ConnectorError> {
         if self.done {
             return Ok(None);
         }
         let page_size = self.page_size;
         let after = self.after.clone();
         let (items, read, last) = match &mut self.mode {
-            Mode::Full => self.connector.with_model(|model, s| {
+            Mode::Full => self.connector.with_model(deadline, |model, s| {
                 let obj = model.object(&self.object_type)?;
                 if let Some(query) = &obj.import_query {
                     let at = QueryPosition {
@@ -178,37 +178,40 @@ impl ImportStream for SqlImport<'_> {
                     .collect::<Vec<_>>();
                 Ok((items, n, last))
             })?,
-            Mode::Watermark { lower, upper } => self.connector.with_model(|model, s| {
-                let obj = model.object(&self.object_type)?;
-                let mut f = Filter::default();
-                if let Some(DeltaModel::Watermark { column_q, kind, .. }) = &obj.delta {
-                    let col = watermark_expr(column_q, *kind);
-                    match upper {
-                        Some(u) => {
-                            f.add(format!("{col} <= ?"), u.clone());
+            Mode::Watermark { lower, upper } => {
+                self.connector.with_model(deadline, |model, s| {
+                    let obj = model.object(&self.object_type)?;
+                    let mut f = Filter::default();
+                    if let Some(DeltaModel::Watermark { column_q, kind, .. }) = &obj.delta {
+                        let col = watermark_expr(column_q, *kind);
+                        match upper {
+                            Some(u) => {
+                                f.add(format!("{col} <= ?"), u.clone());
+                            }
+                            // The table had no watermark at the start: nothing to read.
+                            None => return Ok((Vec::new(), 0, None)),
                         }
-                        // The table had no watermark at the start: nothing to read.
-                        None => return Ok((Vec::new(), 0, None)),
+                        if let Some(l) = lower {
+                            f.add(format!("{col} > ?"), l.clone());
+                        }
                     }
-                    if let Some(l) = lower {
-                        f.add(format!("{col} > ?"), l.clone());
-                    }
-                }
-                let (rows, last) = read_rows(obj, model.dialect, s, f, after.as_ref(), page_size)?;
-                let n = rows.len();
-                let items = rows
-                    .into_iter()
-                    .map(|(o, deleted)| item(o, deleted))
-                    .collect();
-                Ok((items, n, last))
-            })?,
+                    let (rows, last) =
+                        read_rows(obj, model.dialect, s, f, after.as_ref(), page_size)?;
+                    let n = rows.len();
+                    let items = rows
+                        .into_iter()
+                        .map(|(o, deleted)| item(o, deleted))
+                        .collect();
+                    Ok((items, n, last))
+                })?
+            }
             Mode::Table { after, upper } => {
                 let Some(upper) = *upper else {
                     self.done = true;
                     return Ok(None);
                 };
                 let from = *after;
-                let (items, read, last_seq) = self.connector.with_model(|model, s| {
+                let (items, read, last_seq) = self.connector.with_model(deadline, |model, s| {
                     let obj = model.object(&self.object_type)?;
                     table_page(obj, model.dialect, s, from, upper, page_size)
                 })?;
@@ -230,7 +233,7 @@ impl ImportStream for SqlImport<'_> {
             return if self.done {
                 Ok(None)
             } else {
-                self.next_page()
+                self.next_page(deadline)
             };
         }
         Ok(Some(items))

@@ -29,8 +29,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use connector_core::{
-    Capabilities, Change, Connector, ConnectorError, ConnectorSchema, ExportOutcome, ExportStyle,
-    ImportStream, Watermark,
+    Anchor, Capabilities, Change, Connector, ConnectorError, ConnectorObject, ConnectorSchema,
+    Deadline, ExportOutcome, ExportStyle, ImportStream, ReferenceForm, Watermark,
 };
 
 pub mod config;
@@ -108,13 +108,15 @@ impl SqlConnector {
             .clone()
     }
 
-    /// Runs `f` on a session with the discovered model, discovering it first if needed.
+    /// Runs `f` on a session with the discovered model, discovering it first if needed; every
+    /// statement ends by `deadline`.
     fn with_model<R>(
         &self,
+        deadline: Deadline,
         f: impl FnOnce(&Model, &mut dyn Session) -> Result<R, ConnectorError>,
     ) -> Result<R, ConnectorError> {
         let cached = self.cached();
-        self.backend.with_session(|s| {
+        self.backend.with_session(deadline, |s| {
             let model = match cached {
                 Some(m) => m,
                 None => {
@@ -173,25 +175,23 @@ impl Connector for SqlConnector {
                 ExportStyleName::Replace => ExportStyle::ObjectReplace,
             },
             anchor_assigned_by_target: false,
-            passwords: false,
             renames: false,
-            references: true,
-            filter_pushdown: false,
+            reference_form: ReferenceForm::Anchor,
             concurrent_exports: self.backend.concurrent(),
         }
     }
 
-    fn schema(&self) -> Result<ConnectorSchema, ConnectorError> {
+    fn schema(&self, deadline: Deadline) -> Result<ConnectorSchema, ConnectorError> {
         if let Some(m) = self.cached() {
             return Ok(m.schema.clone());
         }
-        self.with_model(|m, _| Ok(m.schema.clone()))
+        self.with_model(deadline, |m, _| Ok(m.schema.clone()))
     }
 
-    fn test_connection(&self) -> Result<String, ConnectorError> {
+    fn test_connection(&self, deadline: Deadline) -> Result<String, ConnectorError> {
         // Always rediscover, so a test after a schema change sees the change.
         self.refresh_schema();
-        self.with_model(|m, s| {
+        self.with_model(deadline, |m, s| {
             let tables: Vec<String> = m
                 .objects
                 .iter()
@@ -201,9 +201,9 @@ impl Connector for SqlConnector {
         })
     }
 
-    fn export(&self, change: &Change) -> Result<ExportOutcome, ConnectorError> {
+    fn export(&self, change: &Change, deadline: Deadline) -> Result<ExportOutcome, ConnectorError> {
         let attempt = || {
-            self.with_model(|m, s| {
+            self.with_model(deadline, |m, s| {
                 let obj = m.object(change.object_type())?;
                 let context = format!("{} {}", change.operation(), obj.object_type);
                 if export::is_single_statement(obj, change) {
@@ -231,15 +231,30 @@ impl Connector for SqlConnector {
         result
     }
 
+    fn read(
+        &self,
+        object_type: &str,
+        anchor: &Anchor,
+        deadline: Deadline,
+    ) -> Result<Option<ConnectorObject>, ConnectorError> {
+        self.with_model(deadline, |m, s| {
+            let obj = m.object(object_type)?;
+            let mut found =
+                import::read_by_anchors(obj, m.dialect, s, std::slice::from_ref(&anchor.0))?;
+            Ok(found.remove(anchor.as_str()))
+        })
+    }
+
     fn full_import<'a>(
         &'a self,
         object_type: &str,
         page_size: usize,
+        deadline: Deadline,
     ) -> Result<Box<dyn ImportStream + 'a>, ConnectorError> {
         // Resolve the type now so a typo fails at the start, not on the first page, and take
         // the watermark before reading, so a change made meanwhile is read again by the next
         // delta instead of lost.
-        let (name, mark) = self.with_model(|m, s| {
+        let (name, mark) = self.with_model(deadline, |m, s| {
             let obj = m.object(object_type)?;
             Ok((
                 obj.object_type.clone(),
@@ -260,6 +275,7 @@ impl Connector for SqlConnector {
         object_type: &str,
         since: &Watermark,
         page_size: usize,
+        deadline: Deadline,
     ) -> Result<Box<dyn ImportStream + 'a>, ConnectorError> {
         let since_mark = import::Mark::decode(since).ok_or_else(|| {
             ConnectorError::misconfigured(format!(
@@ -267,7 +283,7 @@ impl Connector for SqlConnector {
                 since.0
             ))
         })?;
-        let (name, mode, mark) = self.with_model(|m, s| {
+        let (name, mode, mark) = self.with_model(deadline, |m, s| {
             let obj = m.object(object_type)?;
             if obj.delta.is_none() {
                 return Err(ConnectorError::misconfigured(format!(

@@ -644,12 +644,31 @@ fn discover_object(
         } else {
             Direction::ImportExport
         };
+        let direction = ov.direction.map_or(default_direction, Into::into);
+        // A secret (password) column is written by exports and never read back.
+        if kind == AttrKind::Secret && direction != Direction::Export && ov.direction.is_some() {
+            return Err(ConnectorError::misconfigured(format!(
+                "column {} of {} is a secret (type = \"secret\"): secrets are export-only, so its \
+                 direction cannot be {:?}; remove the direction",
+                c.name, oc.table, direction
+            )));
+        }
+        if kind == AttrKind::Secret && (is_anchor || Some(&c.name) == dn_name.as_ref()) {
+            return Err(ConnectorError::misconfigured(format!(
+                "column {} of {} is the anchor or the DN and cannot be a secret",
+                c.name, oc.table
+            )));
+        }
         let model = ColumnModel {
             name: c.name.clone(),
             quoted: quote(d, "column", &c.name)?,
             storage: c.storage,
             kind,
-            direction: ov.direction.map_or(default_direction, Into::into),
+            direction: if kind == AttrKind::Secret {
+                Direction::Export
+            } else {
+                direction
+            },
             required: ov.required.unwrap_or(c.required),
             zone,
             format,

@@ -42,6 +42,7 @@ fn value_kind(v: &AttrValue) -> &'static str {
         AttrValue::DateTime(_) => "datetime",
         AttrValue::Binary(_) => "binary",
         AttrValue::Reference(_) => "reference",
+        AttrValue::Secret(_) => "secret",
     }
 }
 
@@ -53,6 +54,7 @@ pub(crate) fn kind_name(k: AttrKind) -> &'static str {
         AttrKind::DateTime => "datetime",
         AttrKind::Binary => "binary",
         AttrKind::Reference => "reference",
+        AttrKind::Secret => "secret",
     }
 }
 
@@ -64,7 +66,11 @@ pub(crate) fn to_param(v: &AttrValue, storage: AttrKind) -> Result<Value, Mismat
         text: v.to_text(),
     };
     match storage {
-        AttrKind::String | AttrKind::Reference => Ok(Value::Text(v.to_text())),
+        // The one place a secret's text leaves its wrapper: bound as a parameter, never logged.
+        AttrKind::String | AttrKind::Reference | AttrKind::Secret => Ok(Value::Text(match v {
+            AttrValue::Secret(secret) => secret.expose().to_owned(),
+            other => other.to_text(),
+        })),
         AttrKind::Integer => match v {
             AttrValue::Integer(i) => Ok(Value::Int(*i)),
             AttrValue::Boolean(b) => Ok(Value::Int(i64::from(*b))),
@@ -99,7 +105,12 @@ pub(crate) fn to_param_as(
     kind: AttrKind,
     storage: AttrKind,
 ) -> Result<Value, Mismatch> {
-    if kind == storage || matches!(kind, AttrKind::String | AttrKind::Reference) {
+    if kind == storage
+        || matches!(
+            kind,
+            AttrKind::String | AttrKind::Reference | AttrKind::Secret
+        )
+    {
         return to_param(v, storage);
     }
     let normal = match to_param(v, kind)? {
@@ -131,6 +142,8 @@ pub(crate) fn from_cell(cell: Value, kind: AttrKind) -> Result<Option<AttrValue>
     }
     let bad = |cell: &Value| format!("{cell:?} is not a {} value", kind_name(kind));
     let v = match kind {
+        // Never read back: a secret column is export-only.
+        AttrKind::Secret => return Ok(None),
         AttrKind::String => AttrValue::String(text_of(&cell).ok_or_else(|| bad(&cell))?),
         AttrKind::Reference => AttrValue::Reference(text_of(&cell).ok_or_else(|| bad(&cell))?),
         AttrKind::Integer => match &cell {

@@ -10,6 +10,7 @@
 
 mod common;
 
+use connector_core::conformance::{BUDGET, soon};
 use std::collections::BTreeMap;
 
 use common::{Db, Target, create_users, s, user_sample, users_object};
@@ -29,8 +30,8 @@ fn import(
     object_type: &str,
     page_size: usize,
 ) -> BTreeMap<String, ConnectorObject> {
-    let mut stream = c.full_import(object_type, page_size).unwrap();
-    collect_all(stream.as_mut())
+    let mut stream = c.full_import(object_type, page_size, soon()).unwrap();
+    collect_all(stream.as_mut(), BUDGET)
         .unwrap()
         .into_iter()
         .map(|i| match i {
@@ -46,12 +47,15 @@ fn add(
     anchor: &str,
     attributes: Attributes,
 ) -> Result<connector_core::ExportOutcome, ConnectorError> {
-    c.export(&Change::Add {
-        object_type: object_type.into(),
-        anchor: Some(Anchor(anchor.into())),
-        dn: None,
-        attributes,
-    })
+    c.export(
+        &Change::Add {
+            object_type: object_type.into(),
+            anchor: Some(Anchor(anchor.into())),
+            dn: None,
+            attributes,
+        },
+        soon(),
+    )
 }
 
 fn update(
@@ -60,12 +64,15 @@ fn update(
     anchor: &str,
     changes: Vec<AttributeChange>,
 ) -> Result<connector_core::ExportOutcome, ConnectorError> {
-    c.export(&Change::Update {
-        object_type: object_type.into(),
-        anchor: Anchor(anchor.into()),
-        new_dn: None,
-        changes,
-    })
+    c.export(
+        &Change::Update {
+            object_type: object_type.into(),
+            anchor: Anchor(anchor.into()),
+            new_dn: None,
+            changes,
+        },
+        soon(),
+    )
 }
 
 fn refs(values: &[&str]) -> Vec<AttrValue> {
@@ -99,7 +106,7 @@ fn groups_and_members_round_trip(target: Target) {
     for i in 1..=3 {
         add(&c, "User", &format!("u{i:04}"), user_sample(i)).unwrap();
     }
-    let schema = c.schema().unwrap();
+    let schema = c.schema(soon()).unwrap();
     let members = schema
         .object_type("Group")
         .unwrap()
@@ -161,10 +168,13 @@ fn groups_and_members_round_trip(target: Target) {
         vec!["u0002", "u0003"]
     );
 
-    c.export(&Change::Delete {
-        object_type: "Group".into(),
-        anchor: Anchor("g1".into()),
-    })
+    c.export(
+        &Change::Delete {
+            object_type: "Group".into(),
+            anchor: Anchor("g1".into()),
+        },
+        soon(),
+    )
     .unwrap();
     assert_eq!(
         db.strings(r#"SELECT COUNT(*) FROM "GroupMembers""#),
@@ -213,7 +223,7 @@ fn dns_are_generated_or_read_from_a_column(target: Target) {
     let mut groups = ObjectConfig::new("Group", "Groups", "GroupId");
     groups.dn = Some(DnConfig::Column("DN".into()));
     let c = db.connector(vec![users, groups]);
-    let schema = c.schema().unwrap();
+    let schema = c.schema(soon()).unwrap();
     assert_eq!(
         schema.object_type("User").unwrap().dn_style,
         DnStyle::Generic
@@ -235,12 +245,15 @@ fn dns_are_generated_or_read_from_a_column(target: Target) {
     );
 
     let out = c
-        .export(&Change::Add {
-            object_type: "Group".into(),
-            anchor: Some(Anchor("g1".into())),
-            dn: Some("CN=Admins,OU=Groups".into()),
-            attributes: Attributes::new(),
-        })
+        .export(
+            &Change::Add {
+                object_type: "Group".into(),
+                anchor: Some(Anchor("g1".into())),
+                dn: Some("CN=Admins,OU=Groups".into()),
+                attributes: Attributes::new(),
+            },
+            soon(),
+        )
         .unwrap();
     assert_eq!(out.dn.as_deref(), Some("CN=Admins,OU=Groups"));
     assert_eq!(
@@ -283,7 +296,7 @@ fn typed_setup(db: &Db) -> SqlConnector {
 fn types_are_discovered_and_converted(target: Target) {
     let db = Db::new(target);
     let c = typed_setup(&db);
-    let schema = c.schema().unwrap();
+    let schema = c.schema(soon()).unwrap();
     let t = schema.object_type("Thing").unwrap();
     let kind = |n: &str| t.attribute(n).unwrap().kind;
     assert_eq!(kind("id"), AttrKind::Integer);
@@ -411,12 +424,15 @@ fn types_are_discovered_and_converted(target: Target) {
     // A whole-object replace sets absent columns to NULL.
     let mut only_age = Attributes::new();
     only_age.insert("age".into(), vec![AttrValue::Integer(1)]);
-    c.export(&Change::Replace {
-        object_type: "Thing".into(),
-        anchor: Anchor("10".into()),
-        dn: None,
-        attributes: only_age,
-    })
+    c.export(
+        &Change::Replace {
+            object_type: "Thing".into(),
+            anchor: Anchor("10".into()),
+            dn: None,
+            attributes: only_age,
+        },
+        soon(),
+    )
     .unwrap();
     let ten = &import(&c, "Thing", 10)["10"];
     assert_eq!(ten.values("age"), &[AttrValue::Integer(1)]);
@@ -428,10 +444,13 @@ fn types_are_discovered_and_converted(target: Target) {
     );
     // An anchor that cannot be an integer cannot exist.
     let err = c
-        .export(&Change::Delete {
-            object_type: "Thing".into(),
-            anchor: Anchor("abc".into()),
-        })
+        .export(
+            &Change::Delete {
+                object_type: "Thing".into(),
+                anchor: Anchor("abc".into()),
+            },
+            soon(),
+        )
         .unwrap_err();
     assert!(matches!(err, ConnectorError::NotFound { .. }), "{err:?}");
 }
@@ -487,10 +506,13 @@ fn injection_attempts_land_verbatim(target: Target) {
     assert_eq!(all.len(), 2, "the Users table survived with both rows");
     assert_eq!(all["u0001"].values("displayName"), &[evil.into()]);
     assert_eq!(all["u0001"].values("emails"), &["a' OR '1'='1".into()]);
-    c.export(&Change::Delete {
-        object_type: "User".into(),
-        anchor: Anchor("u' OR '1'='1".into()),
-    })
+    c.export(
+        &Change::Delete {
+            object_type: "User".into(),
+            anchor: Anchor("u' OR '1'='1".into()),
+        },
+        soon(),
+    )
     .unwrap();
     assert_eq!(
         import(&c, "User", 10).len(),
@@ -547,12 +569,15 @@ fn driver_errors_are_classified(target: Target) {
     );
     // Missing anchor.
     let err = c
-        .export(&Change::Add {
-            object_type: "User".into(),
-            anchor: None,
-            dn: None,
-            attributes: Attributes::new(),
-        })
+        .export(
+            &Change::Add {
+                object_type: "User".into(),
+                anchor: None,
+                dn: None,
+                attributes: Attributes::new(),
+            },
+            soon(),
+        )
         .unwrap_err();
     assert_eq!(
         err,
@@ -582,7 +607,7 @@ fn misconfiguration_names_what_exists(target: Target) {
     create_users(&db);
     let check = |o: ObjectConfig, needles: &[&str]| {
         let c = db.connector(vec![o]);
-        let err = c.schema().unwrap_err();
+        let err = c.schema(soon()).unwrap_err();
         assert!(
             matches!(err, ConnectorError::Misconfigured { .. }),
             "{err:?}"
@@ -590,7 +615,7 @@ fn misconfiguration_names_what_exists(target: Target) {
         for n in needles {
             assert!(err.detail().contains(n), "{err:?} should mention {n}");
         }
-        let err = c.test_connection().unwrap_err();
+        let err = c.test_connection(soon()).unwrap_err();
         assert!(
             matches!(err, ConnectorError::Misconfigured { .. }),
             "{err:?}"
@@ -614,7 +639,7 @@ fn test_connection_describes_the_target(target: Target) {
     let db = Db::new(target);
     create_users(&db);
     let c = db.connector(vec![users_object()]);
-    let text = c.test_connection().unwrap();
+    let text = c.test_connection(soon()).unwrap();
     assert!(text.contains("table Users: 4 columns"), "{text}");
     let expected = match target {
         Target::Builtin => "SQLite",

@@ -10,6 +10,7 @@
 
 mod common;
 
+use connector_core::conformance::{BUDGET, soon};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -32,10 +33,12 @@ struct Delta {
 }
 
 fn delta(c: &SqlConnector, object_type: &str, since: &Watermark, page_size: usize) -> Delta {
-    let mut stream = c.delta_import(object_type, since, page_size).unwrap();
+    let mut stream = c
+        .delta_import(object_type, since, page_size, soon())
+        .unwrap();
     let mut upserts = BTreeMap::new();
     let mut deletes = BTreeSet::new();
-    for item in collect_all(stream.as_mut()).unwrap() {
+    for item in collect_all(stream.as_mut(), BUDGET).unwrap() {
         match item {
             ImportItem::Upsert(o) => {
                 upserts.insert(o.anchor.0.clone(), o);
@@ -54,8 +57,8 @@ fn delta(c: &SqlConnector, object_type: &str, since: &Watermark, page_size: usiz
 
 /// A full import: the anchors read and the watermark to start deltas from.
 fn full(c: &SqlConnector, object_type: &str) -> (BTreeSet<String>, Watermark) {
-    let mut stream = c.full_import(object_type, 2).unwrap();
-    let anchors = collect_all(stream.as_mut())
+    let mut stream = c.full_import(object_type, 2, soon()).unwrap();
+    let anchors = collect_all(stream.as_mut(), BUDGET)
         .unwrap()
         .into_iter()
         .map(|i| match i {
@@ -79,30 +82,39 @@ fn add(c: &SqlConnector, id: &str, name: &str, phones: &[&str]) {
                 .collect(),
         );
     }
-    c.export(&Change::Add {
-        object_type: "Person".into(),
-        anchor: Some(Anchor(id.into())),
-        dn: None,
-        attributes: a,
-    })
+    c.export(
+        &Change::Add {
+            object_type: "Person".into(),
+            anchor: Some(Anchor(id.into())),
+            dn: None,
+            attributes: a,
+        },
+        soon(),
+    )
     .unwrap();
 }
 
 fn change(c: &SqlConnector, id: &str, changes: Vec<AttributeChange>) {
-    c.export(&Change::Update {
-        object_type: "Person".into(),
-        anchor: Anchor(id.into()),
-        new_dn: None,
-        changes,
-    })
+    c.export(
+        &Change::Update {
+            object_type: "Person".into(),
+            anchor: Anchor(id.into()),
+            new_dn: None,
+            changes,
+        },
+        soon(),
+    )
     .unwrap();
 }
 
 fn delete(c: &SqlConnector, id: &str) -> Result<(), ConnectorError> {
-    c.export(&Change::Delete {
-        object_type: "Person".into(),
-        anchor: Anchor(id.into()),
-    })
+    c.export(
+        &Change::Delete {
+            object_type: "Person".into(),
+            anchor: Anchor(id.into()),
+        },
+        soon(),
+    )
     .map(drop)
 }
 
@@ -263,12 +275,15 @@ fn history_rows_go_only_after_the_host_committed(target: Target) {
     }
     let c = db.connector(vec![users]);
     let user = |i: usize| {
-        c.export(&Change::Add {
-            object_type: "User".into(),
-            anchor: Some(Anchor(format!("u{i:04}"))),
-            dn: None,
-            attributes: common::user_sample(i),
-        })
+        c.export(
+            &Change::Add {
+                object_type: "User".into(),
+                anchor: Some(Anchor(format!("u{i:04}"))),
+                dn: None,
+                attributes: common::user_sample(i),
+            },
+            soon(),
+        )
         .unwrap()
     };
     let count = || {
@@ -277,8 +292,8 @@ fn history_rows_go_only_after_the_host_committed(target: Target) {
             .unwrap()
     };
     user(1);
-    let mut stream = c.full_import("User", 10).unwrap();
-    collect_all(stream.as_mut()).unwrap();
+    let mut stream = c.full_import("User", 10, soon()).unwrap();
+    collect_all(stream.as_mut(), BUDGET).unwrap();
     let w0 = stream.watermark().unwrap();
     drop(stream);
     user(2);
@@ -303,7 +318,7 @@ fn a_foreign_or_mismatched_watermark_asks_for_a_full_import() {
     let c = db.connector(vec![people(&db)]);
     for bad in ["cookie", "sql1:seq:4"] {
         let err = c
-            .delta_import("Person", &Watermark(bad.into()), 10)
+            .delta_import("Person", &Watermark(bad.into()), 10, soon())
             .err()
             .unwrap();
         assert!(
@@ -319,8 +334,8 @@ fn without_a_strategy_there_is_no_delta_capability() {
     common::create_users(&db);
     let c = db.connector(vec![common::users_object()]);
     assert!(!c.capabilities().delta_import);
-    let mut stream = c.full_import("User", 10).unwrap();
-    collect_all(stream.as_mut()).unwrap();
+    let mut stream = c.full_import("User", 10, soon()).unwrap();
+    collect_all(stream.as_mut(), BUDGET).unwrap();
     assert_eq!(stream.watermark(), None);
 }
 

@@ -10,6 +10,7 @@
 mod common;
 
 use common::{Db, Target, s};
+use connector_core::conformance::{BUDGET, soon};
 use connector_core::import::collect_all;
 use connector_core::{Anchor, Attributes, Change, Connector, ImportItem};
 use connector_sql::{SqlConfig, SqlConnector};
@@ -24,22 +25,25 @@ fn check(name: &str, db: &Db, ddl: &[&str], object_type: &str, attrs: &[(&str, &
         db.exec_raw(stmt);
     }
     let c = SqlConnector::new(config, &db.base_dir).unwrap();
-    c.test_connection()
+    c.test_connection(soon())
         .unwrap_or_else(|e| panic!("{name}: {e}"));
     let mut a = Attributes::new();
     for (k, v) in attrs {
         a.insert((*k).into(), s(v));
     }
     let anchor = attrs[0].1;
-    c.export(&Change::Add {
-        object_type: object_type.into(),
-        anchor: Some(Anchor(anchor.into())),
-        dn: None,
-        attributes: a,
-    })
+    c.export(
+        &Change::Add {
+            object_type: object_type.into(),
+            anchor: Some(Anchor(anchor.into())),
+            dn: None,
+            attributes: a,
+        },
+        soon(),
+    )
     .unwrap_or_else(|e| panic!("{name}: {e}"));
-    let mut stream = c.full_import(object_type, 10).unwrap();
-    let items = collect_all(stream.as_mut()).unwrap();
+    let mut stream = c.full_import(object_type, 10, soon()).unwrap();
+    let items = collect_all(stream.as_mut(), BUDGET).unwrap();
     assert!(
         items
             .iter()
@@ -116,8 +120,8 @@ fn view_example() {
     db.exec_raw(r#"INSERT INTO Employees VALUES ('e1', '01.03.2024 10:00', 1), ('e2', NULL, 0)"#);
     db.exec_raw(r#"CREATE VIEW ActiveEmployees AS SELECT EmployeeId, Hired FROM Employees WHERE Active = 1"#);
     let c = SqlConnector::new(config, &db.base_dir).unwrap();
-    let mut stream = c.full_import("Employee", 10).unwrap();
-    let items = collect_all(stream.as_mut()).unwrap();
+    let mut stream = c.full_import("Employee", 10, soon()).unwrap();
+    let items = collect_all(stream.as_mut(), BUDGET).unwrap();
     let [ImportItem::Upsert(o)] = items.as_slice() else {
         panic!("{items:?}")
     };

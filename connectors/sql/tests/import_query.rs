@@ -11,6 +11,7 @@
 mod common;
 
 use common::{Db, Target};
+use connector_core::conformance::{BUDGET, soon};
 use connector_core::import::collect_all;
 use connector_core::{Connector, ConnectorError, ImportItem};
 use connector_sql::{MultiValuedConfig, ObjectConfig, SqlConnector};
@@ -44,8 +45,8 @@ fn object(db: &Db, query: &str) -> ObjectConfig {
 
 /// Imports with page size 2 and returns (anchor, userName, phones) per object, in order.
 fn import(c: &SqlConnector) -> Result<Vec<(String, String, usize)>, ConnectorError> {
-    let mut stream = c.full_import("Employee", 2)?;
-    let items = collect_all(stream.as_mut())?;
+    let mut stream = c.full_import("Employee", 2, soon())?;
+    let items = collect_all(stream.as_mut(), BUDGET)?;
     Ok(items
         .into_iter()
         .map(|i| match i {
@@ -109,8 +110,8 @@ fn integer_anchors_start_below_every_value() {
             r#"SELECT "id", "name" FROM "N" WHERE "id" > @LastAnchor ORDER BY "id" LIMIT @PageSize"#,
         ));
         let c = db.connector(vec![o]);
-        let mut stream = c.full_import("N", 2).unwrap();
-        let anchors: Vec<String> = collect_all(stream.as_mut())
+        let mut stream = c.full_import("N", 2, soon()).unwrap();
+        let anchors: Vec<String> = collect_all(stream.as_mut(), BUDGET)
             .unwrap()
             .into_iter()
             .map(|i| match i {
@@ -128,7 +129,7 @@ fn queries_that_cannot_page_are_refused_at_discovery() {
         let db = Db::new(Target::Builtin);
         setup(&db);
         let c = db.connector(vec![object(&db, query)]);
-        match c.schema() {
+        match c.schema(soon()) {
             Err(ConnectorError::Misconfigured { detail: m }) => {
                 assert!(m.contains(expected), "{query}: {m}")
             }
@@ -217,8 +218,8 @@ fn values_wider_than_the_reported_column_come_back_whole() {
             r#"INSERT INTO "W" VALUES ('a', 'short'), ('b', '{long}')"#
         ));
         let c = db.connector(vec![ObjectConfig::new("W", "W", "id")]);
-        let mut stream = c.full_import("W", 10).unwrap();
-        let notes: Vec<usize> = collect_all(stream.as_mut())
+        let mut stream = c.full_import("W", 10, soon()).unwrap();
+        let notes: Vec<usize> = collect_all(stream.as_mut(), BUDGET)
             .unwrap()
             .into_iter()
             .map(|i| match i {

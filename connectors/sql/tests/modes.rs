@@ -10,6 +10,7 @@
 mod common;
 
 use common::{Db, Target, s};
+use connector_core::conformance::{BUDGET, soon};
 use connector_core::import::collect_all;
 use connector_core::{
     Anchor, AttrValue, AttributeChange, Attributes, Change, Connector, ConnectorError, ExportStyle,
@@ -29,33 +30,42 @@ fn employee(id: &str, name: &str) -> Attributes {
 }
 
 fn add(c: &SqlConnector, id: &str, name: &str) -> Result<(), ConnectorError> {
-    c.export(&Change::Add {
-        object_type: "Employee".into(),
-        anchor: Some(Anchor(id.into())),
-        dn: None,
-        attributes: employee(id, name),
-    })
+    c.export(
+        &Change::Add {
+            object_type: "Employee".into(),
+            anchor: Some(Anchor(id.into())),
+            dn: None,
+            attributes: employee(id, name),
+        },
+        soon(),
+    )
     .map(drop)
 }
 
 fn rename(c: &SqlConnector, id: &str, name: &str) -> Result<(), ConnectorError> {
-    c.export(&Change::Update {
-        object_type: "Employee".into(),
-        anchor: Anchor(id.into()),
-        new_dn: None,
-        changes: vec![AttributeChange::Replace {
-            name: "UserName".into(),
-            values: s(name),
-        }],
-    })
+    c.export(
+        &Change::Update {
+            object_type: "Employee".into(),
+            anchor: Anchor(id.into()),
+            new_dn: None,
+            changes: vec![AttributeChange::Replace {
+                name: "UserName".into(),
+                values: s(name),
+            }],
+        },
+        soon(),
+    )
     .map(drop)
 }
 
 fn delete(c: &SqlConnector, id: &str) -> Result<(), ConnectorError> {
-    c.export(&Change::Delete {
-        object_type: "Employee".into(),
-        anchor: Anchor(id.into()),
-    })
+    c.export(
+        &Change::Delete {
+            object_type: "Employee".into(),
+            anchor: Anchor(id.into()),
+        },
+        soon(),
+    )
     .map(drop)
 }
 
@@ -108,15 +118,18 @@ fn custom_sql_runs_in_one_transaction(target: Target) {
     let c = db.connector(vec![o]);
     add(&c, "e1", "ann").unwrap();
     // An attribute-level update binds the attributes it does not change from the current row.
-    c.export(&Change::Update {
-        object_type: "Employee".into(),
-        anchor: Anchor("e1".into()),
-        new_dn: None,
-        changes: vec![AttributeChange::Replace {
-            name: "Title".into(),
-            values: s("Boss"),
-        }],
-    })
+    c.export(
+        &Change::Update {
+            object_type: "Employee".into(),
+            anchor: Anchor("e1".into()),
+            new_dn: None,
+            changes: vec![AttributeChange::Replace {
+                name: "Title".into(),
+                values: s("Boss"),
+            }],
+        },
+        soon(),
+    )
     .unwrap();
     assert_eq!(
         rows(&db, r#"SELECT "UserName" FROM "Employees""#),
@@ -210,7 +223,7 @@ fn sqlite_has_no_procedures() {
         delete: None,
     }));
     let c = db.connector(vec![o]);
-    let err = c.schema().unwrap_err();
+    let err = c.schema(soon()).unwrap_err();
     assert!(
         matches!(&err, ConnectorError::Misconfigured { detail } if detail.contains("no stored procedures")),
         "{err:?}"
@@ -228,7 +241,7 @@ fn an_unknown_placeholder_fails_at_start_up() {
         &[],
     ));
     let c = db.connector(vec![o]);
-    let err = c.test_connection().unwrap_err();
+    let err = c.test_connection(soon()).unwrap_err();
     assert!(
         matches!(&err, ConnectorError::Misconfigured { detail } if detail.contains("@UserNmae") && detail.contains("UserName")),
         "{err:?}"
@@ -266,8 +279,8 @@ fn views_are_read_but_not_written(target: Target) {
     let mut o = ObjectConfig::new("Employee", "Staff", "EmployeeId");
     o.view = true;
     let c = db.connector(vec![o.clone()]);
-    let mut stream = c.full_import("Employee", 10).unwrap();
-    let items = collect_all(stream.as_mut()).unwrap();
+    let mut stream = c.full_import("Employee", 10, soon()).unwrap();
+    let items = collect_all(stream.as_mut(), BUDGET).unwrap();
     assert_eq!(items.len(), 1);
     let ImportItem::Upsert(obj) = &items[0] else {
         panic!("{items:?}")
@@ -290,8 +303,8 @@ fn views_are_read_but_not_written(target: Target) {
     ));
     let c = db.connector(vec![o]);
     add(&c, "e3", "cid").unwrap();
-    let mut stream = c.full_import("Employee", 10).unwrap();
-    assert_eq!(collect_all(stream.as_mut()).unwrap().len(), 2);
+    let mut stream = c.full_import("Employee", 10, soon()).unwrap();
+    assert_eq!(collect_all(stream.as_mut(), BUDGET).unwrap().len(), 2);
 }
 
 #[test]
@@ -337,8 +350,8 @@ fn zoned_and_formatted_datetimes(target: Target) {
         },
     );
     let c = db.connector(vec![o]);
-    let mut stream = c.full_import("Employee", 10).unwrap();
-    let items = collect_all(stream.as_mut()).unwrap();
+    let mut stream = c.full_import("Employee", 10, soon()).unwrap();
+    let items = collect_all(stream.as_mut(), BUDGET).unwrap();
     let ImportItem::Upsert(obj) = &items[0] else {
         panic!()
     };
@@ -360,12 +373,15 @@ fn zoned_and_formatted_datetimes(target: Target) {
         "Born".into(),
         vec![AttrValue::String("1985-12-31T23:00:00Z".into())],
     );
-    c.export(&Change::Add {
-        object_type: "Employee".into(),
-        anchor: Some(Anchor("e2".into())),
-        dn: None,
-        attributes: a,
-    })
+    c.export(
+        &Change::Add {
+            object_type: "Employee".into(),
+            anchor: Some(Anchor("e2".into())),
+            dn: None,
+            attributes: a,
+        },
+        soon(),
+    )
     .unwrap();
     assert_eq!(
         rows(
@@ -394,7 +410,7 @@ fn iana_zone_names_are_refused_with_a_reason() {
             ..AttributeOverride::default()
         },
     );
-    let err = db.connector(vec![o]).schema().unwrap_err();
+    let err = db.connector(vec![o]).schema(soon()).unwrap_err();
     assert!(
         matches!(&err, ConnectorError::Misconfigured { detail } if detail.contains("IANA")),
         "{err:?}"

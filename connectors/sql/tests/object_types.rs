@@ -11,6 +11,7 @@
 
 mod common;
 
+use connector_core::conformance::{BUDGET, soon};
 use std::collections::BTreeSet;
 
 use common::{Db, Target, s};
@@ -59,7 +60,7 @@ fn queried(db: &Db) -> ObjectConfig {
 }
 
 fn names(c: &SqlConnector) -> BTreeSet<String> {
-    c.schema()
+    c.schema(soon())
         .unwrap()
         .object_types
         .iter()
@@ -73,8 +74,8 @@ fn set(items: &[&str]) -> BTreeSet<String> {
 
 /// Full import of `object_type`: the anchors read, each checked to carry that type.
 fn full(c: &SqlConnector, object_type: &str) -> BTreeSet<String> {
-    let mut stream = c.full_import(object_type, 2).unwrap();
-    collect_all(stream.as_mut())
+    let mut stream = c.full_import(object_type, 2, soon()).unwrap();
+    collect_all(stream.as_mut(), BUDGET)
         .unwrap()
         .into_iter()
         .map(|i| match i {
@@ -92,33 +93,42 @@ fn add(c: &SqlConnector, object_type: &str, id: &str, name: &str) {
     let mut a = Attributes::new();
     a.insert("id".into(), s(id));
     a.insert("name".into(), s(name));
-    c.export(&Change::Add {
-        object_type: object_type.into(),
-        anchor: Some(Anchor(id.into())),
-        dn: None,
-        attributes: a,
-    })
+    c.export(
+        &Change::Add {
+            object_type: object_type.into(),
+            anchor: Some(Anchor(id.into())),
+            dn: None,
+            attributes: a,
+        },
+        soon(),
+    )
     .unwrap();
 }
 
 fn rename(c: &SqlConnector, object_type: &str, id: &str, name: &str) -> Result<(), ConnectorError> {
-    c.export(&Change::Update {
-        object_type: object_type.into(),
-        anchor: Anchor(id.into()),
-        new_dn: None,
-        changes: vec![AttributeChange::Replace {
-            name: "name".into(),
-            values: s(name),
-        }],
-    })
+    c.export(
+        &Change::Update {
+            object_type: object_type.into(),
+            anchor: Anchor(id.into()),
+            new_dn: None,
+            changes: vec![AttributeChange::Replace {
+                name: "name".into(),
+                values: s(name),
+            }],
+        },
+        soon(),
+    )
     .map(drop)
 }
 
 fn remove(c: &SqlConnector, object_type: &str, id: &str) -> Result<(), ConnectorError> {
-    c.export(&Change::Delete {
-        object_type: object_type.into(),
-        anchor: Anchor(id.into()),
-    })
+    c.export(
+        &Change::Delete {
+            object_type: object_type.into(),
+            anchor: Anchor(id.into()),
+        },
+        soon(),
+    )
     .map(drop)
 }
 
@@ -127,7 +137,7 @@ fn discovery_lists_each_type(target: Target) {
     for object in [listed(), queried(&db)] {
         let c = db.connector(vec![object]);
         assert_eq!(names(&c), set(&["User", "Contact"]));
-        let schema = c.schema().unwrap();
+        let schema = c.schema(soon()).unwrap();
         for t in &schema.object_types {
             assert_eq!(t.anchor_attribute, "id");
             let attrs: BTreeSet<String> = t.attributes.iter().map(|a| a.name.clone()).collect();
@@ -176,8 +186,8 @@ fn imports_and_exports_keep_to_their_type(target: Target) {
 
 /// A delta import's items as `Upsert anchor` / `Delete anchor`, each checked to carry the type.
 fn delta(c: &SqlConnector, object_type: &str, since: &Watermark) -> (BTreeSet<String>, Watermark) {
-    let mut stream = c.delta_import(object_type, since, 10).unwrap();
-    let items = collect_all(stream.as_mut()).unwrap();
+    let mut stream = c.delta_import(object_type, since, 10, soon()).unwrap();
+    let items = collect_all(stream.as_mut(), BUDGET).unwrap();
     let seen = items
         .into_iter()
         .map(|i| match i {
@@ -198,8 +208,8 @@ fn delta(c: &SqlConnector, object_type: &str, since: &Watermark) -> (BTreeSet<St
 }
 
 fn full_mark(c: &SqlConnector, object_type: &str) -> Watermark {
-    let mut stream = c.full_import(object_type, 10).unwrap();
-    collect_all(stream.as_mut()).unwrap();
+    let mut stream = c.full_import(object_type, 10, soon()).unwrap();
+    collect_all(stream.as_mut(), BUDGET).unwrap();
     stream.watermark().unwrap()
 }
 
@@ -262,7 +272,7 @@ fn misconfigurations_are_clear(target: Target) {
     let db = directory_db(target);
     let check = |object: ObjectConfig, expected: &str| {
         let c = db.connector(vec![object]);
-        let err = c.test_connection().unwrap_err();
+        let err = c.test_connection(soon()).unwrap_err();
         assert!(
             matches!(&err, ConnectorError::Misconfigured { detail } if detail.contains(expected)),
             "{expected}: {err:?}"
@@ -308,7 +318,7 @@ fn misconfigurations_are_clear(target: Target) {
         clash,
         ObjectConfig::new("contact", "DirPhones", "ownerId"),
     ]);
-    let err = c.schema().unwrap_err();
+    let err = c.schema(soon()).unwrap_err();
     assert!(
         matches!(&err, ConnectorError::Misconfigured { detail } if detail.contains("configured twice")),
         "{err:?}"
@@ -358,19 +368,20 @@ mod conformance {
         let connector = db.connector(vec![o]);
         // The conformance suite starts from an empty type: drop the seeded contact.
         db.exec(r#"DELETE FROM "Directory" WHERE "ObjectKind" = 'Contact'"#);
-        connector_core::conformance::Fixture {
-            connector: Box::new(connector),
-            object_type: "Contact".into(),
-            sample: Box::new(|i| {
+        let mut f = connector_core::conformance::Fixture::new(
+            Box::new(connector),
+            "Contact",
+            |i| {
                 let mut a = Attributes::new();
                 a.insert("id".into(), s(&format!("c{i:04}")));
                 a.insert("name".into(), s(&format!("Contact {i}")));
                 a
-            }),
-            mutable_attribute: "name".into(),
-            multi_valued_attribute: Some("phones".into()),
-            keep_alive: db.into_keep(),
-        }
+            },
+            "name",
+            db.into_keep(),
+        );
+        f.multi_valued_attribute = Some("phones".into());
+        f
     }
     connector_core::conformance_tests!(setup);
 }

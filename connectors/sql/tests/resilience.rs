@@ -3,18 +3,22 @@
 #![cfg(feature = "odbc")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use connector_core::conformance::soon;
 use connector_core::{Anchor, AttrValue, Attributes, Change, Connector, ConnectorError};
 use connector_sql::{ObjectConfig, SqlConfig, SqlConnector};
 
 fn add(c: &SqlConnector, anchor: &str) -> Result<connector_core::ExportOutcome, ConnectorError> {
     let mut attributes = Attributes::new();
     attributes.insert("name".into(), vec![AttrValue::String(anchor.to_owned())]);
-    c.export(&Change::Add {
-        object_type: "User".into(),
-        anchor: Some(Anchor(anchor.into())),
-        dn: None,
-        attributes,
-    })
+    c.export(
+        &Change::Add {
+            object_type: "User".into(),
+            anchor: Some(Anchor(anchor.into())),
+            dn: None,
+            attributes,
+        },
+        soon(),
+    )
 }
 
 #[test]
@@ -60,7 +64,7 @@ fn an_unreachable_server_is_unavailable_and_a_bad_driver_misconfigured() {
     let check = |conn: &str, want_unavailable: bool| {
         let config = SqlConfig::new(conn, vec![ObjectConfig::new("User", "Users", "id")]);
         let c = SqlConnector::new(config, std::path::Path::new(".")).unwrap();
-        let err = c.schema().unwrap_err();
+        let err = c.schema(soon()).unwrap_err();
         assert_eq!(
             matches!(err, ConnectorError::Unavailable { .. }),
             want_unavailable,
@@ -190,12 +194,15 @@ fn slow_statements_time_out(db: &testkit::TestDb, sleep: &str) {
     let c = sleepy(&db.odbc_connection_string, sleep);
     add(&c, "a").unwrap();
     let err = c
-        .export(&Change::Update {
-            object_type: "User".into(),
-            anchor: Anchor("a".into()),
-            new_dn: None,
-            changes: vec![],
-        })
+        .export(
+            &Change::Update {
+                object_type: "User".into(),
+                anchor: Anchor("a".into()),
+                new_dn: None,
+                changes: vec![],
+            },
+            soon(),
+        )
         .unwrap_err();
     assert!(matches!(err, ConnectorError::Timeout { .. }), "{err:?}");
     // The connection is usable afterwards.
@@ -239,12 +246,15 @@ fn a_deadlock_victim_is_retried_once() {
     )
     .unwrap();
     let run = |id: &str| {
-        c.export(&Change::Update {
-            object_type: "Job".into(),
-            anchor: Anchor(id.into()),
-            new_dn: None,
-            changes: vec![],
-        })
+        c.export(
+            &Change::Update {
+                object_type: "Job".into(),
+                anchor: Anchor(id.into()),
+                new_dn: None,
+                changes: vec![],
+            },
+            soon(),
+        )
     };
     let (r1, r2) = std::thread::scope(|s| {
         let t1 = s.spawn(|| run("j1"));

@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use connector_core::{AttrKind, ConnectorError};
+use connector_core::{AttrKind, ConnectorError, Deadline};
 
 use crate::config::SqlConfig;
 use crate::dialect::Dialect;
@@ -135,15 +135,18 @@ impl Backend {
         )))
     }
 
-    /// Runs `f` on a session. A session whose connection broke is not reused.
+    /// Runs `f` on a session whose statements end by `deadline`. A session whose connection
+    /// broke is not reused.
     pub fn with_session<R>(
         &self,
+        deadline: Deadline,
         f: impl FnOnce(&mut dyn Session) -> Result<R, ConnectorError>,
     ) -> Result<R, ConnectorError> {
+        deadline.check("the database was asked")?;
         match self {
-            Backend::Sqlite(db) => db.with_session(f),
+            Backend::Sqlite(db) => db.with_session(deadline, f),
             #[cfg(feature = "odbc")]
-            Backend::Odbc(pool) => pool.with_session(f),
+            Backend::Odbc(pool) => pool.with_session(deadline, f),
         }
     }
 

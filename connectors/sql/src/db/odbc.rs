@@ -10,7 +10,7 @@
 use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use connector_core::{AttrKind, ConnectorError};
+use connector_core::{AttrKind, ConnectorError, Deadline};
 use odbc_api::buffers::TextRowSet;
 use odbc_api::handles::Nullability;
 use odbc_api::parameter::{InputParameter, VarBinaryBox, VarCharBox, WithDataType};
@@ -22,7 +22,7 @@ use odbc_api::{
 use super::{ColumnInfo, Session, kind_of_type_name};
 use crate::config::SqlConfig;
 use crate::dialect::{BoolBinding, Dialect};
-use crate::errors::{DbError, connection_lost};
+use crate::errors::{DbError, TIMEOUT_STATE, connection_lost};
 use crate::value::Value;
 
 /// Idle connections older than this are validated before reuse.
@@ -94,16 +94,13 @@ impl OdbcPool {
         self.capacity
     }
 
-    fn timeout_secs(&self) -> usize {
-        usize::try_from(self.timeout.as_secs().max(1)).unwrap_or(usize::MAX)
-    }
-
-    fn acquire(&self) -> Result<Permit<'_>, ConnectorError> {
-        let deadline = Instant::now() + self.timeout;
+    fn acquire(&self, call: Deadline) -> Result<Permit<'_>, ConnectorError> {
+        let wait_until = Instant::now() + call.remaining_within(self.timeout);
         let mut n = self.in_use.lock().unwrap_or_else(PoisonError::into_inner);
         while *n >= self.capacity {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = wait_until.saturating_duration_since(Instant::now());
             if left.is_zero() {
+                call.check("a database connection was free")?;
                 return Err(ConnectorError::unavailable(format!(
                     "all {} database connections stayed busy for {:?}",
                     self.capacity, self.timeout
@@ -214,14 +211,16 @@ impl OdbcPool {
 
     pub fn with_session<R>(
         &self,
+        deadline: Deadline,
         f: impl FnOnce(&mut dyn Session) -> Result<R, ConnectorError>,
     ) -> Result<R, ConnectorError> {
-        let _permit = self.acquire()?;
+        let _permit = self.acquire(deadline)?;
         let conn = self.checkout()?;
         let mut session = OdbcSession {
             conn: &conn,
             dialect: self.dialect(),
-            timeout_secs: self.timeout_secs(),
+            timeout: self.timeout,
+            deadline,
             broken: false,
             in_transaction: false,
             dbms_name: self
@@ -267,7 +266,11 @@ fn driver_name(conn: &str) -> String {
 struct OdbcSession<'c> {
     conn: &'c Connection<'static>,
     dialect: Dialect,
-    timeout_secs: usize,
+    /// The configured limit per statement.
+    timeout: Duration,
+    /// The deadline of the call this session serves: no statement starts after it, and none
+    /// is given longer than what is left of it.
+    deadline: Deadline,
     broken: bool,
     in_transaction: bool,
     dbms_name: String,
@@ -300,7 +303,9 @@ fn bind(v: &Value, bools: BoolBinding) -> Box<dyn InputParameter> {
                 DataType::Timestamp { precision: 6 },
             )),
             AttrKind::Binary => Box::new(VarBinaryBox::null()),
-            AttrKind::String | AttrKind::Reference => Box::new(VarCharBox::null()),
+            AttrKind::String | AttrKind::Reference | AttrKind::Secret => {
+                Box::new(VarCharBox::null())
+            }
         },
         Value::Text(s) => Box::new(s.clone().into_parameter()),
         Value::Int(i) => Box::new(*i),
@@ -528,9 +533,21 @@ impl OdbcSession<'_> {
     fn statement(
         &mut self,
     ) -> Result<odbc_api::Preallocated<odbc_api::handles::StatementImpl<'_>>, DbError> {
+        let left = self.deadline.remaining_within(self.timeout);
+        if left.is_zero() {
+            return Err(DbError::new(
+                TIMEOUT_STATE,
+                0,
+                "the call's deadline passed before the statement started",
+            ));
+        }
+        // The ODBC query timeout counts whole seconds; round up so a statement is never cut
+        // before the deadline, and bound what is left below by one second.
+        let secs = usize::try_from(left.as_secs() + u64::from(left.subsec_nanos() > 0))
+            .unwrap_or(usize::MAX);
         let conn = self.conn;
         let mut stmt = conn.preallocate().map_err(|e| self.fail(&e))?;
-        stmt.set_query_timeout_sec(self.timeout_secs)
+        stmt.set_query_timeout_sec(secs.max(1))
             .map_err(|e| self.fail(&e))?;
         Ok(stmt)
     }

@@ -1,20 +1,22 @@
 //! The built-in SQLite backend: the embedded default that needs no system package.
 //!
 //! One `rusqlite::Connection` behind a mutex (SQLite serialises writers anyway), opened in WAL
-//! mode with foreign keys on and a busy timeout equal to the command timeout. Statements go
-//! through rusqlite's prepared-statement cache.
+//! mode with foreign keys on. Each session waits for locks at most the command timeout or what
+//! is left of its call's deadline, whichever is shorter, and a progress handler interrupts a
+//! statement still running when the deadline passes. Statements go through rusqlite's
+//! prepared-statement cache.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use connector_core::{AttrKind, ConnectorError};
+use connector_core::{AttrKind, ConnectorError, Deadline};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ToSql};
 
 use super::{ColumnInfo, Session, kind_of_type_name};
 use crate::dialect::Dialect;
-use crate::errors::{DbError, classify};
+use crate::errors::{DbError, TIMEOUT_STATE, classify};
 use crate::value::{Value, format_datetime};
 
 /// Where a `sqlite://` connection string points: a file (relative paths against `base_dir`) or
@@ -39,7 +41,11 @@ pub(crate) fn sqlite_target(conn: &str, base_dir: &Path) -> Option<Option<PathBu
 /// The SQLite database.
 pub(crate) struct SqliteDb {
     conn: Mutex<Connection>,
+    timeout: Duration,
 }
+
+/// SQLite virtual-machine steps between two looks at the deadline.
+const STEPS_PER_DEADLINE_CHECK: std::ffi::c_int = 10_000;
 
 fn sqlite_error(e: &rusqlite::Error) -> DbError {
     use rusqlite::ffi;
@@ -56,6 +62,7 @@ fn sqlite_error(e: &rusqlite::Error) -> DbError {
                         "40001"
                     }
                     rusqlite::ErrorCode::CannotOpen => "08001",
+                    rusqlite::ErrorCode::OperationInterrupted => TIMEOUT_STATE,
                     rusqlite::ErrorCode::TypeMismatch => "22000",
                     _ => "HY000",
                 },
@@ -99,11 +106,13 @@ impl SqliteDb {
         })?;
         Ok(SqliteDb {
             conn: Mutex::new(conn),
+            timeout,
         })
     }
 
     pub fn with_session<R>(
         &self,
+        deadline: Deadline,
         f: impl FnOnce(&mut dyn Session) -> Result<R, ConnectorError>,
     ) -> Result<R, ConnectorError> {
         // A panic while holding the lock leaves the connection usable: SQLite rolls back an
@@ -112,8 +121,30 @@ impl SqliteDb {
             .conn
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut session = SqliteSession { conn: &mut guard };
-        f(&mut session)
+        deadline.check("the SQLite statement started")?;
+        let conn: &mut Connection = &mut guard;
+        let until = deadline.instant();
+        let bounded = conn
+            .busy_timeout(deadline.remaining_within(self.timeout))
+            .and_then(|()| {
+                conn.progress_handler(
+                    STEPS_PER_DEADLINE_CHECK,
+                    Some(move || std::time::Instant::now() >= until),
+                )
+            });
+        if let Err(e) = bounded {
+            return Err(classify(
+                &sqlite_error(&e),
+                Dialect::Sqlite,
+                "bounding the statement by the deadline",
+            ));
+        }
+        let mut session = SqliteSession { conn };
+        let result = f(&mut session);
+        if let Err(e) = session.conn.progress_handler(0, None::<fn() -> bool>) {
+            tracing::debug!(error = %e, "cannot remove the SQLite progress handler");
+        }
+        result
     }
 }
 

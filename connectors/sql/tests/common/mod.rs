@@ -12,7 +12,9 @@ use std::path::PathBuf;
 
 use connector_core::conformance::Fixture;
 use connector_core::{AttrValue, Attributes};
-use connector_sql::{MultiValuedConfig, ObjectConfig, SqlConfig, SqlConnector};
+use connector_sql::{
+    AttrType, AttributeOverride, MultiValuedConfig, ObjectConfig, SqlConfig, SqlConnector,
+};
 
 /// Which database a test runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,6 +165,16 @@ impl Db {
     pub fn into_keep(self) -> Box<dyn std::any::Any + Send> {
         Box::new(self)
     }
+
+    /// Another handle on the same database, for reading it while `self` keeps it alive.
+    pub fn handle(&self) -> Db {
+        Db {
+            target: self.target,
+            connection: self.connection.clone(),
+            base_dir: self.base_dir.clone(),
+            keep: Box::new(()),
+        }
+    }
 }
 
 /// Users with a unique userName and a child table of e-mail addresses.
@@ -202,15 +214,57 @@ pub fn user_sample(i: usize) -> Attributes {
 pub fn fixture(target: Target) -> Fixture {
     let db = Db::new(target);
     create_users(&db);
-    let connector = db.connector(vec![users_object()]);
-    Fixture {
-        connector: Box::new(connector),
-        object_type: "User".into(),
-        sample: Box::new(user_sample),
-        mutable_attribute: "displayName".into(),
-        multi_valued_attribute: Some("emails".into()),
-        keep_alive: db.into_keep(),
+    let users = with_manager_and_password(&db, users_object());
+    conformance_fixture(db, users)
+}
+
+/// Adds a reference column `managerId` and a secret column `password` to `Users`, and
+/// declares them on `users`.
+pub fn with_manager_and_password(db: &Db, mut users: ObjectConfig) -> ObjectConfig {
+    db.exec(r#"ALTER TABLE "Users" ADD COLUMN "managerId" VARCHAR(64)"#);
+    db.exec(r#"ALTER TABLE "Users" ADD COLUMN "password" VARCHAR(128)"#);
+    for (column, kind) in [
+        ("managerId", AttrType::Reference),
+        ("password", AttrType::Secret),
+    ] {
+        users.attributes.insert(
+            column.into(),
+            AttributeOverride {
+                kind: Some(kind),
+                ..AttributeOverride::default()
+            },
+        );
     }
+    users
+}
+
+/// The conformance fixture over `Users` as configured by `users`.
+fn conformance_fixture(db: Db, users: ObjectConfig) -> Fixture {
+    let connector = db.connector(vec![users]);
+    let reader = db.handle();
+    let mut f = Fixture::new(
+        Box::new(connector),
+        "User",
+        user_sample,
+        "displayName",
+        db.into_keep(),
+    );
+    f.multi_valued_attribute = Some("emails".into());
+    f.reference_attribute = Some("managerId".into());
+    f.secret = Some((
+        "password".into(),
+        Box::new(move |anchor| {
+            reader
+                .strings(&format!(
+                    r#"SELECT "password" FROM "Users" WHERE "id" = '{}'"#,
+                    anchor.as_str().replace('\'', "''")
+                ))
+                .into_iter()
+                .next()
+                .flatten()
+        }),
+    ));
+    f
 }
 
 /// The statements creating a trigger-fed history table `UserChanges` on `Users` and
@@ -270,13 +324,6 @@ pub fn users_with_history(db: &Db) -> ObjectConfig {
 pub fn delta_fixture(target: Target) -> Fixture {
     let db = Db::new(target);
     let users = users_with_history(&db);
-    let connector = db.connector(vec![users]);
-    Fixture {
-        connector: Box::new(connector),
-        object_type: "User".into(),
-        sample: Box::new(user_sample),
-        mutable_attribute: "displayName".into(),
-        multi_valued_attribute: Some("emails".into()),
-        keep_alive: db.into_keep(),
-    }
+    let users = with_manager_and_password(&db, users);
+    conformance_fixture(db, users)
 }
