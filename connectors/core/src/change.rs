@@ -97,7 +97,9 @@ pub enum Change {
         new_dn: Option<String>,
         changes: Vec<AttributeChange>,
     },
-    /// Replace every exported attribute of an existing object.
+    /// Replace every exported attribute of an existing object. Attributes of kind
+    /// [`crate::AttrKind::Secret`] that are left out keep their value: the host never knows a
+    /// stored secret, so their absence means "unchanged", never "clear".
     Replace {
         object_type: String,
         anchor: Anchor,

@@ -671,6 +671,24 @@ pub fn check_secrets_are_write_only(f: &Fixture) {
         Some("Changed#Passw0rd"),
         "the update did not write the secret"
     );
+    let mut replaced = (f.sample)(94);
+    replaced.insert(f.mutable_attribute.clone(), s("replaced"));
+    f.connector
+        .export(
+            &Change::Replace {
+                object_type: f.object_type.clone(),
+                anchor: anchor.clone(),
+                dn: None,
+                attributes: replaced,
+            },
+            soon(),
+        )
+        .expect("replace without the secret");
+    assert_eq!(
+        probe(&anchor).as_deref(),
+        Some("Changed#Passw0rd"),
+        "a replace that left the secret out changed it"
+    );
     let imported = f.import_all(100);
     let obj = &imported[&anchor];
     assert!(

@@ -10,7 +10,7 @@
 use std::collections::BTreeSet;
 
 use connector_core::{
-    Anchor, AttrValue, AttributeChange, Attributes, Change, ConnectorError, Direction,
+    Anchor, AttrKind, AttrValue, AttributeChange, Attributes, Change, ConnectorError, Direction,
     ExportOutcome,
 };
 
@@ -611,6 +611,10 @@ fn replace(
             .find(|(k, _)| obj.column(k).is_some_and(|c| c.name == col.name))
             .map(|(_, v)| v.as_slice())
             .unwrap_or(&[]);
+        // The host never knows a stored secret, so one left out of a replace is kept as is.
+        if values.is_empty() && col.kind == AttrKind::Secret {
+            continue;
+        }
         sets.push((col.quoted.clone(), single(col, values)?));
     }
     if let (DnModel::Column(col), Some(dn)) = (&obj.dn, dn) {
