@@ -15,7 +15,7 @@ use connector_core::{
 use serde_json::{Map, Value};
 
 use crate::pool::{Effect, Inner};
-use crate::protocol::{self, PasswordMode};
+use crate::protocol::{self, ExportStyleName, PasswordMode};
 
 /// Exports one change.
 pub(crate) fn export(
@@ -25,10 +25,84 @@ pub(crate) fn export(
     deadline: Deadline,
 ) -> Result<ExportOutcome, ConnectorError> {
     validate(ot, change)?;
+    let replaced;
+    let change = match change {
+        Change::Update { .. }
+            if inner.capabilities.export_style == ExportStyleName::ObjectReplace =>
+        {
+            replaced = update_as_replace(inner, ot, change, deadline)?;
+            &replaced
+        }
+        _ => change,
+    };
     if inner.capabilities.passwords == PasswordMode::Separate && change.carries_secrets() {
         return export_with_separate_passwords(inner, ot, change, deadline);
     }
     send_export(inner, ot, change, deadline)
+}
+
+/// A script that takes whole objects (`exportStyle: "objectReplace"`, as every PSMA script)
+/// gets an attribute-level update as a `replace`: the object is read, the changes applied, and
+/// the result sent. The host serialises exports to one anchor, so nothing of ours interleaves.
+fn update_as_replace(
+    inner: &Arc<Inner>,
+    ot: &ObjectTypeSchema,
+    change: &Change,
+    deadline: Deadline,
+) -> Result<Change, ConnectorError> {
+    let Change::Update {
+        object_type,
+        anchor,
+        new_dn,
+        changes,
+    } = change
+    else {
+        return Ok(change.clone());
+    };
+    let mut body = Map::new();
+    body.insert("objectType".into(), Value::from(ot.name.as_str()));
+    body.insert("anchor".into(), Value::from(anchor.as_str()));
+    let current = match inner.call("read", body, deadline, Effect::Read, &[]) {
+        Ok(result) => result.get("object").cloned().unwrap_or(Value::Null),
+        Err(ConnectorError::NotFound { .. }) => Value::Null,
+        Err(e) => return Err(e),
+    };
+    if current.is_null() {
+        return Err(ConnectorError::not_found(format!(
+            "{} {anchor} does not exist",
+            ot.name
+        )));
+    }
+    let schema = connector_core::ConnectorSchema {
+        object_types: vec![ot.clone()],
+    };
+    let mut dropped = Vec::new();
+    let item = protocol::decode_item(&schema, &ot.name, current, &mut dropped).map_err(|e| {
+        ConnectorError::misconfigured(format!(
+            "the script's read answer is invalid: {}",
+            inner.redact(&e)
+        ))
+    })?;
+    let connector_core::ImportItem::Upsert(mut object) = item else {
+        return Err(ConnectorError::not_found(format!(
+            "{} {anchor} does not exist",
+            ot.name
+        )));
+    };
+    // Import-only attributes are the target's own; a replace does not carry them.
+    object.attributes.retain(|name, _| {
+        ot.attribute(name)
+            .is_some_and(|a| a.direction != Direction::Import)
+    });
+    for c in changes {
+        c.apply_to(&mut object.attributes);
+    }
+    Ok(Change::Replace {
+        object_type: object_type.clone(),
+        anchor: anchor.clone(),
+        dn: new_dn.clone().or(object.dn),
+        attributes: object.attributes,
+    })
 }
 
 fn send_export(

@@ -11,6 +11,7 @@
 //! exit, a line that is not an answer, an oversized line, a flood on stderr) is never used
 //! again: the pool drops it and starts a fresh one.
 
+use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -43,11 +44,14 @@ pub(crate) struct Launch {
     pub max_log_per_call: usize,
 }
 
-/// Known secrets, removed from anything the script writes that reaches a log or an error.
+/// Known secrets, removed from anything the script writes that reaches a log or an error:
+/// the configuration's, and those of the worker's last [`Redactor::RECENT_CALLS`] calls
+/// (standard error is read apart from the answers, so a line may be logged after its call
+/// returned).
 #[derive(Debug, Default)]
 pub(crate) struct Redactor {
     permanent: Vec<String>,
-    call: RwLock<Vec<String>>,
+    recent: RwLock<VecDeque<Vec<String>>>,
 }
 
 impl Redactor {
@@ -60,22 +64,33 @@ impl Redactor {
                 .into_iter()
                 .filter(|s| s.len() >= Self::MIN_LEN)
                 .collect(),
-            call: RwLock::new(Vec::new()),
+            recent: RwLock::new(VecDeque::new()),
         }
     }
 
-    /// The secrets of the current call (until the next call sets its own).
-    pub fn set_call(&self, secrets: Vec<String>) {
-        *self.call.write().unwrap_or_else(PoisonError::into_inner) = secrets
+    /// How many calls' secrets are remembered.
+    const RECENT_CALLS: usize = 16;
+
+    /// Remembers the secrets of a call that is about to start.
+    pub fn add_call(&self, secrets: Vec<String>) {
+        let secrets: Vec<String> = secrets
             .into_iter()
             .filter(|s| s.len() >= Self::MIN_LEN)
             .collect();
+        if secrets.is_empty() {
+            return;
+        }
+        let mut recent = self.recent.write().unwrap_or_else(PoisonError::into_inner);
+        if recent.len() == Self::RECENT_CALLS {
+            recent.pop_front();
+        }
+        recent.push_back(secrets);
     }
 
     pub fn redact(&self, text: &str) -> String {
-        let call = self.call.read().unwrap_or_else(PoisonError::into_inner);
+        let recent = self.recent.read().unwrap_or_else(PoisonError::into_inner);
         let mut out = text.to_owned();
-        for s in self.permanent.iter().chain(call.iter()) {
+        for s in self.permanent.iter().chain(recent.iter().flatten()) {
             if out.contains(s.as_str()) {
                 out = out.replace(s.as_str(), connector_core::secret::REDACTED);
             }
@@ -263,7 +278,7 @@ impl Worker {
             return Err(CallError::TooLarge(bytes.len()));
         }
         bytes.push(b'\n');
-        self.redactor.set_call(secrets);
+        self.redactor.add_call(secrets);
         self.log_used.store(0, Ordering::SeqCst);
         self.flood_sent.store(false, Ordering::SeqCst);
         let sent = self.to_stdin.as_ref().map(|tx| tx.send(bytes).is_ok());

@@ -530,3 +530,54 @@ fn stderr_is_logged_with_the_connector_name_and_secrets_redacted() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn an_update_reaches_an_object_replace_script_as_a_whole_object() {
+    use connector_core::{AttributeChange, ExportStyle};
+    let c = antics(|c| c.with_parameter("style", "objectReplace"));
+    assert_eq!(c.capabilities().export_style, ExportStyle::ObjectReplace);
+    add(&c, "r1", "ok").unwrap();
+    let update = |changes| {
+        c.export(
+            &Change::Update {
+                object_type: "User".into(),
+                anchor: "r1".into(),
+                new_dn: None,
+                changes,
+            },
+            soon(),
+        )
+    };
+    update(vec![AttributeChange::Replace {
+        name: "name".into(),
+        values: vec!["Renée".into()],
+    }])
+    .expect("the update goes out as a replace");
+    let obj = c.read("User", &"r1".into(), soon()).unwrap().unwrap();
+    assert_eq!(obj.values("name"), ["Renée".into()]);
+    assert_eq!(
+        obj.values("mode"),
+        ["ok".into()],
+        "the other attributes stay"
+    );
+    update(vec![AttributeChange::Clear {
+        name: "mode".into(),
+    }])
+    .unwrap();
+    let obj = c.read("User", &"r1".into(), soon()).unwrap().unwrap();
+    assert!(obj.values("mode").is_empty());
+    let err = c
+        .export(
+            &Change::Update {
+                object_type: "User".into(),
+                anchor: "ghost".into(),
+                new_dn: None,
+                changes: vec![AttributeChange::Clear {
+                    name: "mode".into(),
+                }],
+            },
+            soon(),
+        )
+        .expect_err("missing");
+    assert!(matches!(err, ConnectorError::NotFound { .. }), "{err:?}");
+}

@@ -3,7 +3,7 @@
 
 An add's `mode` attribute says what to do: ok, hang, crash, garbage, huge, flood, error,
 named-error, pending, wrong-id, slow, leak (prints the password to stderr). Objects live in
-memory only. `test` describes the worker: its pid, working directory and environment names.
+memory only; updates are refused, replaces accepted. `test` describes the worker: its pid, working directory and environment names.
 """
 import json
 import os
@@ -89,7 +89,8 @@ def main():
             if PARAMS.get("protocol"):
                 answer({"id": rid, "result": {"protocol": int(PARAMS["protocol"])}})
                 continue
-            caps = {"concurrencySafe": PARAMS.get("concurrent") == "true"}
+            caps = {"concurrencySafe": PARAMS.get("concurrent") == "true",
+                    "exportStyle": PARAMS.get("style", "attributeUpdate")}
             answer({"id": rid, "result": {"protocol": 1, "capabilities": caps}})
         elif op == "schema":
             answer({"id": rid, "result": {"objectTypes": [{"name": "User", "anchor": "id",
@@ -100,8 +101,12 @@ def main():
                 os.getpid(), os.getcwd(), ",".join(sorted(os.environ)), req["deadlineMs"])
             answer({"id": rid, "result": {"description": desc}})
         elif op == "export":
-            if req["change"]["kind"] == "add":
+            change = req["change"]
+            if change["kind"] == "add":
                 add(req)
+            elif change["kind"] == "replace" and change["anchor"] in OBJECTS:
+                OBJECTS[change["anchor"]] = change["attributes"]
+                answer({"id": rid, "result": {}})
             else:
                 answer({"id": rid, "error": {"kind": "rejected", "detail": "adds only"}})
         elif op == "read":
