@@ -59,36 +59,11 @@ fn update_as_replace(
     else {
         return Ok(change.clone());
     };
-    let mut body = Map::new();
-    body.insert("objectType".into(), Value::from(ot.name.as_str()));
-    body.insert("anchor".into(), Value::from(anchor.as_str()));
-    let current = match inner.call("read", body, deadline, Effect::Read, &[]) {
-        Ok(result) => result.get("object").cloned().unwrap_or(Value::Null),
-        Err(ConnectorError::NotFound { .. }) => Value::Null,
-        Err(e) => return Err(e),
-    };
-    if current.is_null() {
-        return Err(ConnectorError::not_found(format!(
-            "{} {anchor} does not exist",
-            ot.name
-        )));
-    }
     let schema = connector_core::ConnectorSchema {
         object_types: vec![ot.clone()],
     };
-    let mut dropped = Vec::new();
-    let item = protocol::decode_item(&schema, &ot.name, current, &mut dropped).map_err(|e| {
-        ConnectorError::misconfigured(format!(
-            "the script's read answer is invalid: {}",
-            inner.redact(&e)
-        ))
-    })?;
-    let connector_core::ImportItem::Upsert(mut object) = item else {
-        return Err(ConnectorError::not_found(format!(
-            "{} {anchor} does not exist",
-            ot.name
-        )));
-    };
+    let mut object = crate::import::read_object(inner, &schema, &ot.name, anchor, deadline)?
+        .ok_or_else(|| ConnectorError::not_found(format!("{} {anchor} does not exist", ot.name)))?;
     // Import-only attributes are the target's own; a replace does not carry them.
     object.attributes.retain(|name, _| {
         ot.attribute(name)

@@ -10,7 +10,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use connector_core::{
-    ConnectorError, ConnectorSchema, Deadline, ImportItem, ImportStream, Watermark,
+    Anchor, ConnectorError, ConnectorObject, ConnectorSchema, Deadline, ImportItem, ImportStream,
+    Watermark,
 };
 use serde_json::{Map, Value};
 
@@ -126,5 +127,42 @@ impl ImportStream for ScriptImport {
 
     fn watermark(&self) -> Option<Watermark> {
         self.watermark.clone()
+    }
+}
+
+/// Reads one object by anchor (`read`); `None` when the script answers `null` or `notFound`.
+pub(crate) fn read_object(
+    inner: &Arc<Inner>,
+    schema: &ConnectorSchema,
+    object_type: &str,
+    anchor: &Anchor,
+    deadline: Deadline,
+) -> Result<Option<ConnectorObject>, ConnectorError> {
+    let mut body = Map::new();
+    body.insert("objectType".into(), Value::from(object_type));
+    body.insert("anchor".into(), Value::from(anchor.as_str()));
+    let result = match inner.call("read", body, deadline, Effect::Read, &[]) {
+        Err(ConnectorError::NotFound { .. }) => return Ok(None),
+        other => other?,
+    };
+    let object = result.get("object").cloned().unwrap_or(Value::Null);
+    if object.is_null() {
+        return Ok(None);
+    }
+    let mut dropped = Vec::new();
+    let item = protocol::decode_item(schema, object_type, object, &mut dropped).map_err(|e| {
+        ConnectorError::misconfigured(format!(
+            "the script's read answer is invalid: {}",
+            inner.redact(&e)
+        ))
+    })?;
+    warn_dropped(inner, &dropped);
+    match item {
+        ImportItem::Upsert(obj) if obj.anchor == *anchor => Ok(Some(obj)),
+        ImportItem::Upsert(obj) => Err(ConnectorError::misconfigured(format!(
+            "the script answered a read of {anchor} with object {}",
+            obj.anchor
+        ))),
+        ImportItem::Delete { .. } => Ok(None),
     }
 }

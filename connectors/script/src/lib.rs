@@ -46,7 +46,7 @@ use std::sync::{Arc, PoisonError};
 
 use connector_core::{
     Anchor, Capabilities, Change, Connector, ConnectorError, ConnectorObject, ConnectorSchema,
-    Deadline, ExportOutcome, ImportItem, ImportStream, Watermark,
+    Deadline, ExportOutcome, ImportStream, Watermark,
 };
 use serde_json::{Map, Value};
 
@@ -249,33 +249,7 @@ impl Connector for ScriptConnector {
     ) -> Result<Option<ConnectorObject>, ConnectorError> {
         deadline.check("the read")?;
         let (schema, name) = self.object_type(object_type, deadline)?;
-        let mut body = Map::new();
-        body.insert("objectType".into(), Value::from(name.as_str()));
-        body.insert("anchor".into(), Value::from(anchor.as_str()));
-        let result = match self.inner.call("read", body, deadline, Effect::Read, &[]) {
-            Err(ConnectorError::NotFound { .. }) => return Ok(None),
-            other => other?,
-        };
-        let object = result.get("object").cloned().unwrap_or(Value::Null);
-        if object.is_null() {
-            return Ok(None);
-        }
-        let mut dropped = Vec::new();
-        let item = protocol::decode_item(&schema, &name, object, &mut dropped).map_err(|e| {
-            ConnectorError::misconfigured(format!(
-                "the script's read answer is invalid: {}",
-                self.inner.redact(&e)
-            ))
-        })?;
-        export::warn_dropped(&self.inner, &dropped);
-        match item {
-            ImportItem::Upsert(obj) if obj.anchor == *anchor => Ok(Some(obj)),
-            ImportItem::Upsert(obj) => Err(ConnectorError::misconfigured(format!(
-                "the script answered a read of {anchor} with object {}",
-                obj.anchor
-            ))),
-            ImportItem::Delete { .. } => Ok(None),
-        }
+        import::read_object(&self.inner, &schema, &name, anchor, deadline)
     }
 
     fn full_import<'a>(

@@ -345,6 +345,17 @@ fn encode_attributes(attributes: &Attributes) -> Value {
     )
 }
 
+fn whole_object(
+    kind: &str,
+    object_type: &str,
+    anchor: Value,
+    dn: &Option<String>,
+    attributes: &Attributes,
+) -> Value {
+    json!({"kind": kind, "objectType": object_type, "anchor": anchor, "dn": dn,
+           "attributes": encode_attributes(attributes)})
+}
+
 /// The `change` member of an `export` request.
 pub(crate) fn encode_change(change: &Change) -> Value {
     match change {
@@ -353,15 +364,13 @@ pub(crate) fn encode_change(change: &Change) -> Value {
             anchor,
             dn,
             attributes,
-        } => json!({"kind": "add", "objectType": object_type, "anchor": anchor, "dn": dn,
-                    "attributes": encode_attributes(attributes)}),
+        } => whole_object("add", object_type, json!(anchor), dn, attributes),
         Change::Replace {
             object_type,
             anchor,
             dn,
             attributes,
-        } => json!({"kind": "replace", "objectType": object_type, "anchor": anchor, "dn": dn,
-                    "attributes": encode_attributes(attributes)}),
+        } => whole_object("replace", object_type, json!(anchor), dn, attributes),
         Change::Update {
             object_type,
             anchor,

@@ -9,27 +9,14 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::path::Path;
 
+use common::{crate_dir, fixture, json_password_probe};
+use connector_core::AttrValue;
 use connector_core::conformance::Fixture;
-use connector_core::{AttrValue, Attributes};
 use connector_script::{ScriptConfig, ScriptConnector};
-use serde_json::Value;
-
-fn crate_dir() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn sample(i: usize) -> Attributes {
-    let mut a = Attributes::new();
-    a.insert("id".into(), vec![format!("u{i:04}").as_str().into()]);
-    a.insert("userName".into(), vec![format!("user{i}").as_str().into()]);
-    a.insert(
-        "displayName".into(),
-        vec![format!("User {i}").as_str().into()],
-    );
-    a
-}
 
 fn connector(script: &str, interpreter: &str, dir: &Path, store: (&str, &str)) -> ScriptConnector {
     let mut config = ScriptConfig::new(script)
@@ -49,30 +36,25 @@ fn python() -> Fixture {
         ("database", "users.db"),
     );
     assert_eq!(c.max_workers(), 4, "the Python example is concurrency-safe");
-    let mut f = Fixture::new(Box::new(c), "User", sample, "displayName", Box::new(dir));
-    f.multi_valued_attribute = Some("mail".into());
-    f.reference_attribute = Some("manager".into());
-    f.secret = Some((
-        "password".into(),
-        Box::new(move |anchor| {
-            let out = std::process::Command::new("python3")
-                .arg("-c")
-                .arg(
-                    "import sqlite3, sys\n\
-                     r = sqlite3.connect(sys.argv[1]).execute(\
-                     'SELECT password FROM users WHERE id = ?', (sys.argv[2],)).fetchone()\n\
-                     print(r[0] if r and r[0] is not None else '')",
-                )
-                .arg(&db)
-                .arg(anchor.as_str())
-                .output()
-                .unwrap();
-            let text = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-            (!text.is_empty()).then_some(text)
-        }),
-    ));
+    let probe = Box::new(move |anchor: &connector_core::Anchor| {
+        let out = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(
+                "import sqlite3, sys\n\
+                 r = sqlite3.connect(sys.argv[1]).execute(\
+                 'SELECT password FROM users WHERE id = ?', (sys.argv[2],)).fetchone()\n\
+                 print(r[0] if r and r[0] is not None else '')",
+            )
+            .arg(&db)
+            .arg(anchor.as_str())
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        (!text.is_empty()).then_some(text)
+    });
+    let mut f = fixture(c, "User", dir, probe);
     f.pending_sample = Some(Box::new(|i| {
-        let mut a = sample(i);
+        let mut a = common::sample(i);
         a.insert("needsApproval".into(), vec![AttrValue::Boolean(true)]);
         a
     }));
@@ -93,18 +75,7 @@ fn shell() -> Fixture {
         1,
         "the shell example is not concurrency-safe"
     );
-    let mut f = Fixture::new(Box::new(c), "User", sample, "displayName", Box::new(dir));
-    f.multi_valued_attribute = Some("mail".into());
-    f.reference_attribute = Some("manager".into());
-    f.secret = Some((
-        "password".into(),
-        Box::new(move |anchor| {
-            let text = std::fs::read_to_string(&store).ok()?;
-            let v: Value = serde_json::from_str(&text).unwrap();
-            v["passwords"][anchor.as_str()].as_str().map(str::to_owned)
-        }),
-    ));
-    f
+    fixture(c, "User", dir, json_password_probe(store))
 }
 
 mod python_sqlite {

@@ -4,33 +4,19 @@
 //! its output and checks only that the files are there; it is never silently skipped.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::time::Duration;
 
-use connector_core::Attributes;
+use common::{crate_dir, json_password_probe};
 use connector_core::conformance::{self, Fixture};
 use connector_script::{ScriptConfig, ScriptConnector};
-use serde_json::Value;
-
-fn crate_dir() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn pwsh() -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|d| d.join("pwsh"))
         .find(|p| p.is_file())
-}
-
-fn sample(i: usize) -> Attributes {
-    let mut a = Attributes::new();
-    a.insert("id".into(), vec![format!("u{i:04}").as_str().into()]);
-    a.insert("userName".into(), vec![format!("user{i}").as_str().into()]);
-    a.insert(
-        "displayName".into(),
-        vec![format!("User {i}").as_str().into()],
-    );
-    a
 }
 
 fn fixture() -> Fixture {
@@ -54,20 +40,7 @@ fn fixture() -> Fixture {
     config.working_dir = Some(dir.path().to_owned());
     config.start_timeout = Duration::from_secs(60);
     let c = ScriptConnector::named("psma", config, crate_dir()).expect("start the runner");
-    let mut f = Fixture::new(Box::new(c), "user", sample, "displayName", Box::new(dir));
-    f.multi_valued_attribute = Some("mail".into());
-    f.reference_attribute = Some("manager".into());
-    f.secret = Some((
-        "password".into(),
-        Box::new(move |anchor| {
-            let v: Value = serde_json::from_str(&std::fs::read_to_string(&store).ok()?).ok()?;
-            v.get("passwords")?
-                .get(anchor.as_str())?
-                .as_str()
-                .map(str::to_owned)
-        }),
-    ));
-    f
+    common::fixture(c, "user", dir, json_password_probe(store))
 }
 
 #[test]

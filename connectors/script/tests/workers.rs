@@ -19,9 +19,8 @@ use connector_core::{
 };
 use connector_script::{ScriptConfig, ScriptConnector};
 
-fn crate_dir() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
+use common::crate_dir;
 
 fn antics(tweak: impl FnOnce(ScriptConfig) -> ScriptConfig) -> ScriptConnector {
     let config = ScriptConfig::new("tests/scripts/antics.py").with_interpreter("python3");
