@@ -2,7 +2,8 @@
 # Runs connector-host's whole test suite on a Debian machine, first installing
 # and starting whatever the tests need: unixODBC with the PostgreSQL, MariaDB
 # and SQLite ODBC drivers, a PostgreSQL and a MariaDB server, OpenLDAP slapd and
-# ldap-utils, openssl. Idempotent, and quick when everything is already there.
+# ldap-utils, openssl, python3 and jq (script connector). Idempotent, and quick
+# when everything is already there.
 #
 # Usage: ./scripts/test.sh [--bootstrap-only] [CARGO SELECTION...]
 #   --bootstrap-only  install/start the servers, print the CH_TEST_* variables, stop
@@ -119,6 +120,9 @@ BOOT_START=$SECONDS
 step "checking packages"
 PACKAGES=(unixodbc unixodbc-dev odbc-postgresql odbc-mariadb libsqliteodbc slapd ldap-utils openssl)
 command -v cc >/dev/null || PACKAGES+=(gcc libc6-dev)
+# The script connector's reference connectors and tests run python3, sh and jq.
+command -v python3 >/dev/null || PACKAGES+=(python3)
+command -v jq >/dev/null || PACKAGES+=(jq)
 # A server package is only needed when nothing answers on its port; the client is
 # always needed to check that the server accepts our user.
 if port_open "$PG_HOST" "$PG_PORT"; then
