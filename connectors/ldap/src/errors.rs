@@ -130,6 +130,15 @@ pub fn from_ldap(op: Op, target: &str, error: LdapError) -> ConnectorError {
         LdapError::Rustls { source } => ConnectorError::misconfigured(format!(
             "TLS with the LDAP server failed: {source} (check tls.ca_file / tls.pinned_sha256 and the server name)"
         )),
+        LdapError::Io { source }
+            if source
+                .get_ref()
+                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some()) =>
+        {
+            ConnectorError::misconfigured(format!(
+                "TLS with the LDAP server failed: {source} (check tls.ca_file / tls.pinned_sha256, the server name and the client certificate)"
+            ))
+        }
         LdapError::DNSName { source } => ConnectorError::misconfigured(format!(
             "the server name cannot be checked against its certificate: {source}"
         )),

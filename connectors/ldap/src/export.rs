@@ -347,21 +347,99 @@ async fn modify(
     dn: &str,
     mods: Vec<Mod<Bytes>>,
 ) -> Result<(), ConnectorError> {
+    let _ = ctx;
     if mods.is_empty() {
         return Ok(());
     }
-    if ctx.model.server.supports_control(oid::PERMISSIVE_MODIFY) {
-        ldap.with_controls(RawControl {
-            ctype: oid::PERMISSIVE_MODIFY.to_owned(),
-            crit: false,
-            val: None,
-        });
+    let res = send_modify(ldap, dn, mods.clone()).await?;
+    if res.rc == 0 {
+        return Ok(());
     }
+    // attributeOrValueExists / noSuchAttribute: a value added that is there, or removed that is
+    // not (a retried membership change, a change made behind our back). Drop those values,
+    // checked one by one with compare, and send the rest once more: value changes are
+    // idempotent, whether or not the server honours the permissive modify control.
+    if matches!(res.rc, 16 | 20) {
+        let mut kept = Vec::with_capacity(mods.len());
+        let mut dropped = false;
+        for m in mods {
+            match m {
+                Mod::Add(attr, values) => {
+                    let mut missing = HashSet::new();
+                    for v in values {
+                        if has_value(ldap, dn, &attr, &v).await? {
+                            dropped = true;
+                        } else {
+                            missing.insert(v);
+                        }
+                    }
+                    if !missing.is_empty() {
+                        kept.push(Mod::Add(attr, missing));
+                    }
+                }
+                Mod::Delete(attr, values) if !values.is_empty() => {
+                    let mut present = HashSet::new();
+                    for v in values {
+                        if has_value(ldap, dn, &attr, &v).await? {
+                            present.insert(v);
+                        } else {
+                            dropped = true;
+                        }
+                    }
+                    if !present.is_empty() {
+                        kept.push(Mod::Delete(attr, present));
+                    }
+                }
+                other => kept.push(other),
+            }
+        }
+        if dropped {
+            if kept.is_empty() {
+                return Ok(());
+            }
+            let again = send_modify(ldap, dn, kept).await?;
+            if again.rc == 0 {
+                return Ok(());
+            }
+            return Err(errors::from_result(Op::Modify, dn, &again));
+        }
+    }
+    Err(errors::from_result(Op::Modify, dn, &res))
+}
+
+async fn send_modify(
+    ldap: &mut Ldap,
+    dn: &str,
+    mods: Vec<Mod<Bytes>>,
+) -> Result<ldap3::LdapResult, ConnectorError> {
+    // Not critical: a server that does not know it ignores it.
+    ldap.with_controls(RawControl {
+        ctype: oid::PERMISSIVE_MODIFY.to_owned(),
+        crit: false,
+        val: None,
+    });
     ldap.modify(dn, mods)
         .await
-        .and_then(|r| r.success())
-        .map(|_| ())
         .map_err(|e| errors::from_ldap(Op::Modify, dn, e))
+}
+
+/// Whether the entry holds this value (an LDAP compare; an absent attribute is `false`).
+async fn has_value(
+    ldap: &mut Ldap,
+    dn: &str,
+    attr: &[u8],
+    value: &[u8],
+) -> Result<bool, ConnectorError> {
+    let attr = String::from_utf8_lossy(attr).into_owned();
+    let res = ldap
+        .compare(dn, &attr, value)
+        .await
+        .map_err(|e| errors::from_ldap(Op::Search, dn, e))?;
+    match res.0.rc {
+        6 => Ok(true),
+        5 | 16 => Ok(false),
+        _ => Err(errors::from_result(Op::Search, dn, &res.0)),
+    }
 }
 
 async fn update(
