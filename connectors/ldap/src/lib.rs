@@ -29,6 +29,32 @@
 //! failed. ldap3 panics on some malformed BER: every future runs under `catch_unwind`, so a bad
 //! reply is an error, never a crash.
 //!
+//! # Use
+//!
+//! The host's registry builds it from the `[connector.ldap]` table, kind `"ldap"`:
+//!
+//! ```no_run
+//! use connector_core::{Connector, Deadline};
+//! use connector_ldap::{LdapConfig, LdapConnector};
+//!
+//! let config: LdapConfig = toml::from_str(r#"
+//!     servers = ["ldaps://ldap1.example.com", "ldaps://ldap2.example.com"]
+//!     bind_dn = "cn=connector,ou=services,dc=example,dc=com"
+//!     bind_password = "resolved by the host from a file or the environment"
+//!     delta = "sync"
+//!     [tls]
+//!     ca_file = "certs/ldap-ca.pem"
+//!     [[object]]
+//!     type = "User"
+//!     object_classes = ["inetOrgPerson"]
+//!     base = "ou=people,dc=example,dc=com"
+//!     rdn_attribute = "uid"
+//! "#)?;
+//! let connector = LdapConnector::new(config, std::path::Path::new("/etc/connector-host"))?;
+//! println!("{}", connector.test_connection(Deadline::after(std::time::Duration::from_secs(30)))?);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Layout
 //!
 //! [`config`] (the `[connector.ldap]` table), `conn` (runtime, TLS, pool, failover, deadlines),

@@ -640,10 +640,7 @@ fn object_model(
     }
 
     // The anchor attribute: an import-only string (the DN pseudo-attribute `dn` for DN anchors).
-    if config.anchor == AnchorConfig::Dn
-        || subschema.attribute(&anchor_name).is_some()
-        || matches!(config.anchor, AnchorConfig::ObjectGuid)
-    {
+    if config.anchor == AnchorConfig::Dn || subschema.attribute(&anchor_name).is_some() {
         let name = subschema
             .attribute(&anchor_name)
             .map(|a| a.name)
