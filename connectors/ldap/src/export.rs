@@ -534,17 +534,31 @@ async fn update(
         }
         None => None,
     };
-    let mut dn = current.dn.clone();
+    finish(ldap, ctx, anchor, &current.dn, target, mods, password).await
+}
+
+/// The common end of an update and a replace: rename to `target` if it differs, modify, set the
+/// password; a failed modify undoes the rename.
+async fn finish(
+    ldap: &mut Ldap,
+    ctx: &Ctx<'_>,
+    anchor: &str,
+    current: &str,
+    target: Option<String>,
+    mods: Vec<Mod<Bytes>>,
+    password: Option<Secret>,
+) -> Result<ExportOutcome, ConnectorError> {
+    let mut dn = current.to_owned();
     let mut renamed = false;
-    if let Some(target) = &target {
-        renamed = rename(ldap, ctx, &dn, target).await?;
+    if let Some(target) = target {
+        renamed = rename(ldap, ctx, &dn, &target).await?;
         if renamed {
-            dn = target.clone();
+            dn = target;
         }
     }
     if let Err(e) = modify(ldap, ctx, &dn, mods).await {
         return Err(if renamed {
-            undo_rename(ldap, &dn, &current.dn, e).await
+            undo_rename(ldap, &dn, current, e).await
         } else {
             e
         });
@@ -597,15 +611,12 @@ async fn replace(
             })
             .ok(),
     };
-    let mut dn = current.dn.clone();
-    let mut renamed = false;
-    if let Some(target) = &target {
-        renamed = rename(ldap, ctx, &dn, target).await?;
-        if renamed {
-            dn = target.clone();
-        }
-    }
-    let rdn_attributes: BTreeSet<String> = Dn::parse(&dn)
+    // The DN the entry will have: its RDN's attribute is never emptied.
+    let final_dn = target
+        .clone()
+        .filter(|t| !dn::same_dn(t, &current.dn))
+        .unwrap_or_else(|| current.dn.clone());
+    let rdn_attributes: BTreeSet<String> = Dn::parse(&final_dn)
         .map(|d| {
             d.leaf()
                 .iter()
@@ -644,24 +655,7 @@ async fn replace(
             None => mods.push(Mod::Replace(attr.wire.as_bytes().to_vec(), HashSet::new())),
         }
     }
-    if let Err(e) = modify(ldap, ctx, &dn, mods).await {
-        return Err(if renamed {
-            undo_rename(ldap, &dn, &current.dn, e).await
-        } else {
-            e
-        });
-    }
-    if let Some(p) = &password {
-        set_password(ldap, &dn, p).await.map_err(|e| {
-            with_detail(
-                e,
-                " (the other attributes of this replace were already written)",
-            )
-        })?;
-    }
-    let mut outcome = ExportOutcome::anchor(anchor.to_owned().into());
-    outcome.dn = Some(dn);
-    Ok(outcome)
+    finish(ldap, ctx, anchor, &current.dn, target, mods, password).await
 }
 
 async fn delete(

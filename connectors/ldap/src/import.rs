@@ -115,69 +115,89 @@ pub async fn current_cookies(
     Ok(cookies)
 }
 
-/// A paged full import of one object type.
-pub struct FullImport<'a> {
+/// What both kinds of import stream hold: the object type, the connection they keep, which base
+/// they are at, and the items read but not yet handed out.
+pub struct Cursor<'a> {
     connector: &'a LdapConnector,
     model: Arc<Model>,
     object: usize,
     conn: Conn<'a>,
     base: usize,
-    cookie: Vec<u8>,
     page_size: usize,
     pending: VecDeque<ImportItem>,
-    watermark: Option<Watermark>,
     done: bool,
 }
 
-impl<'a> FullImport<'a> {
+impl<'a> Cursor<'a> {
     pub fn new(
         connector: &'a LdapConnector,
         model: Arc<Model>,
         object: usize,
         conn: Conn<'a>,
         page_size: usize,
-        watermark: Option<Watermark>,
     ) -> Self {
-        FullImport {
+        Cursor {
             connector,
             model,
             object,
             conn,
             base: 0,
-            cookie: Vec::new(),
             page_size: page_size.max(1),
             pending: VecDeque::new(),
-            watermark,
             done: false,
         }
     }
 
-    fn drain(&mut self) -> Vec<ImportItem> {
+    /// Checks the deadline and gives the model.
+    fn start(&self, deadline: Deadline) -> Result<Arc<Model>, ConnectorError> {
+        deadline.check("the next import page")?;
+        Ok(self.model.clone())
+    }
+
+    /// Up to a page of what was read; `None` when nothing is left.
+    fn page(&mut self) -> Option<Vec<ImportItem>> {
         let n = self.pending.len().min(self.page_size);
-        self.pending.drain(..n).collect()
+        (n > 0).then(|| self.pending.drain(..n).collect())
+    }
+}
+
+/// A paged full import of one object type.
+pub struct FullImport<'a> {
+    cursor: Cursor<'a>,
+    cookie: Vec<u8>,
+    watermark: Option<Watermark>,
+}
+
+impl<'a> FullImport<'a> {
+    pub fn new(cursor: Cursor<'a>, watermark: Option<Watermark>) -> Self {
+        FullImport {
+            cursor,
+            cookie: Vec::new(),
+            watermark,
+        }
     }
 }
 
 impl ImportStream for FullImport<'_> {
     fn next_page(&mut self, deadline: Deadline) -> Result<Option<Vec<ImportItem>>, ConnectorError> {
-        deadline.check("the next import page")?;
-        let model = self.model.clone();
-        let Some(obj) = model.objects.get(self.object) else {
+        let model = self.cursor.start(deadline)?;
+        let c = &mut self.cursor;
+        let Some(obj) = model.objects.get(c.object) else {
             return Ok(None);
         };
-        let anchor = &self.connector.config().anchor;
-        while self.pending.is_empty() && !self.done {
-            let Some(base) = obj.bases.get(self.base).cloned() else {
-                self.done = true;
+        let anchor = &c.connector.config().anchor;
+        while c.pending.is_empty() && !c.done {
+            let Some(base) = obj.bases.get(c.base).cloned() else {
+                c.done = true;
                 break;
             };
             let mut control: RawControl = PagedResults {
-                size: i32::try_from(self.page_size).unwrap_or(i32::MAX),
+                size: i32::try_from(c.page_size).unwrap_or(i32::MAX),
                 cookie: std::mem::take(&mut self.cookie),
             }
             .into();
             control.crit = true;
-            let (objects, next) = self.conn.run(deadline, "an import page", async |ldap| {
+            let (objects, next) = c.conn.run(deadline, "an import page", async |ldap| {
                 let (entries, res) = entry::search(
                     ldap,
                     &base,
@@ -202,19 +222,15 @@ impl ImportStream for FullImport<'_> {
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok((objects, next.map(|p| p.cookie).unwrap_or_default()))
             })?;
-            self.pending
+            c.pending
                 .extend(objects.into_iter().map(ImportItem::Upsert));
             if next.is_empty() {
-                self.base += 1;
+                c.base += 1;
             } else {
                 self.cookie = next;
             }
         }
-        if self.pending.is_empty() {
-            Ok(None)
-        } else {
-            Ok(Some(self.drain()))
-        }
+        Ok(c.page())
     }
 
     fn watermark(&self) -> Option<Watermark> {
@@ -224,47 +240,26 @@ impl ImportStream for FullImport<'_> {
 
 impl Drop for FullImport<'_> {
     fn drop(&mut self) {
-        if !self.done {
+        if !self.cursor.done {
             // The server holds a paged search on this connection: do not hand it on.
-            self.conn.discard();
+            self.cursor.conn.discard();
         }
     }
 }
 
 /// A delta import of one object type (RFC 4533 refreshOnly).
 pub struct DeltaImport<'a> {
-    connector: &'a LdapConnector,
-    model: Arc<Model>,
-    object: usize,
-    conn: Conn<'a>,
-    base: usize,
+    cursor: Cursor<'a>,
     cookies: Vec<Vec<u8>>,
     stream: Option<SearchStream<'static, String, Vec<String>>>,
-    page_size: usize,
-    pending: VecDeque<ImportItem>,
-    done: bool,
 }
 
 impl<'a> DeltaImport<'a> {
-    pub fn new(
-        connector: &'a LdapConnector,
-        model: Arc<Model>,
-        object: usize,
-        conn: Conn<'a>,
-        cookies: Vec<Vec<u8>>,
-        page_size: usize,
-    ) -> Self {
+    pub fn new(cursor: Cursor<'a>, cookies: Vec<Vec<u8>>) -> Self {
         DeltaImport {
-            connector,
-            model,
-            object,
-            conn,
-            base: 0,
+            cursor,
             cookies,
             stream: None,
-            page_size: page_size.max(1),
-            pending: VecDeque::new(),
-            done: false,
         }
     }
 }
@@ -277,157 +272,146 @@ enum Step {
 
 impl ImportStream for DeltaImport<'_> {
     fn next_page(&mut self, deadline: Deadline) -> Result<Option<Vec<ImportItem>>, ConnectorError> {
-        deadline.check("the next import page")?;
-        let model = self.model.clone();
-        let Some(obj) = model.objects.get(self.object) else {
+        let model = self.cursor.start(deadline)?;
+        let c = &mut self.cursor;
+        let Some(obj) = model.objects.get(c.object) else {
             return Ok(None);
         };
-        let anchor = &self.connector.config().anchor;
-        while self.pending.len() < self.page_size && !self.done {
-            let Some(base) = obj.bases.get(self.base).cloned() else {
-                self.done = true;
+        let anchor = &c.connector.config().anchor;
+        while c.pending.len() < c.page_size && !c.done {
+            let Some(base) = obj.bases.get(c.base).cloned() else {
+                c.done = true;
                 break;
             };
-            let cookie = self.cookies.get(self.base).cloned();
+            let cookie = self.cookies.get(c.base).cloned();
             let mut stream = self.stream.take();
-            let step = self
-                .conn
-                .run(deadline, "a delta import page", async |ldap| {
-                    let s = match &mut stream {
-                        Some(s) => s,
-                        None => {
-                            ldap.with_controls(sync_control(cookie));
-                            stream.insert(
-                                ldap.streaming_search(
-                                    &base,
-                                    entry::scope(obj.scope),
-                                    &obj.filter,
-                                    obj.requested.clone(),
-                                )
-                                .await
-                                .map_err(|e| errors::from_ldap(Op::Search, &base, e))?,
+            let step = c.conn.run(deadline, "a delta import page", async |ldap| {
+                let s = match &mut stream {
+                    Some(s) => s,
+                    None => {
+                        ldap.with_controls(sync_control(cookie));
+                        stream.insert(
+                            ldap.streaming_search(
+                                &base,
+                                entry::scope(obj.scope),
+                                &obj.filter,
+                                obj.requested.clone(),
                             )
-                        }
-                    };
-                    let item = s
-                        .next()
-                        .await
-                        .map_err(|e| errors::from_ldap(Op::Search, &base, e))?;
-                    let Some(re) = item else {
-                        let res = s.finish().await;
-                        if res.rc != 0 {
-                            return Err(errors::from_result(Op::Search, &base, &res));
-                        }
-                        let done: Option<SyncDone> =
-                            entry::response_control(&res, oid::SYNC_DONE).map(|c| c.parse());
-                        return match done {
-                            Some(d) if !d.refresh_deletes => Err(present_phase(obj)),
-                            Some(d) => Ok(Step::Done(d.cookie)),
-                            None => Ok(Step::Done(None)),
-                        };
-                    };
-                    if re.is_intermediate() {
-                        return match ldap3::controls::parse_syncinfo(re) {
-                            SyncInfo::NewCookie(c) => Ok(Step::Items(vec![], Some(c))),
-                            SyncInfo::RefreshDelete { cookie, .. } => {
-                                Ok(Step::Items(vec![], cookie))
-                            }
-                            SyncInfo::RefreshPresent { .. } => Err(present_phase(obj)),
-                            SyncInfo::SyncIdSet {
-                                cookie,
-                                refresh_deletes,
-                                sync_uuids,
-                            } => {
-                                if !refresh_deletes {
-                                    return Err(present_phase(obj));
-                                }
-                                let deletes = sync_uuids
-                                    .iter()
-                                    .filter_map(|u| value::uuid_text(u))
-                                    .map(|anchor| ImportItem::Delete {
-                                        object_type: obj.name.clone(),
-                                        anchor: anchor.into(),
-                                    })
-                                    .collect();
-                                Ok(Step::Items(deletes, cookie))
-                            }
-                        };
+                            .await
+                            .map_err(|e| errors::from_ldap(Op::Search, &base, e))?,
+                        )
                     }
-                    if re.is_ref() {
-                        return Ok(Step::Items(vec![], None));
+                };
+                let item = s
+                    .next()
+                    .await
+                    .map_err(|e| errors::from_ldap(Op::Search, &base, e))?;
+                let Some(re) = item else {
+                    let res = s.finish().await;
+                    if res.rc != 0 {
+                        return Err(errors::from_result(Op::Search, &base, &res));
                     }
-                    let state: Option<SyncState> =
-                        re.1.iter()
-                            .map(|c| &c.1)
-                            .find(|c| c.ctype == oid::SYNC_STATE)
-                            .map(|c| c.parse());
-                    let cookie = state.as_ref().and_then(|s| s.cookie.clone());
-                    match state.as_ref().map(|s| &s.state) {
-                        Some(EntryState::Present) => Err(present_phase(obj)),
-                        Some(EntryState::Delete) => {
-                            let uuid = state
-                                .as_ref()
-                                .and_then(|s| value::uuid_text(&s.entry_uuid))
-                                .ok_or_else(|| {
-                                    ConnectorError::unavailable(
-                                        "a sync delete without an entryUUID",
-                                    )
-                                })?;
-                            Ok(Step::Items(
-                                vec![ImportItem::Delete {
+                    let done: Option<SyncDone> =
+                        entry::response_control(&res, oid::SYNC_DONE).map(|c| c.parse());
+                    return match done {
+                        Some(d) if !d.refresh_deletes => Err(present_phase(obj)),
+                        Some(d) => Ok(Step::Done(d.cookie)),
+                        None => Ok(Step::Done(None)),
+                    };
+                };
+                if re.is_intermediate() {
+                    return match ldap3::controls::parse_syncinfo(re) {
+                        SyncInfo::NewCookie(c) => Ok(Step::Items(vec![], Some(c))),
+                        SyncInfo::RefreshDelete { cookie, .. } => Ok(Step::Items(vec![], cookie)),
+                        SyncInfo::RefreshPresent { .. } => Err(present_phase(obj)),
+                        SyncInfo::SyncIdSet {
+                            cookie,
+                            refresh_deletes,
+                            sync_uuids,
+                        } => {
+                            if !refresh_deletes {
+                                return Err(present_phase(obj));
+                            }
+                            let deletes = sync_uuids
+                                .iter()
+                                .filter_map(|u| value::uuid_text(u))
+                                .map(|anchor| ImportItem::Delete {
                                     object_type: obj.name.clone(),
-                                    anchor: uuid.into(),
-                                }],
-                                cookie,
-                            ))
+                                    anchor: anchor.into(),
+                                })
+                                .collect();
+                            Ok(Step::Items(deletes, cookie))
                         }
-                        _ => {
-                            let object = Entry::from_result(re).to_object(obj, anchor)?;
-                            Ok(Step::Items(vec![ImportItem::Upsert(object)], cookie))
-                        }
+                    };
+                }
+                if re.is_ref() {
+                    return Ok(Step::Items(vec![], None));
+                }
+                let state: Option<SyncState> =
+                    re.1.iter()
+                        .map(|c| &c.1)
+                        .find(|c| c.ctype == oid::SYNC_STATE)
+                        .map(|c| c.parse());
+                let cookie = state.as_ref().and_then(|s| s.cookie.clone());
+                match state.as_ref().map(|s| &s.state) {
+                    Some(EntryState::Present) => Err(present_phase(obj)),
+                    Some(EntryState::Delete) => {
+                        let uuid = state
+                            .as_ref()
+                            .and_then(|s| value::uuid_text(&s.entry_uuid))
+                            .ok_or_else(|| {
+                                ConnectorError::unavailable("a sync delete without an entryUUID")
+                            })?;
+                        Ok(Step::Items(
+                            vec![ImportItem::Delete {
+                                object_type: obj.name.clone(),
+                                anchor: uuid.into(),
+                            }],
+                            cookie,
+                        ))
                     }
-                });
+                    _ => {
+                        let object = Entry::from_result(re).to_object(obj, anchor)?;
+                        Ok(Step::Items(vec![ImportItem::Upsert(object)], cookie))
+                    }
+                }
+            });
             let step = match step {
                 Ok(step) => step,
                 Err(e) => {
-                    self.done = true;
-                    self.conn.discard();
+                    c.done = true;
+                    c.conn.discard();
                     return Err(e);
                 }
             };
-            match step {
+            let (cookie, finished) = match step {
                 Step::Items(items, cookie) => {
                     self.stream = stream;
-                    self.pending.extend(items);
-                    if let (Some(c), Some(slot)) = (cookie, self.cookies.get_mut(self.base)) {
-                        *slot = c;
-                    }
+                    c.pending.extend(items);
+                    (cookie, false)
                 }
-                Step::Done(cookie) => {
-                    if let (Some(c), Some(slot)) = (cookie, self.cookies.get_mut(self.base)) {
-                        *slot = c;
-                    }
-                    self.base += 1;
-                }
+                Step::Done(cookie) => (cookie, true),
+            };
+            if let (Some(new), Some(slot)) = (cookie, self.cookies.get_mut(c.base)) {
+                *slot = new;
+            }
+            if finished {
+                c.base += 1;
             }
         }
-        let n = self.pending.len().min(self.page_size);
-        if n == 0 {
-            Ok(None)
-        } else {
-            Ok(Some(self.pending.drain(..n).collect()))
-        }
+        Ok(c.page())
     }
 
     fn watermark(&self) -> Option<Watermark> {
-        (self.done && self.pending.is_empty()).then(|| encode_watermark(&self.cookies))
+        (self.cursor.done && self.cursor.pending.is_empty())
+            .then(|| encode_watermark(&self.cookies))
     }
 }
 
 impl Drop for DeltaImport<'_> {
     fn drop(&mut self) {
         if self.stream.is_some() {
-            self.conn.discard();
+            self.cursor.conn.discard();
         }
     }
 }

@@ -417,14 +417,9 @@ impl Connector for LdapConnector {
         } else {
             None
         };
-        Ok(Box::new(import::FullImport::new(
-            self,
-            model.clone(),
-            index,
-            conn,
-            self.page_size(page_size),
-            watermark,
-        )))
+        let cursor =
+            import::Cursor::new(self, model.clone(), index, conn, self.page_size(page_size));
+        Ok(Box::new(import::FullImport::new(cursor, watermark)))
     }
 
     fn delta_import<'a>(
@@ -452,13 +447,8 @@ impl Connector for LdapConnector {
                 ))
             })?;
         let conn = self.pool.get(deadline)?;
-        Ok(Box::new(import::DeltaImport::new(
-            self,
-            model.clone(),
-            index,
-            conn,
-            cookies,
-            self.page_size(page_size),
-        )))
+        let cursor =
+            import::Cursor::new(self, model.clone(), index, conn, self.page_size(page_size));
+        Ok(Box::new(import::DeltaImport::new(cursor, cookies)))
     }
 }

@@ -252,69 +252,28 @@ fn group_members_change_value_by_value() {
     assert_eq!(big.values("member").len(), n);
 
     let one = |i: usize| vec![AttrValue::Reference(format!("uid=m{i},{PEOPLE}"))];
+    let add_member = |values| AttributeChange::Add {
+        name: "member".into(),
+        values,
+    };
+    let remove_member = |values| AttributeChange::Remove {
+        name: "member".into(),
+        values,
+    };
     let started = std::time::Instant::now();
-    update(
-        &c,
-        "Group",
-        &big.anchor,
-        vec![AttributeChange::Remove {
-            name: "member".into(),
-            values: one(7),
-        }],
-    )
-    .unwrap();
-    update(
-        &c,
-        "Group",
-        &big.anchor,
-        vec![AttributeChange::Add {
-            name: "member".into(),
-            values: one(7),
-        }],
-    )
-    .unwrap();
-    update(
-        &c,
-        "Group",
-        &big.anchor,
-        vec![AttributeChange::Remove {
-            name: "member".into(),
-            values: one(8),
-        }],
-    )
-    .unwrap();
-    // Idempotent: removing an absent member or adding a present one succeeds (permissive modify).
-    update(
-        &c,
-        "Group",
-        &big.anchor,
-        vec![AttributeChange::Remove {
-            name: "member".into(),
-            values: one(8),
-        }],
-    )
-    .unwrap();
-    update(
-        &c,
-        "Group",
-        &big.anchor,
-        vec![AttributeChange::Add {
-            name: "member".into(),
-            values: one(9),
-        }],
-    )
-    .unwrap();
-    // Removing no values removes nothing (an empty LDAP delete would drop every member).
-    update(
-        &c,
-        "Group",
-        &big.anchor,
-        vec![AttributeChange::Remove {
-            name: "member".into(),
-            values: vec![],
-        }],
-    )
-    .unwrap();
+    for change in [
+        remove_member(one(7)),
+        add_member(one(7)),
+        remove_member(one(8)),
+        // Idempotent: removing an absent member or adding a present one succeeds.
+        remove_member(one(8)),
+        add_member(one(9)),
+        // Removing no values removes nothing (an empty LDAP delete would drop every member).
+        remove_member(vec![]),
+    ] {
+        update(&c, "Group", &big.anchor, vec![change.clone()])
+            .unwrap_or_else(|e| panic!("{change:?}: {e}"));
+    }
     eprintln!(
         "6 membership changes on a group of {n}: {:?}",
         started.elapsed()
@@ -528,29 +487,38 @@ fn ldap_errors_say_what_to_do() {
 #[test]
 fn configuration_errors_are_caught_early() {
     let slapd = Slapd::start();
-    let bad = |tweak: &dyn Fn(&mut connector_ldap::LdapConfig)| {
+    let bad = |tweak: &dyn Fn(&mut connector_ldap::LdapConfig), mentions: &str| {
         let mut c = common::config(&slapd.url(), &slapd);
         tweak(&mut c);
-        match LdapConnector::new(c, Path::new(".")) {
-            Err(e) => e,
-            Ok(c) => c.test_connection(soon()).unwrap_err(),
-        }
+        common::misconfigured(c, mentions);
     };
-    for err in [
-        bad(&|c| c.objects[0].object_classes = vec!["noSuchClass".into()]),
-        bad(&|c| c.objects[0].dn_template = Some("uid={uid},dc=x".into())),
-        bad(&|c| c.objects[0].filter = Some("(broken".into())),
-        bad(&|c| c.objects[0].attributes = Some(vec!["noSuchAttr".into()])),
-        bad(&|c| c.anchor = AnchorConfig::ObjectGuid),
-        bad(&|c| {
+    bad(
+        &|c| c.objects[0].object_classes = vec!["noSuchClass".into()],
+        "noSuchClass",
+    );
+    bad(
+        &|c| c.objects[0].dn_template = Some("uid={uid},dc=x".into()),
+        "exactly one",
+    );
+    bad(&|c| c.objects[0].filter = Some("(broken".into()), "(broken");
+    bad(
+        &|c| c.objects[0].attributes = Some(vec!["noSuchAttr".into()]),
+        "noSuchAttr",
+    );
+    bad(&|c| c.anchor = AnchorConfig::ObjectGuid, "entryUUID");
+    bad(
+        &|c| {
+            c.delta = connector_ldap::DeltaMode::None;
+            c.anchor = AnchorConfig::ObjectGuid;
+        },
+        "objectGUID",
+    );
+    bad(
+        &|c| {
             c.objects
                 .push(ObjectConfig::new("user", &["person"], PEOPLE, "cn"))
-        }),
-        bad(&|c| c.servers = vec!["http://x".into()]),
-    ] {
-        assert!(
-            matches!(err, ConnectorError::Misconfigured { .. }),
-            "{err:?}"
-        );
-    }
+        },
+        "twice",
+    );
+    bad(&|c| c.servers = vec!["http://x".into()], "http");
 }

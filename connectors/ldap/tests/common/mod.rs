@@ -41,6 +41,24 @@ pub fn connector(slapd: &Slapd) -> LdapConnector {
     LdapConnector::new(config(&slapd.url(), slapd), Path::new(".")).unwrap()
 }
 
+/// The error a configuration gives: refused at construction, or by `test_connection`; and
+/// asserts it is `Misconfigured` and its detail mentions `mentions`.
+pub fn misconfigured(config: LdapConfig, mentions: &str) -> connector_core::ConnectorError {
+    let err = match LdapConnector::new(config, Path::new(".")) {
+        Err(e) => e,
+        Ok(c) => c.test_connection(soon()).unwrap_err(),
+    };
+    assert!(
+        matches!(err, connector_core::ConnectorError::Misconfigured { .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.detail().contains(mentions),
+        "{mentions:?} not in {err:?}"
+    );
+    err
+}
+
 pub fn s(v: &str) -> Vec<AttrValue> {
     vec![AttrValue::String(v.to_owned())]
 }
