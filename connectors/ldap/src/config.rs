@@ -76,10 +76,21 @@ pub struct LdapConfig {
     /// operation, so the server hashes it by its own policy).
     #[serde(default)]
     pub password_mode: PasswordMode,
-    /// Delta imports: `"none"` (the default: full imports only) or `"sync"` (RFC 4533
-    /// refreshOnly with the cookie as the watermark; needs `anchor = "entryUUID"`).
+    /// Delta imports: `"none"` (the default: full imports only), `"sync"` (RFC 4533
+    /// refreshOnly with the cookie as the watermark; needs `anchor = "entryUUID"`) or
+    /// `"timestamp"` (entries whose `timestamp_attribute` is at or after the watermark, a UTC
+    /// time; adds and changes only, deletes are not seen).
     #[serde(default)]
     pub delta: DeltaMode,
+    /// With `delta = "timestamp"`: the attribute polled. Default `modifyTimestamp`; AD LDS:
+    /// `whenChanged`.
+    #[serde(default = "default_timestamp_attribute")]
+    pub timestamp_attribute: String,
+    /// With `delta = "timestamp"`: how far before the connector's clock each run's watermark is
+    /// set, to cover clock skew between this host and the server and changes committed late.
+    /// Entries changed in that window are read again (harmless). Default 60 s.
+    #[serde(default = "default_timestamp_overlap", deserialize_with = "duration")]
+    pub timestamp_overlap: Duration,
     /// One entry per object type (`[[object]]`).
     #[serde(rename = "object", default)]
     pub objects: Vec<ObjectConfig>,
@@ -108,6 +119,8 @@ impl fmt::Debug for LdapConfig {
             .field("password_attribute", &self.password_attribute)
             .field("password_mode", &self.password_mode)
             .field("delta", &self.delta)
+            .field("timestamp_attribute", &self.timestamp_attribute)
+            .field("timestamp_overlap", &self.timestamp_overlap)
             .field("objects", &self.objects)
             .finish()
     }
@@ -134,6 +147,8 @@ impl LdapConfig {
             password_attribute: default_password_attribute(),
             password_mode: PasswordMode::Attribute,
             delta: DeltaMode::None,
+            timestamp_attribute: default_timestamp_attribute(),
+            timestamp_overlap: default_timestamp_overlap(),
             objects,
         }
     }
@@ -161,6 +176,12 @@ fn default_health_check_after() -> Duration {
 }
 fn default_page_size() -> usize {
     500
+}
+fn default_timestamp_attribute() -> String {
+    "modifyTimestamp".into()
+}
+fn default_timestamp_overlap() -> Duration {
+    Duration::from_secs(60)
 }
 fn default_password_attribute() -> String {
     "userPassword".into()
@@ -222,6 +243,7 @@ pub enum DeltaMode {
     #[default]
     None,
     Sync,
+    Timestamp,
 }
 
 /// `anchor`.

@@ -1,4 +1,6 @@
-//! Full imports (Simple Paged Results, RFC 2696) and delta imports (RFC 4533 refreshOnly).
+//! Full imports (Simple Paged Results, RFC 2696) and delta imports (RFC 4533 refreshOnly, or
+//! timestamp polling: a paged import with `(modifyTimestamp>=watermark)` added to the filter,
+//! which sees adds and changes but never deletes).
 //!
 //! **Full.** One paged search per base, one page per `next_page`: each call sends one search
 //! request with the paged-results cookie and returns what that page holds, so memory is bounded
@@ -39,6 +41,23 @@ use crate::schema::{Model, ObjectModel, oid};
 use crate::value;
 
 const WATERMARK_PREFIX: &str = "ldapsync1:";
+const TIMESTAMP_PREFIX: &str = "ldapts1:";
+
+/// A timestamp watermark: the connector's clock now, less `overlap`, in whole seconds.
+pub fn timestamp_watermark(overlap: std::time::Duration) -> Watermark {
+    let now = time::OffsetDateTime::now_utc() - overlap;
+    let now = now.replace_nanosecond(0).unwrap_or(now);
+    Watermark(format!(
+        "{TIMESTAMP_PREFIX}{}",
+        value::generalized_time(now)
+    ))
+}
+
+/// The Generalized Time in a timestamp watermark.
+pub fn decode_timestamp(w: &Watermark) -> Option<String> {
+    let t = w.0.strip_prefix(TIMESTAMP_PREFIX)?;
+    value::parse_generalized_time(t).map(value::generalized_time)
+}
 
 /// Encodes per-base cookies as a watermark.
 pub fn encode_watermark(cookies: &[Vec<u8>]) -> Watermark {
@@ -161,10 +180,12 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// A paged full import of one object type.
+/// A paged import of one object type: every entry (a full import), or those matching an extra
+/// filter (a timestamp delta import).
 pub struct FullImport<'a> {
     cursor: Cursor<'a>,
     cookie: Vec<u8>,
+    filter: Option<String>,
     watermark: Option<Watermark>,
 }
 
@@ -173,8 +194,15 @@ impl<'a> FullImport<'a> {
         FullImport {
             cursor,
             cookie: Vec::new(),
+            filter: None,
             watermark,
         }
+    }
+
+    /// Only the entries that also match `filter`.
+    pub fn filtered(mut self, filter: String) -> Self {
+        self.filter = Some(filter);
+        self
     }
 }
 
@@ -186,6 +214,7 @@ impl ImportStream for FullImport<'_> {
             return Ok(None);
         };
         let anchor = &c.connector.config().anchor;
+        let filter = self.filter.as_deref().unwrap_or(&obj.filter);
         while c.pending.is_empty() && !c.done {
             let Some(base) = obj.bases.get(c.base).cloned() else {
                 c.done = true;
@@ -202,7 +231,7 @@ impl ImportStream for FullImport<'_> {
                     ldap,
                     &base,
                     entry::scope(obj.scope),
-                    &obj.filter,
+                    filter,
                     &obj.requested,
                     vec![control],
                 )

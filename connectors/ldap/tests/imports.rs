@@ -220,6 +220,59 @@ fn delta_imports_see_direct_changes_deletes_and_renames() {
 }
 
 #[test]
+fn timestamp_deltas_see_adds_and_changes() {
+    let slapd = Slapd::start_with(&people(10, PEOPLE));
+    let mut config = common::config(&slapd.url(), &slapd);
+    config.delta = connector_ldap::DeltaMode::Timestamp;
+    config.timestamp_overlap = std::time::Duration::ZERO;
+    let c = LdapConnector::new(config, Path::new(".")).unwrap();
+    // modifyTimestamp has whole seconds: let the loaded entries' second pass, so that an
+    // unchanged entry is provably not read again.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let mut stream = c.full_import("User", 50, soon()).unwrap();
+    assert_eq!(all(stream.as_mut(), 50).0.len(), 10);
+    let watermark = stream.watermark().unwrap();
+    drop(stream);
+    assert!(watermark.0.starts_with("ldapts1:"), "{watermark:?}");
+
+    ldapmodify(
+        &slapd,
+        &format!(
+            "dn: uid=p1,{PEOPLE}\nchangetype: modify\nreplace: title\ntitle: Changed\n\n\
+             dn: uid=new,{PEOPLE}\nchangetype: add\nobjectClass: inetOrgPerson\nuid: new\ncn: New\nsn: New\n"
+        ),
+    );
+    let mut delta = c.delta_import("User", &watermark, 1, soon()).unwrap();
+    let (items, _) = all(delta.as_mut(), 1);
+    assert!(delta.watermark().is_some());
+    let changed = upserts(items.clone());
+    assert_eq!(changed.len(), items.len(), "no deletes from timestamps");
+    let uids: std::collections::BTreeSet<String> = changed
+        .values()
+        .map(|o| o.values("uid")[0].to_text())
+        .collect();
+    assert_eq!(
+        uids,
+        ["new".to_owned(), "p1".to_owned()].into(),
+        "only what changed"
+    );
+    let p1 = changed
+        .values()
+        .find(|o| o.values("uid")[0].to_text() == "p1")
+        .unwrap();
+    assert_eq!(p1.values("title")[0].to_text(), "Changed");
+
+    let err = c
+        .delta_import("User", &Watermark("ldapsync1:00".into()), 10, soon())
+        .err()
+        .unwrap();
+    assert!(
+        matches!(err, ConnectorError::Misconfigured { .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
 fn a_delta_after_a_restart_asks_for_a_full_import() {
     // syncprov's session log is in memory: after a restart it cannot replay deletes, answers
     // with a present phase, and the connector says to run a full import rather than miss them.
