@@ -592,6 +592,14 @@ async fn replace(
     let obj = ctx.obj;
     let mut given = std::collections::BTreeMap::new();
     for (name, values) in attributes {
+        // A whole object may carry its own anchor attribute back, unchanged: not a write.
+        if name.eq_ignore_ascii_case(&obj.schema.anchor_attribute)
+            && values
+                .iter()
+                .all(|v| v.to_text().eq_ignore_ascii_case(anchor))
+        {
+            continue;
+        }
         let attr = writable(obj, name)?;
         check_arity(values, attr)?;
         given.insert(attr.name.to_ascii_lowercase(), (attr, values));

@@ -522,3 +522,55 @@ fn configuration_errors_are_caught_early() {
     );
     bad(&|c| c.servers = vec!["http://x".into()], "http");
 }
+
+#[test]
+fn a_replace_sets_exactly_the_given_attributes() {
+    let slapd = Slapd::start();
+    let c = common::connector(&slapd);
+    let mut attrs = user(1);
+    attrs.insert("title".into(), s("Engineer"));
+    attrs.insert("mail".into(), vec!["a@x".into(), "b@x".into()]);
+    let added = add(&c, "User", attrs).unwrap();
+    let mut whole = user(1);
+    whole.insert("uid".into(), s("user1-new"));
+    whole.insert("mail".into(), vec!["c@x".into()]);
+    // The object's own anchor attribute may come along unchanged.
+    whole.insert("entryUUID".into(), s(added.anchor.as_str()));
+    let out = c
+        .export(
+            &Change::Replace {
+                object_type: "User".into(),
+                anchor: added.anchor.clone(),
+                dn: None,
+                attributes: whole,
+            },
+            soon(),
+        )
+        .unwrap();
+    assert_eq!(
+        out.dn.as_deref(),
+        Some("uid=user1-new,ou=people,dc=example,dc=com")
+    );
+    let obj = c.read("User", &added.anchor, soon()).unwrap().unwrap();
+    assert!(obj.values("title").is_empty(), "left out, so emptied");
+    assert_eq!(obj.values("mail"), ["c@x".into()].as_slice());
+    assert_eq!(obj.values("uid"), s("user1-new").as_slice());
+    // A different anchor value is a write of a read-only attribute.
+    let mut wrong = user(1);
+    wrong.insert(
+        "entryUUID".into(),
+        s("00000000-0000-0000-0000-000000000000"),
+    );
+    let err = c
+        .export(
+            &Change::Replace {
+                object_type: "User".into(),
+                anchor: added.anchor.clone(),
+                dn: None,
+                attributes: wrong,
+            },
+            soon(),
+        )
+        .unwrap_err();
+    assert!(matches!(err, ConnectorError::Rejected { .. }), "{err:?}");
+}
