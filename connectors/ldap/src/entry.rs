@@ -161,7 +161,8 @@ pub async fn find(
             }
             match search(ldap, anchor, Scope::Base, &obj.filter, &wanted, vec![]).await {
                 Ok((mut entries, _)) => return Ok(entries.pop()),
-                Err(ConnectorError::NotFound { .. } | ConnectorError::Misconfigured { .. }) => {
+                // No such entry, or an anchor that is no DN (invalidDNSyntax).
+                Err(ConnectorError::NotFound { .. } | ConnectorError::Rejected { .. }) => {
                     return Ok(None);
                 }
                 Err(e) => return Err(e),

@@ -453,7 +453,8 @@ async fn update(
     let mut mods = Vec::new();
     let mut password = None;
     let mut touches_template = false;
-    let template: BTreeSet<String> = template_attributes(obj)
+    let template_names = template_attributes(obj);
+    let template: BTreeSet<String> = template_names
         .iter()
         .map(|a| a.to_ascii_lowercase())
         .collect();
@@ -489,7 +490,7 @@ async fn update(
         }
     }
     let wanted = if touches_template && new_dn.is_none() {
-        template_attributes(obj)
+        template_names
     } else {
         vec![]
     };

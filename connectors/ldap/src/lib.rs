@@ -216,15 +216,6 @@ impl LdapConnector {
         *self.model.lock().unwrap_or_else(PoisonError::into_inner) = Some(model.clone());
         Ok(model)
     }
-
-    fn object_index(model: &Model, object_type: &str) -> Result<usize, ConnectorError> {
-        model.object(object_type)?;
-        Ok(model
-            .objects
-            .iter()
-            .position(|o| o.name.eq_ignore_ascii_case(object_type))
-            .unwrap_or(0))
-    }
 }
 
 fn validate(config: &LdapConfig) -> Result<(), ConnectorError> {
@@ -410,8 +401,7 @@ impl Connector for LdapConnector {
     ) -> Result<Box<dyn ImportStream + 'a>, ConnectorError> {
         deadline.check("the full import")?;
         let model = self.model(deadline)?;
-        let index = Self::object_index(&model, object_type)?;
-        let obj = model.object(object_type)?;
+        let (index, obj) = model.object_at(object_type)?;
         if !model.server.supports_control(schema::oid::PAGED_RESULTS) {
             return Err(ConnectorError::misconfigured(format!(
                 "{} does not offer the paged results control, which full imports need",
@@ -451,8 +441,7 @@ impl Connector for LdapConnector {
             ));
         }
         let model = self.model(deadline)?;
-        let index = Self::object_index(&model, object_type)?;
-        let obj = model.object(object_type)?;
+        let (index, obj) = model.object_at(object_type)?;
         if self.config.delta == DeltaMode::Timestamp {
             let since = import::decode_timestamp(since).ok_or_else(|| {
                 ConnectorError::misconfigured(format!(

@@ -476,9 +476,15 @@ pub struct Model {
 impl Model {
     /// The object type called `name` (case-insensitive), or `Misconfigured`.
     pub fn object(&self, name: &str) -> Result<&ObjectModel, ConnectorError> {
+        self.object_at(name).map(|(_, o)| o)
+    }
+
+    /// The object type called `name` and its position.
+    pub fn object_at(&self, name: &str) -> Result<(usize, &ObjectModel), ConnectorError> {
         self.objects
             .iter()
-            .find(|o| o.name.eq_ignore_ascii_case(name))
+            .enumerate()
+            .find(|(_, o)| o.name.eq_ignore_ascii_case(name))
             .ok_or_else(|| {
                 ConnectorError::misconfigured(format!(
                     "object type {name} is not configured (configured: {})",
