@@ -265,9 +265,23 @@ impl Pool {
             Ok(Err(_elapsed)) => Err(ConnectorError::timeout(format!(
                 "the deadline passed during {what}"
             ))),
-            Err(_panic) => Err(ConnectorError::unavailable(format!(
-                "the LDAP server sent a reply the client could not parse during {what}"
-            ))),
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                if message.contains("runtime") {
+                    // Not the server: the host called from inside an async task.
+                    Err(ConnectorError::misconfigured(format!(
+                        "the LDAP connector was called from an async task during {what}; call it from a blocking thread ({message})"
+                    )))
+                } else {
+                    Err(ConnectorError::unavailable(format!(
+                        "the LDAP server sent a reply the client could not parse during {what} ({message})"
+                    )))
+                }
+            }
         }
     }
 

@@ -263,3 +263,34 @@ fn malformed_replies_are_errors_not_panics() {
         );
     }
 }
+
+#[test]
+fn a_call_from_an_async_task_is_an_error_not_a_crash() {
+    let slapd = Slapd::start();
+    let c = common::connector(&slapd);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    // The host calls connectors from its blocking pool; from inside a task, block_on cannot run.
+    let err = rt
+        .block_on(async { c.test_connection(soon()) })
+        .unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Misconfigured { .. }),
+        "{err:?}"
+    );
+    // From a blocking thread of a runtime it works.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .unwrap();
+    let c = std::sync::Arc::new(c);
+    let c2 = c.clone();
+    let summary = rt
+        .block_on(
+            async move { tokio::task::spawn_blocking(move || c2.test_connection(soon())).await },
+        )
+        .unwrap()
+        .unwrap();
+    assert!(summary.contains("OpenLDAP"), "{summary}");
+}
