@@ -64,7 +64,7 @@ pub use db::{
 };
 pub use odbc::{execute, query_strings, try_execute, try_query_strings};
 pub use private_pg::PrivatePostgres;
-pub use slapd::Slapd;
+pub use slapd::{CLIENT_CERT_SUBJECT, Slapd, SlapdOptions, SlapdTls};
 
 /// What the `fresh_*` and [`Slapd`] helpers tell a developer to run when a
 /// server or a package is missing.

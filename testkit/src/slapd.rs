@@ -5,9 +5,17 @@
 //! Configuration (`slapd.conf`): schemas `core cosine inetorgperson nis` from
 //! `/etc/ldap/schema`, modules from `/usr/lib/ldap`, one `mdb` database with
 //! suffix `dc=example,dc=com`, root DN `cn=admin,dc=example,dc=com` (password
-//! `adminpw`), the `syncprov` overlay (RFC 4533, for delta imports) and default
-//! access (everyone may read). Before the first start `slapadd` loads the base
-//! entry, `ou=people` and `ou=groups` under it, and any LDIF the test passes.
+//! `adminpw`), the `syncprov` overlay (RFC 4533, for delta imports) with a
+//! session log of 100,000 operations (so a refresh reports deletes as a
+//! `syncIdSet` instead of a present phase) and default access (everyone may
+//! read). Before the first start `slapadd` loads the base entry, `ou=people`
+//! and `ou=groups` under it, and any LDIF the test passes.
+//!
+//! With [`SlapdOptions::tls`] slapd also gets a certificate from a CA made for
+//! it (rcgen, P-256; the server certificate names `127.0.0.1` and `localhost`),
+//! listens on a second port for `ldaps://`, offers StartTLS on the first, and
+//! accepts a client certificate (`TLSVerifyClient try`) whose subject
+//! `cn=ch-client` SASL EXTERNAL maps to the root DN.
 
 use std::fs::{self, File};
 use std::io::ErrorKind;
@@ -20,6 +28,35 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 use crate::{TestkitError, or_panic, try_free_port};
+
+/// What a [`Slapd`] starts with besides the base entries.
+#[derive(Debug, Clone, Default)]
+pub struct SlapdOptions {
+    /// Entries loaded offline with `slapadd` before the first start (see
+    /// [`Slapd::start_with`]).
+    pub ldif: String,
+    /// Serve TLS: StartTLS on the `ldap://` port and `ldaps://` on a second
+    /// one, with certificates from a throw-away CA (see the module docs).
+    pub tls: bool,
+}
+
+/// The PEM files of a TLS-enabled [`Slapd`], all inside its directory.
+#[derive(Debug, Clone)]
+pub struct SlapdTls {
+    /// The CA certificate that signed the server and client certificates.
+    pub ca_cert: std::path::PathBuf,
+    /// The server certificate (PEM).
+    pub server_cert: std::path::PathBuf,
+    /// A client certificate with subject `CN=ch-client`, signed by the CA.
+    pub client_cert: std::path::PathBuf,
+    /// The client certificate's private key (PKCS#8 PEM).
+    pub client_key: std::path::PathBuf,
+    /// The `ldaps://` port.
+    pub ldaps_port: u16,
+}
+
+/// The subject of the client certificate [`SlapdTls::client_cert`].
+pub const CLIENT_CERT_SUBJECT: &str = "cn=ch-client";
 
 const SLAPD: &str = "/usr/sbin/slapd";
 const SLAPADD: &str = "/usr/sbin/slapadd";
@@ -55,6 +92,7 @@ ou: groups
 pub struct Slapd {
     child: Child,
     port: u16,
+    tls: Option<SlapdTls>,
     dir: TempDir,
 }
 
@@ -88,6 +126,24 @@ impl Slapd {
 
     /// [`Slapd::start_with`] returning an error instead of panicking.
     pub fn try_start_with(ldif: &str) -> Result<Slapd, TestkitError> {
+        Slapd::try_start_with_options(&SlapdOptions {
+            ldif: ldif.to_owned(),
+            tls: false,
+        })
+    }
+
+    /// Starts a slapd as [`SlapdOptions`] say.
+    ///
+    /// # Panics
+    /// As [`Slapd::start_with`].
+    #[track_caller]
+    pub fn start_with_options(options: &SlapdOptions) -> Slapd {
+        or_panic(Slapd::try_start_with_options(options))
+    }
+
+    /// [`Slapd::start_with_options`] returning an error instead of panicking.
+    pub fn try_start_with_options(options: &SlapdOptions) -> Result<Slapd, TestkitError> {
+        let ldif = options.ldif.as_str();
         if !Path::new(SLAPD).exists() {
             return Err(TestkitError::Unavailable {
                 what: "OpenLDAP slapd".into(),
@@ -99,14 +155,33 @@ impl Slapd {
             .prefix("ch-test-slapd-")
             .tempdir()
             .map_err(|e| io("creating slapd's temporary directory", e))?;
-        let conf = write_config(dir.path())?;
+        let tls_files = if options.tls {
+            Some(write_tls_material(dir.path())?)
+        } else {
+            None
+        };
+        let conf = write_config(dir.path(), tls_files.as_ref())?;
         load(dir.path(), &conf, ldif)?;
 
         let mut last_error = String::new();
         for _ in 0..PORT_ATTEMPTS {
             let port = try_free_port()?;
-            match run(dir.path(), &conf, port)? {
-                Ok(child) => return Ok(Slapd { child, port, dir }),
+            let tls = match &tls_files {
+                Some(files) => Some(SlapdTls {
+                    ldaps_port: try_free_port()?,
+                    ..files.clone()
+                }),
+                None => None,
+            };
+            match run(dir.path(), &conf, port, tls.as_ref().map(|t| t.ldaps_port))? {
+                Ok(child) => {
+                    return Ok(Slapd {
+                        child,
+                        port,
+                        tls,
+                        dir,
+                    });
+                }
                 Err(log) => last_error = log,
             }
         }
@@ -121,6 +196,23 @@ impl Slapd {
     /// The loopback port slapd listens on.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// `ldaps://127.0.0.1:<port>` when started with [`SlapdOptions::tls`].
+    pub fn ldaps_url(&self) -> Option<String> {
+        self.tls
+            .as_ref()
+            .map(|t| format!("ldaps://127.0.0.1:{}", t.ldaps_port))
+    }
+
+    /// The TLS files when started with [`SlapdOptions::tls`].
+    pub fn tls(&self) -> Option<&SlapdTls> {
+        self.tls.as_ref()
+    }
+
+    /// The process id of slapd (to pause it with `SIGSTOP` in a test, say).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// `dc=example,dc=com`.
@@ -162,10 +254,77 @@ fn io(context: &str, source: std::io::Error) -> TestkitError {
     }
 }
 
-fn write_config(dir: &Path) -> Result<std::path::PathBuf, TestkitError> {
+/// Writes a CA, a server certificate for 127.0.0.1/localhost and a client
+/// certificate into `dir/tls`. The port is filled in later.
+fn write_tls_material(dir: &Path) -> Result<SlapdTls, TestkitError> {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType,
+        ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    };
+    let tls = dir.join("tls");
+    fs::create_dir(&tls).map_err(|e| io("creating slapd's tls directory", e))?;
+    let gen_err =
+        |e: rcgen::Error| TestkitError::Slapd(format!("generating test certificates: {e}"));
+    let named = |cn: &str, sans: Vec<String>| -> Result<CertificateParams, TestkitError> {
+        let mut params = CertificateParams::new(sans).map_err(gen_err)?;
+        let mut name = DistinguishedName::new();
+        name.push(DnType::CommonName, cn);
+        params.distinguished_name = name;
+        Ok(params)
+    };
+
+    let mut ca_params = named("connector-host test CA", Vec::new())?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().map_err(gen_err)?)
+        .map_err(gen_err)?;
+
+    let server_key = KeyPair::generate().map_err(gen_err)?;
+    let mut server_params = named("127.0.0.1", vec!["127.0.0.1".into(), "localhost".into()])?;
+    server_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let server = server_params.signed_by(&server_key, &ca).map_err(gen_err)?;
+
+    let client_key = KeyPair::generate().map_err(gen_err)?;
+    let mut client_params = named("ch-client", Vec::new())?;
+    client_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let client = client_params.signed_by(&client_key, &ca).map_err(gen_err)?;
+
+    let files = SlapdTls {
+        ca_cert: tls.join("ca.pem"),
+        server_cert: tls.join("server.pem"),
+        client_cert: tls.join("client.pem"),
+        client_key: tls.join("client.key"),
+        ldaps_port: 0,
+    };
+    let write = |path: &Path, pem: String| {
+        fs::write(path, pem).map_err(|e| io("writing a test certificate", e))
+    };
+    write(&files.ca_cert, ca.pem())?;
+    write(&files.server_cert, server.pem())?;
+    write(&tls.join("server.key"), server_key.serialize_pem())?;
+    write(&files.client_cert, client.pem())?;
+    write(&files.client_key, client_key.serialize_pem())?;
+    Ok(files)
+}
+
+fn write_config(dir: &Path, tls: Option<&SlapdTls>) -> Result<std::path::PathBuf, TestkitError> {
     let data = dir.join("data");
     fs::create_dir(&data).map_err(|e| io("creating slapd's data directory", e))?;
     let d = dir.display();
+    let tls_config = match tls {
+        Some(t) => format!(
+            "\
+TLSCACertificateFile {ca}
+TLSCertificateFile {cert}
+TLSCertificateKeyFile {key}
+TLSVerifyClient try
+authz-regexp \"^{CLIENT_CERT_SUBJECT}$\" \"{ADMIN_DN}\"
+",
+            ca = t.ca_cert.display(),
+            cert = t.server_cert.display(),
+            key = dir.join("tls").join("server.key").display(),
+        ),
+        None => String::new(),
+    };
     let config = format!(
         "\
 include /etc/ldap/schema/core.schema
@@ -178,7 +337,7 @@ argsfile {d}/slapd.args
 modulepath /usr/lib/ldap
 moduleload back_mdb
 moduleload syncprov
-
+{tls_config}
 database mdb
 maxsize 1073741824
 suffix \"{BASE_DN}\"
@@ -188,6 +347,8 @@ directory {data}
 index objectClass eq
 index entryCSN,entryUUID eq
 overlay syncprov
+syncprov-checkpoint 100 10
+syncprov-sessionlog 100000
 ",
         data = data.display()
     );
@@ -223,19 +384,28 @@ fn load(dir: &Path, conf: &Path, ldif: &str) -> Result<(), TestkitError> {
 
 /// Starts slapd on `port` and waits until it accepts connections. The inner
 /// `Err` is slapd's log when it exited (typically: the port was taken).
-fn run(dir: &Path, conf: &Path, port: u16) -> Result<Result<Child, String>, TestkitError> {
+fn run(
+    dir: &Path,
+    conf: &Path,
+    port: u16,
+    ldaps_port: Option<u16>,
+) -> Result<Result<Child, String>, TestkitError> {
     let log_path = dir.join("slapd.log");
     let pid_path = dir.join("slapd.pid");
     let log = File::create(&log_path).map_err(|e| io("creating slapd.log", e))?;
     let log_err = log
         .try_clone()
         .map_err(|e| io("duplicating slapd.log", e))?;
+    let mut listen = format!("ldap://127.0.0.1:{port}/");
+    if let Some(p) = ldaps_port {
+        listen.push_str(&format!(" ldaps://127.0.0.1:{p}/"));
+    }
     // `-d 0` keeps slapd in the foreground, so it stays our child.
     let mut child = Command::new(SLAPD)
         .arg("-f")
         .arg(conf)
         .arg("-h")
-        .arg(format!("ldap://127.0.0.1:{port}/"))
+        .arg(listen)
         .args(["-d", "0"])
         .stdin(Stdio::null())
         .stdout(log)

@@ -101,3 +101,35 @@ fn bad_ldif_is_reported() {
             .to_string();
     assert!(error.contains("slapadd"), "{error}");
 }
+
+#[test]
+fn tls_serves_ldaps_starttls_and_sasl_external() {
+    let slapd = testkit::Slapd::start_with_options(&testkit::SlapdOptions {
+        tls: true,
+        ..Default::default()
+    });
+    let tls = slapd.tls().unwrap();
+    let run = |url: &str, extra: &[&str], client_cert: bool| {
+        let mut cmd = Command::new("ldapwhoami");
+        cmd.env("LDAPTLS_CACERT", &tls.ca_cert)
+            .env("LDAPTLS_REQCERT", "demand")
+            .args(["-H", url])
+            .args(extra);
+        if client_cert {
+            cmd.env("LDAPTLS_CERT", &tls.client_cert)
+                .env("LDAPTLS_KEY", &tls.client_key);
+        }
+        let output = cmd.output().expect("ldapwhoami (package ldap-utils) runs");
+        assert!(
+            output.status.success(),
+            "ldapwhoami {url} {extra:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let ldaps = slapd.ldaps_url().unwrap();
+    run(&ldaps, &["-x"], false);
+    run(&slapd.url(), &["-x", "-ZZ"], false);
+    let who = run(&ldaps, &["-Y", "EXTERNAL"], true);
+    assert!(who.contains(slapd.admin_dn()), "{who}");
+}
