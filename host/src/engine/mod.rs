@@ -10,6 +10,7 @@
 pub mod locks;
 pub mod mapping;
 pub mod query;
+mod render;
 pub mod values;
 mod write;
 
@@ -18,9 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use connector_core::{AttrValue, Change, Connector, ConnectorError, ExportOutcome};
-use schemas::resource::Meta;
 use schemas::schema::ResourceSchema;
-use serde_json::{Map, Value};
 
 use crate::config::{ConnectorConfig, DeleteAction, TokenHash};
 use crate::error::ApiError;
@@ -29,6 +28,7 @@ use crate::telemetry::Metrics;
 use locks::KeyLocks;
 use mapping::{ActiveRule, Binding, ResourceKind};
 
+pub use render::etag;
 pub use write::flag_value;
 
 /// One connector, bound and ready to serve SCIM.
@@ -146,52 +146,6 @@ impl Runtime {
             )))),
         }
     }
-
-    /// Renders a stored object as a SCIM resource (before projection).
-    pub fn render(&self, binding: &Binding, stored: &StoredObject, base_url: &str) -> Value {
-        let mut doc = Map::new();
-        doc.insert("schemas".into(), Value::Array(Vec::new()));
-        doc.insert("id".into(), Value::String(stored.object.anchor.to_string()));
-        binding.render_into(
-            &mut doc,
-            &stored.object.attributes,
-            stored.object.dn.as_deref(),
-        );
-        if binding.kind == ResourceKind::User && binding.active != ActiveRule::Mapped {
-            doc.insert(
-                "active".into(),
-                Value::Bool(is_active(binding, &stored.object.attributes)),
-            );
-        }
-        let mut schemas = vec![Value::String(binding.schema.core.id.clone())];
-        for (ext, _) in &binding.schema.extensions {
-            if doc.contains_key(&ext.id) {
-                schemas.push(Value::String(ext.id.clone()));
-            }
-        }
-        doc.insert("schemas".into(), Value::Array(schemas));
-        let location = format!(
-            "{base_url}/{}/{}",
-            binding.kind.endpoint(),
-            crate::http::encode_segment(stored.object.anchor.as_str())
-        );
-        let meta = Meta::new(
-            binding.schema.name.clone(),
-            stored.created,
-            stored.modified,
-            Some(location),
-            Some(etag(stored)),
-        );
-        if let Ok(m) = serde_json::to_value(meta) {
-            doc.insert("meta".into(), m);
-        }
-        Value::Object(doc)
-    }
-}
-
-/// The weak ETag of a stored object's version.
-pub fn etag(stored: &StoredObject) -> String {
-    format!("W/\"{}\"", stored.version)
 }
 
 /// Whether a stored user is active under the binding's rule.
