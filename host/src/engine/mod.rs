@@ -23,7 +23,7 @@ use schemas::schema::ResourceSchema;
 
 use crate::config::{ConnectorConfig, DeleteAction, TokenHash};
 use crate::error::ApiError;
-use crate::space::{Space, StoredObject};
+use crate::space::{Journal, Space, StoredObject};
 use crate::telemetry::Metrics;
 use locks::KeyLocks;
 use mapping::{ActiveRule, Binding, ResourceKind};
@@ -49,7 +49,7 @@ pub struct Runtime {
     pub max_page_size: usize,
     pub max_filter_scan: u64,
     /// Write-throughs made while a full import runs, re-applied after it commits.
-    pub journal: crate::sync::Journal,
+    pub journal: Journal,
 }
 
 impl Runtime {
