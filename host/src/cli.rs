@@ -224,7 +224,7 @@ pub fn main() -> Result<()> {
             let rt = runtime(&config, &connector)?;
             let bar = progress_bar();
             let started = std::time::Instant::now();
-            let results = crate::sync::full_import(&rt, &|t, n| {
+            let results = crate::imports::full_import(&rt, &|t, n| {
                 if let Some(b) = &bar {
                     b.set_message(format!("{t}: {n} objects"));
                     b.tick();

@@ -11,7 +11,7 @@
 //! - [`engine`]: SCIM ↔ connector mapping, the write path (create/PATCH/PUT/DELETE → one
 //!   change → export → write-through) and the read path (lookups, filters, paging).
 //! - [`space`]: the connector space (SQLite in the data directory).
-//! - [`sync`]: full imports and their schedule.
+//! - [`imports`]: full and delta imports and their schedule.
 //! - [`tls`], [`telemetry`], [`serve`]: certificates, logs and metrics, start-up and shutdown.
 //! - [`error`]: [`error::ApiError`], mapped to SCIM in exactly one place.
 //!
@@ -24,9 +24,9 @@ mod demo;
 pub mod engine;
 pub mod error;
 pub mod http;
+pub mod imports;
 pub mod serve;
 pub mod space;
-pub mod sync;
 pub mod telemetry;
 pub mod tls;
 

@@ -317,7 +317,7 @@ async fn bring_up(
                 if let Some(tx) = first_attempt.take() {
                     let _ = tx.send(());
                 }
-                crate::sync::schedule(rt, stop, reimport).await;
+                crate::imports::schedule(rt, stop, reimport).await;
                 return;
             }
             Ok(Err(e)) => {
