@@ -1,4 +1,4 @@
-//! The engine: one SCIM request → mapping → [`Change`] → connector export → connector space →
+//! The engine: one SCIM request → binding → [`Change`] → connector export → connector space →
 //! SCIM response (DESIGN §4).
 //!
 //! A [`Runtime`] is one configured connector, ready to serve: its connector, its connector
@@ -7,8 +7,8 @@
 //! only; writes go to the target first and reach the space only when the target accepted them,
 //! in the same blocking task, so a slow target never leaves the two apart.
 
+pub mod binding;
 pub mod locks;
-pub mod mapping;
 pub mod query;
 mod render;
 pub mod values;
@@ -18,15 +18,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use connector_core::{AttrValue, Change, Connector, ConnectorError, ExportOutcome};
+use connector_core::{Change, Connector, ConnectorError, ExportOutcome};
 use schemas::schema::ResourceSchema;
 
 use crate::config::{ConnectorConfig, DeleteAction, TokenHash};
 use crate::error::ApiError;
 use crate::space::{Journal, Space, StoredObject};
 use crate::telemetry::Metrics;
+use binding::{Binding, ResourceKind};
 use locks::KeyLocks;
-use mapping::{ActiveRule, Binding, ResourceKind};
 
 pub use render::etag;
 pub use write::flag_value;
@@ -145,34 +145,6 @@ impl Runtime {
                 self.config.export_timeout
             )))),
         }
-    }
-}
-
-/// Whether a stored user is active under the binding's rule.
-pub fn is_active(binding: &Binding, attributes: &connector_core::Attributes) -> bool {
-    match &binding.active {
-        ActiveRule::SetAttribute {
-            attribute,
-            disabled,
-            ..
-        } => match attributes.get(attribute).and_then(|v| v.first()) {
-            None => true,
-            Some(v) => flag_of(v) != Some(*disabled),
-        },
-        _ => true,
-    }
-}
-
-fn flag_of(v: &AttrValue) -> Option<bool> {
-    match v {
-        AttrValue::Boolean(b) => Some(*b),
-        AttrValue::Integer(i) => Some(*i != 0),
-        AttrValue::String(s) => match s.to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" => Some(true),
-            "false" | "0" | "no" => Some(false),
-            _ => None,
-        },
-        _ => None,
     }
 }
 

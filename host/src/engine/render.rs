@@ -7,8 +7,8 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use schemas::resource::Meta;
 use serde_json::{Map, Value};
 
-use super::mapping::{ActiveRule, Binding, ResourceKind};
-use super::{Runtime, is_active};
+use super::Runtime;
+use super::binding::{ActiveRule, Binding, ResourceKind};
 use crate::space::StoredObject;
 
 impl Runtime {
@@ -25,7 +25,7 @@ impl Runtime {
         if binding.kind == ResourceKind::User && binding.active != ActiveRule::Mapped {
             doc.insert(
                 "active".into(),
-                Value::Bool(is_active(binding, &stored.object.attributes)),
+                Value::Bool(binding.is_active(&stored.object.attributes)),
             );
         }
         let mut schemas = vec![Value::String(binding.schema.core.id.clone())];
