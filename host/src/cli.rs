@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use connector_core::Anchor;
+use connector_core::{Anchor, ConnectorError};
 
+use crate::assemble::{build_connector, build_runtime, space_path};
 use crate::config::{Config, TokenHash, generate_token};
-use crate::serve::build_runtime;
 use crate::telemetry::{Metrics, init_logging};
 
 /// connector-host: provision users and groups from Microsoft Entra (or any SCIM 2.0 client)
@@ -127,7 +127,10 @@ fn runtime(config: &Config, name: &str) -> Result<crate::engine::Runtime> {
     let c = config
         .connector(name)
         .with_context(|| format!("no connector named {name:?} in {}", config.source.display()))?;
-    build_runtime(config, c, Arc::new(Metrics::default()))
+    config
+        .connector_token(c)
+        .map_err(|e| ConnectorError::misconfigured(e.to_string()))
+        .and_then(|token| build_runtime(config, c, token, Arc::new(Metrics::default())))
         .with_context(|| format!("while starting connector {name}"))
 }
 
@@ -197,7 +200,7 @@ pub fn main() -> Result<()> {
             let c = config
                 .connector(&connector)
                 .with_context(|| format!("no connector named {connector:?}"))?;
-            let conn = crate::serve::build_connector(&config, c)
+            let conn = build_connector(&config, c)
                 .with_context(|| format!("while creating connector {connector}"))?;
             let reached = conn
                 .test_connection()
@@ -261,7 +264,7 @@ fn progress_bar() -> Option<indicatif::ProgressBar> {
 fn space(config_path: &Path, action: SpaceAction) -> Result<()> {
     let config = load(config_path)?;
     let open = |name: &str| -> Result<crate::space::Space> {
-        let path = crate::serve::space_path(&config, name);
+        let path = space_path(&config, name);
         if !path.exists() {
             bail!(
                 "connector {name} has no connector space yet ({} does not exist); start the host or run `connector-host import {name}`",

@@ -18,6 +18,7 @@
 //! **Architecture invariant:** the host never touches a driver; connectors are
 //! `Arc<dyn connector_core::Connector>` and every call to one runs on the blocking pool.
 
+mod assemble;
 pub mod cli;
 pub mod config;
 mod demo;
@@ -25,12 +26,12 @@ pub mod engine;
 pub mod error;
 pub mod http;
 pub mod imports;
-pub mod serve;
+pub mod server;
 pub mod space;
 pub mod telemetry;
 pub mod tls;
 
-pub use serve::run;
+pub use server::run;
 
 /// Why the host could not start.
 #[derive(Debug, thiserror::Error)]

@@ -430,6 +430,12 @@ impl Config {
         self.resolve(&self.server.data_dir)
     }
 
+    /// The hash of connector `c`'s bearer token, read from where the configuration says.
+    pub fn connector_token(&self, c: &ConnectorConfig) -> Result<TokenHash, ConfigError> {
+        c.token
+            .resolve(self, &format!("connector {} token", c.name))
+    }
+
     /// The connector called `name` (case-sensitive, as in the URL).
     pub fn connector(&self, name: &str) -> Option<&ConnectorConfig> {
         self.connectors.iter().find(|c| c.name == name)
