@@ -1,5 +1,6 @@
-//! Assembling one connector's [`Runtime`]: connect to the target, discover its schema (or recall
-//! the copy saved at the last discovery), bind SCIM onto it, and open the connector space.
+//! Assembling one connector's [`Runtime`]: connect to the target (the connector built from its
+//! settings, as the registry read them), discover its schema (or recall the copy saved at the
+//! last discovery), bind SCIM onto it, and open the connector space.
 //!
 //! The server does this for every connector at start-up, retrying while a target is down; the
 //! command line does it for `check-config` and `import`. Both resolve the connector's token
@@ -15,29 +16,9 @@ use crate::config::{Config, ConnectorConfig, SchemaMode, TokenHash};
 use crate::engine::Runtime;
 use crate::engine::binding::{Binding, ResourceKind};
 use crate::engine::locks::KeyLocks;
+use crate::registry::Connectors;
 use crate::space::{IndexSpec, IndexedAttribute, Space};
 use crate::telemetry::Metrics;
-
-/// Builds the connector for a configuration.
-pub fn build_connector(
-    config: &Config,
-    c: &ConnectorConfig,
-) -> Result<Arc<dyn Connector>, ConnectorError> {
-    match c.kind {
-        crate::config::ConnectorKind::Sql => {
-            let sql = c.sql.clone().ok_or_else(|| {
-                ConnectorError::misconfigured(format!(
-                    "connector {} has no [connector.sql] table",
-                    c.name
-                ))
-            })?;
-            Ok(Arc::new(connector_sql::SqlConnector::new(
-                sql,
-                &config.base_dir,
-            )?))
-        }
-    }
-}
 
 /// The connector space file of a connector.
 pub fn space_path(config: &Config, name: &str) -> PathBuf {
@@ -48,10 +29,11 @@ pub fn space_path(config: &Config, name: &str) -> PathBuf {
 pub fn build_runtime(
     config: &Config,
     c: &ConnectorConfig,
+    connectors: &Connectors,
     token: TokenHash,
     metrics: Arc<Metrics>,
 ) -> Result<Runtime, ConnectorError> {
-    let connector = build_connector(config, c)?;
+    let connector = connectors.build(&c.name)?;
     let path = space_path(config, &c.name);
     let schema = discover_schema(
         connector.as_ref(),

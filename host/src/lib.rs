@@ -7,6 +7,7 @@
 //!
 //! # Layout
 //! - [`config`]: the TOML configuration, strict and versioned; secrets and token hashes.
+//! - [`registry`]: the connector kinds this build has; the only place that names one.
 //! - [`http`]: routing, authentication, request ids, SCIM responses and errors.
 //! - [`engine`]: SCIM ↔ connector mapping, the write path (create/PATCH/PUT/DELETE → one
 //!   change → export → write-through) and the read path (lookups, filters, paging).
@@ -26,6 +27,7 @@ pub mod engine;
 pub mod error;
 pub mod http;
 pub mod imports;
+pub mod registry;
 pub mod server;
 pub mod space;
 pub mod telemetry;

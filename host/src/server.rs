@@ -11,6 +11,7 @@ use crate::HostError;
 use crate::assemble::build_runtime;
 use crate::config::{Config, ConnectorConfig};
 use crate::http::{AppState, Slot};
+use crate::registry::{self, Connectors};
 use crate::telemetry::Metrics;
 use crate::tls::TlsSource;
 
@@ -21,9 +22,22 @@ const RUNNING_MARKER: &str = "host.running";
 /// How long start-up waits for connectors to bind before it starts serving.
 const FIRST_BIND_WAIT: Duration = Duration::from_secs(15);
 
-/// Runs the host on `listener` until `shutdown` completes.
+/// Runs the host on `listener` until `shutdown` completes, after the registry has read every
+/// connector's settings in `config`.
 pub async fn run(
     config: Config,
+    listener: std::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), HostError> {
+    let connectors = registry::read(&config)?;
+    serve(config, connectors, listener, shutdown).await
+}
+
+/// Runs the host on `listener` until `shutdown` completes, with the connectors' settings as the
+/// registry read them from `config`.
+pub async fn serve(
+    config: Config,
+    connectors: Connectors,
     listener: std::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), HostError> {
@@ -64,6 +78,7 @@ pub async fn run(
     let mut slots = HashMap::new();
     let mut first_attempts = Vec::new();
     let config = Arc::new(config);
+    let connectors = Arc::new(connectors);
     for c in &config.connectors {
         let slot = Arc::new(Slot {
             token: config.connector_token(c)?,
@@ -75,6 +90,7 @@ pub async fn run(
         tokio::spawn(bring_up(
             config.clone(),
             c.clone(),
+            connectors.clone(),
             slot,
             metrics.clone(),
             stop_rx.clone(),
@@ -126,9 +142,11 @@ pub async fn run(
 
 /// Builds a connector's runtime with the token of its slot, retrying while the target is
 /// unavailable, then runs its import schedule.
+#[allow(clippy::too_many_arguments)]
 async fn bring_up(
     config: Arc<Config>,
     c: ConnectorConfig,
+    connectors: Arc<Connectors>,
     slot: Arc<Slot>,
     metrics: Arc<Metrics>,
     stop: tokio::sync::watch::Receiver<bool>,
@@ -138,9 +156,15 @@ async fn bring_up(
     let mut delay = Duration::from_secs(2);
     let mut first_attempt = Some(first_attempt);
     loop {
-        let (cfg, cc, m) = (config.clone(), c.clone(), metrics.clone());
+        let (cfg, cc, cs, m) = (
+            config.clone(),
+            c.clone(),
+            connectors.clone(),
+            metrics.clone(),
+        );
         let token = slot.token.clone();
-        let built = tokio::task::spawn_blocking(move || build_runtime(&cfg, &cc, token, m)).await;
+        let built =
+            tokio::task::spawn_blocking(move || build_runtime(&cfg, &cc, &cs, token, m)).await;
         match built {
             Ok(Ok(rt)) => {
                 let rt = Arc::new(rt);
