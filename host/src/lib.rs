@@ -6,15 +6,27 @@
 //! holds, which answers Entra's lookups.
 //!
 //! # Layout
-//! - [`config`]: the TOML configuration, strict and versioned; secrets and token hashes.
-//! - [`registry`]: the connector kinds this build has; the only place that names one.
+//! - [`config`]: the TOML configuration, strict and versioned; secrets and token hashes. It keeps
+//!   each connector kind's own settings table as written and names no kind.
+//! - [`registry`]: the connector kinds this build has (kind → crate, settings table,
+//!   constructor); the only place that names a kind or a connector crate. The host loads its
+//!   configuration through [`registry::load`], which reads every connector's settings.
 //! - [`http`]: routing, authentication, request ids, SCIM responses and errors.
-//! - [`engine`]: SCIM ↔ connector mapping, the write path (create/PATCH/PUT/DELETE → one
-//!   change → export → write-through) and the read path (lookups, filters, paging).
-//! - [`space`]: the connector space (SQLite in the data directory).
+//! - [`engine`]: the SCIM ↔ connector binding (`engine::binding`, one module per schema mode),
+//!   the write path (create/PATCH/PUT/DELETE → one change → export → write-through), the read
+//!   path (lookups, filters, paging) and rendering (resources, their URLs and ETags).
+//! - [`space`]: the connector space (SQLite in the data directory), with the journal that
+//!   re-applies write-throughs made during a full import.
 //! - [`imports`]: full and delta imports and their schedule.
-//! - [`tls`], [`telemetry`], [`serve`]: certificates, logs and metrics, start-up and shutdown.
+//! - `assemble`: one connector's [`engine::Runtime`] (connect, discover the schema, bind, open
+//!   the space); [`server`]: TLS, bring-up, schedules, HTTPS, graceful shutdown and SIGHUP
+//!   reload; [`cli`]: the command line, with `demo` for `demo` and `init`.
+//! - [`tls`], [`telemetry`]: certificates, logs and metrics.
 //! - [`error`]: [`error::ApiError`], mapped to SCIM in exactly one place.
+//!
+//! Dependencies inside the host run one way: `cli` → `server` → `http`/`imports` → `engine` →
+//! `space`, with `config` and `telemetry` underneath; the engine knows no HTTP and no imports,
+//! the space no SCIM, and only `registry` knows a connector crate.
 //!
 //! **Architecture invariant:** the host never touches a driver; connectors are
 //! `Arc<dyn connector_core::Connector>` and every call to one runs on the blocking pool.

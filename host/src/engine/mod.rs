@@ -6,6 +6,12 @@
 //! serialise exports per anchor. Reads (GET by id, filters, lists) are answered from the space
 //! only; writes go to the target first and reach the space only when the target accepted them,
 //! in the same blocking task, so a slow target never leaves the two apart.
+//!
+//! Layout: [`binding`] (SCIM resource types bound to connector object types, per schema mode),
+//! [`values`] (value conversion), `write` (create, PATCH, PUT, DELETE), [`query`] (reads),
+//! `render` (stored object → SCIM resource with its URL and ETag), [`locks`] (per-anchor export
+//! serialisation). The engine knows no HTTP and no imports: the HTTP side and the imports call
+//! into it.
 
 pub mod binding;
 pub mod locks;
