@@ -376,11 +376,13 @@ mod tests {
                 Path::new("/tmp"),
             )
             .unwrap_or_else(|e| panic!("{e}\n{text}"));
+            connector_host::registry::read(&config).unwrap_or_else(|e| panic!("{e}\n{text}"));
             let c = config.connector(CONNECTOR).unwrap();
-            let sql = c.sql.as_ref().unwrap();
+            let sql: serde_json::Value = config.kind_settings(c).unwrap();
+            let connection = sql.get("connection").and_then(serde_json::Value::as_str);
             match &target {
-                Target::Sqlite => assert_eq!(sql.connection, "sqlite://staging.db"),
-                Target::Odbc(s) => assert_eq!(&sql.connection, s),
+                Target::Sqlite => assert_eq!(connection, Some("sqlite://staging.db")),
+                Target::Odbc(s) => assert_eq!(connection, Some(s.as_str())),
             }
             assert_eq!(config.server.listen.port(), 8585);
         }

@@ -8,10 +8,11 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use connector_core::Anchor;
+use connector_core::{Anchor, ConnectorError};
 
+use crate::assemble::{build_runtime, space_path};
 use crate::config::{Config, TokenHash, generate_token};
-use crate::serve::build_runtime;
+use crate::registry::{self, Connectors};
 use crate::telemetry::{Metrics, init_logging};
 
 /// connector-host: provision users and groups from Microsoft Entra (or any SCIM 2.0 client)
@@ -118,16 +119,21 @@ pub enum SpaceAction {
     },
 }
 
-fn load(path: &Path) -> Result<Config> {
-    Config::load(path)
+/// Reads the configuration, every connector's own settings included: each command that reads
+/// the configuration reads it here, so each refuses the same mistakes.
+fn load(path: &Path) -> Result<(Config, Connectors)> {
+    registry::load(path)
         .with_context(|| format!("while reading the configuration {}", path.display()))
 }
 
-fn runtime(config: &Config, name: &str) -> Result<crate::engine::Runtime> {
+fn runtime(config: &Config, connectors: &Connectors, name: &str) -> Result<crate::engine::Runtime> {
     let c = config
         .connector(name)
         .with_context(|| format!("no connector named {name:?} in {}", config.source.display()))?;
-    build_runtime(config, c, Arc::new(Metrics::default()))
+    config
+        .connector_token(c)
+        .map_err(|e| ConnectorError::misconfigured(e.to_string()))
+        .and_then(|token| build_runtime(config, c, connectors, token, Arc::new(Metrics::default())))
         .with_context(|| format!("while starting connector {name}"))
 }
 
@@ -136,21 +142,22 @@ pub fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve => {
-            let config = load(&cli.config)?;
+            let (config, connectors) = load(&cli.config)?;
             init_logging(config.server.log_format);
-            serve(config)
+            serve(config, connectors)
         }
         Command::Demo { dir, port } => {
             init_logging(crate::config::LogFormat::Text);
-            let (config, token) = crate::demo::prepare(&dir, port)?;
+            let (config_path, token) = crate::demo::prepare(&dir, port)?;
+            let (config, connectors) = load(&config_path)?;
             crate::demo::print_banner(&config, &token, port)?;
-            serve(config)
+            serve(config, connectors)
         }
         Command::Init { dir, name } => crate::demo::init(&dir, &name),
         Command::CheckConfig => {
-            let config = load(&cli.config)?;
+            let (config, connectors) = load(&cli.config)?;
             for c in &config.connectors {
-                let rt = runtime(&config, &c.name)?;
+                let rt = runtime(&config, &connectors, &c.name)?;
                 let reached = rt
                     .connector
                     .test_connection()
@@ -164,7 +171,7 @@ pub fn main() -> Result<()> {
             Ok(())
         }
         Command::Cert => {
-            let config = load(&cli.config)?;
+            let (config, _) = load(&cli.config)?;
             let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
             let material = crate::tls::TlsSource::from_config(&config)?.load()?;
             let info = certs::inspect(&material)?;
@@ -193,11 +200,12 @@ pub fn main() -> Result<()> {
         Command::Connector {
             action: ConnectorAction::Test { connector },
         } => {
-            let config = load(&cli.config)?;
-            let c = config
+            let (config, connectors) = load(&cli.config)?;
+            config
                 .connector(&connector)
                 .with_context(|| format!("no connector named {connector:?}"))?;
-            let conn = crate::serve::build_connector(&config, c)
+            let conn = connectors
+                .build(&connector)
                 .with_context(|| format!("while creating connector {connector}"))?;
             let reached = conn
                 .test_connection()
@@ -219,12 +227,12 @@ pub fn main() -> Result<()> {
             Ok(())
         }
         Command::Import { connector } => {
-            let config = load(&cli.config)?;
+            let (config, connectors) = load(&cli.config)?;
             init_logging(config.server.log_format);
-            let rt = runtime(&config, &connector)?;
+            let rt = runtime(&config, &connectors, &connector)?;
             let bar = progress_bar();
             let started = std::time::Instant::now();
-            let results = crate::sync::full_import(&rt, &|t, n| {
+            let results = crate::imports::full_import(&rt, &|t, n| {
                 if let Some(b) = &bar {
                     b.set_message(format!("{t}: {n} objects"));
                     b.tick();
@@ -259,9 +267,9 @@ fn progress_bar() -> Option<indicatif::ProgressBar> {
 }
 
 fn space(config_path: &Path, action: SpaceAction) -> Result<()> {
-    let config = load(config_path)?;
+    let (config, _) = load(config_path)?;
     let open = |name: &str| -> Result<crate::space::Space> {
-        let path = crate::serve::space_path(&config, name);
+        let path = space_path(&config, name);
         if !path.exists() {
             bail!(
                 "connector {name} has no connector space yet ({} does not exist); start the host or run `connector-host import {name}`",
@@ -359,7 +367,7 @@ fn space(config_path: &Path, action: SpaceAction) -> Result<()> {
     Ok(())
 }
 
-fn serve(config: Config) -> Result<()> {
+fn serve(config: Config, connectors: Connectors) -> Result<()> {
     let listen = config.server.listen;
     let listener = std::net::TcpListener::bind(listen).with_context(|| {
         format!("while binding {listen} (is another connector-host or ECMA host running?)")
@@ -387,7 +395,7 @@ fn serve(config: Config) -> Result<()> {
             }
             tracing::info!("shutting down");
         };
-        crate::run(config, listener, shutdown).await
+        crate::server::serve(config, connectors, listener, shutdown).await
     })
     .context("connector-host stopped with an error")
 }

@@ -84,8 +84,9 @@ fn write_private(path: &Path, contents: &str) -> Result<()> {
     Ok(())
 }
 
-/// Creates the demo directory on first use and returns its configuration and token.
-pub fn prepare(dir: &Path, port: u16) -> Result<(Config, String)> {
+/// Creates the demo directory on first use and returns where its configuration is, and its
+/// token.
+pub fn prepare(dir: &Path, port: u16) -> Result<(PathBuf, String)> {
     let config_path = dir.join("connector-host.toml");
     let token_path = dir.join("secrets").join("hr.token");
     if !config_path.exists() {
@@ -101,13 +102,11 @@ pub fn prepare(dir: &Path, port: u16) -> Result<(Config, String)> {
         std::fs::write(&config_path, config)
             .with_context(|| format!("while writing {}", config_path.display()))?;
     }
-    let config = Config::load(&config_path)
-        .with_context(|| format!("while reading {}", config_path.display()))?;
     let token = std::fs::read_to_string(&token_path)
         .with_context(|| format!("while reading {}", token_path.display()))?
         .trim()
         .to_owned();
-    Ok((config, token))
+    Ok((config_path, token))
 }
 
 /// Prints where the demo listens and how to talk to it.
@@ -157,7 +156,7 @@ pub fn init(dir: &Path, name: &str) -> Result<()> {
         ),
     )
     .with_context(|| format!("while writing {}", config_path.display()))?;
-    let config = Config::load(&config_path)?;
+    let (config, _) = crate::registry::load(&config_path)?;
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let material = crate::tls::TlsSource::from_config(&config)?.load()?;
     let info = certs::inspect(&material)?;

@@ -2,9 +2,12 @@
 //! connector, parsed strictly (unknown keys are errors that name the line), with secrets read
 //! from files or the environment and never kept in a form that could be logged.
 //!
-//! Each connector kind owns its own settings table (`[connector.sql]` is
-//! `connector_sql::SqlConfig`); this module owns everything around it: the server, tokens,
-//! schema mode and attribute map, deprovisioning and import schedules. Relative paths are
+//! Each connector kind owns its own settings table, named after the kind (`kind = "<kind>"`
+//! reads `[connector.<kind>]`), whose keys only that kind's crate knows. This module names no
+//! kind: it keeps that table as the file has it, and reads it for the host's connector registry
+//! as whatever type the registry asks ([`Config::kind_settings`]), as strictly as the rest and
+//! with errors that name their line. It owns everything around it: the server, tokens, schema
+//! mode and attribute map, deprovisioning and import schedules. Relative paths are
 //! resolved against the directory of the configuration file.
 
 mod duration;
@@ -12,9 +15,14 @@ mod secret;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 pub use duration::HumanDuration;
 pub use secret::{MIN_TOKEN_LEN, Secret, TokenHash, generate_token};
@@ -52,6 +60,20 @@ pub struct Config {
     /// Where the configuration was read from.
     #[serde(skip)]
     pub source: PathBuf,
+    /// The file's text, kept for reading each connector kind's own settings table later.
+    #[serde(skip)]
+    text: SourceText,
+}
+
+/// The text of a configuration file. It may hold secrets (a password in a connection string),
+/// so it never shows in a `Debug` print.
+#[derive(Clone, Default)]
+struct SourceText(Arc<str>);
+
+impl std::fmt::Debug for SourceText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SourceText(..)")
+    }
 }
 
 /// `[server]`: the listener, TLS, data directory and limits.
@@ -174,20 +196,15 @@ pub enum SchemaMode {
     Scim,
 }
 
-/// The connector kinds this build knows.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum ConnectorKind {
-    Sql,
-}
-
 /// `[[connector]]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectorConfig {
     /// Name used in the endpoint URL `/ecma2host_{name}/scim`; case-sensitive.
     pub name: String,
-    pub kind: ConnectorKind,
+    /// The connector kind; its own settings are the table `[connector.<kind>]`,
+    /// which the registry reads with [`Config::kind_settings`].
+    pub kind: String,
     #[serde(default)]
     pub schema: SchemaMode,
     /// The bearer token Entra sends (at least 12 characters).
@@ -212,9 +229,6 @@ pub struct ConnectorConfig {
     pub groups: Option<ResourceMapConfig>,
     #[serde(default)]
     pub deprovision: DeprovisionConfig,
-    /// SQL connector settings (`kind = "sql"`).
-    #[serde(default)]
-    pub sql: Option<connector_sql::SqlConfig>,
 }
 
 fn default_full_import_every() -> HumanDuration {
@@ -301,7 +315,8 @@ impl DisableAction {
 }
 
 impl Config {
-    /// Reads and validates a configuration file.
+    /// Reads and validates a configuration file, all but each connector kind's own settings
+    /// table, which the host's connector registry reads from the result.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
@@ -315,16 +330,80 @@ impl Config {
         Config::parse(&text, path, &base_dir)
     }
 
-    /// Parses and validates configuration text; `path` is only used in messages.
+    /// Parses and validates configuration text, as [`Config::load`]; `path` is only used in
+    /// messages.
     pub fn parse(text: &str, path: &Path, base_dir: &Path) -> Result<Config, ConfigError> {
-        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        let parse_error = |e: toml::de::Error| ConfigError::Parse {
             path: path.to_owned(),
             message: describe_toml_error(text, &e),
-        })?;
+        };
+        let mut doc = DeTable::parse(text).map_err(parse_error)?;
+        for connector in connector_tables(doc.get_mut()) {
+            take_kind_table(connector).map_err(|(span, message)| ConfigError::Parse {
+                path: path.to_owned(),
+                message: describe_at(text, span, &message),
+            })?;
+        }
+        let mut config =
+            Config::deserialize(toml::de::Deserializer::from(doc)).map_err(parse_error)?;
         config.base_dir = base_dir.to_owned();
         config.source = path.to_owned();
+        config.text = SourceText(text.into());
         config.validate()?;
         Ok(config)
+    }
+
+    /// Reads connector `c`'s own settings table, `[connector.<kind>]`, as `T`: as strictly as
+    /// the rest of the file, with errors that name the connector and the line. Which `T` reads
+    /// which kind is the registry's business.
+    pub fn kind_settings<T: DeserializeOwned>(
+        &self,
+        c: &ConnectorConfig,
+    ) -> Result<T, ConfigError> {
+        let text = &*self.text.0;
+        let mut doc = self.document()?;
+        let table = self
+            .connector_index(c)
+            .and_then(|i| connector_tables(doc.get_mut()).nth(i))
+            .and_then(|t| take_kind_table(t).ok().flatten())
+            .ok_or_else(|| {
+                self.invalid(format!(
+                    "connector {:?} has kind = {:?} but no [connector.{}] table",
+                    c.name, c.kind, c.kind
+                ))
+            })?;
+        T::deserialize(ValueDeserializer::from(table)).map_err(|e| ConfigError::Parse {
+            path: self.source.clone(),
+            message: format!("connector {:?}: {}", c.name, describe_toml_error(text, &e)),
+        })
+    }
+
+    /// A refusal of connector `c`'s `kind`, naming the connector and the line.
+    pub fn kind_error(&self, c: &ConnectorConfig, message: &str) -> ConfigError {
+        let text = &*self.text.0;
+        let span = self.document().ok().and_then(|mut doc| {
+            let i = self.connector_index(c)?;
+            let connector = connector_tables(doc.get_mut()).nth(i)?;
+            Some(connector.get_ref().get("kind")?.span())
+        });
+        let located = match span {
+            Some(span) => describe_at(text, span, message),
+            None => message.to_owned(),
+        };
+        self.invalid(format!("connector {:?}: {located}", c.name))
+    }
+
+    /// The file parsed again, with the positions of everything in it.
+    fn document(&self) -> Result<Spanned<DeTable<'_>>, ConfigError> {
+        DeTable::parse(&self.text.0).map_err(|e| ConfigError::Parse {
+            path: self.source.clone(),
+            message: describe_toml_error(&self.text.0, &e),
+        })
+    }
+
+    /// Where `c` stands among the `[[connector]]` tables (names are unique).
+    fn connector_index(&self, c: &ConnectorConfig) -> Option<usize> {
+        self.connectors.iter().position(|x| x.name == c.name)
     }
 
     fn invalid(&self, message: impl Into<String>) -> ConfigError {
@@ -356,15 +435,6 @@ impl Config {
             }
             if !seen.insert(c.name.clone()) {
                 return Err(self.invalid(format!("two connectors are named {:?}", c.name)));
-            }
-            match c.kind {
-                ConnectorKind::Sql if c.sql.is_none() => {
-                    return Err(self.invalid(format!(
-                        "connector {:?} has kind = \"sql\" but no [connector.sql] table",
-                        c.name
-                    )));
-                }
-                ConnectorKind::Sql => {}
             }
             let sources = [
                 c.token.hash.is_some(),
@@ -430,18 +500,74 @@ impl Config {
         self.resolve(&self.server.data_dir)
     }
 
+    /// The hash of connector `c`'s bearer token, read from where the configuration says.
+    pub fn connector_token(&self, c: &ConnectorConfig) -> Result<TokenHash, ConfigError> {
+        c.token
+            .resolve(self, &format!("connector {} token", c.name))
+    }
+
     /// The connector called `name` (case-sensitive, as in the URL).
     pub fn connector(&self, name: &str) -> Option<&ConnectorConfig> {
         self.connectors.iter().find(|c| c.name == name)
     }
 }
 
+/// The `[[connector]]` tables of a parsed file, in order.
+fn connector_tables<'d, 'i>(
+    doc: &'d mut DeTable<'i>,
+) -> impl Iterator<Item = &'d mut Spanned<DeValue<'i>>> + use<'d, 'i> {
+    let tables = match doc.get_mut("connector").map(Spanned::get_mut) {
+        Some(DeValue::Array(a)) => a.iter_mut(),
+        _ => [].iter_mut(),
+    };
+    tables.filter(|t| t.get_ref().is_table())
+}
+
+/// Takes a connector's own settings table, named after its `kind`, out of its `[[connector]]`
+/// table: what is left is this module's to read. A connector without a `kind`, or without the
+/// table its kind names, is refused here, before its other keys are read, so that a mistyped kind
+/// is reported as one (and not as an unknown table). `None` when `kind` is not a string, which
+/// the reading of the other keys reports.
+fn take_kind_table<'i>(
+    connector: &mut Spanned<DeValue<'i>>,
+) -> Result<Option<Spanned<DeValue<'i>>>, (Range<usize>, String)> {
+    let span = connector.span();
+    let DeValue::Table(table) = connector.get_mut() else {
+        return Ok(None);
+    };
+    let Some(kind) = table.get("kind") else {
+        return Err((span, "missing field `kind`".to_owned()));
+    };
+    let kind_span = kind.span();
+    let Some(kind) = kind.get_ref().as_str().map(str::to_owned) else {
+        return Ok(None);
+    };
+    match table.remove(kind.as_str()) {
+        Some(settings) => Ok(Some(settings)),
+        None => {
+            let name = table
+                .get("name")
+                .and_then(|n| n.get_ref().as_str())
+                .unwrap_or_default();
+            Err((
+                kind_span,
+                format!("connector {name:?} has kind = {kind:?} but no [connector.{kind}] table"),
+            ))
+        }
+    }
+}
+
 /// A TOML error with its line and column and the offending line quoted.
 fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
-    let message = e.message().trim().to_owned();
-    let Some(span) = e.span() else {
-        return message;
-    };
+    let message = e.message().trim();
+    match e.span() {
+        Some(span) => describe_at(text, span, message),
+        None => message.to_owned(),
+    }
+}
+
+/// `message` with the line and column of `span` in `text`, and that line quoted.
+fn describe_at(text: &str, span: Range<usize>, message: &str) -> String {
     let before = text.get(..span.start).unwrap_or_default();
     let line = before.matches('\n').count() + 1;
     let column = before
@@ -482,4 +608,4 @@ impl TokenSource {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -2,7 +2,8 @@ use std::path::Path;
 
 use super::*;
 
-const MINIMAL: &str = r#"
+/// A minimal valid configuration: one SQL connector (also the registry tests' fixture).
+pub(crate) const MINIMAL: &str = r#"
 version = 1
 [[connector]]
 name = "hr"
@@ -55,13 +56,29 @@ fn unknown_key_names_its_line() {
 }
 
 #[test]
-fn unknown_key_inside_connector_settings_is_refused() {
-    let text = MINIMAL.replace(
-        "table = \"Employees\"",
-        "table = \"Employees\"\ntabel = \"x\"",
+fn the_kind_table_is_kept_for_the_registry() {
+    let c = parse(MINIMAL).unwrap();
+    let hr = c.connector("hr").unwrap();
+    assert_eq!(hr.kind, "sql");
+    let table: toml::Table = c.kind_settings(hr).unwrap();
+    assert_eq!(table["connection"].as_str(), Some("sqlite://hr.db"));
+    assert!(
+        !format!("{c:?}").contains("sqlite://hr.db"),
+        "the file's text never shows in Debug"
     );
-    let e = error_of(&text);
-    assert!(e.contains("tabel"), "{e}");
+}
+
+#[test]
+fn a_kind_without_its_table_is_refused_at_its_line() {
+    let e = error_of(&MINIMAL.replace("kind = \"sql\"", "kind = \"sqll\""));
+    assert!(
+        e.contains(
+            "line 5, column 8: connector \"hr\" has kind = \"sqll\" but no [connector.sqll] table"
+        ),
+        "{e}"
+    );
+    let e = error_of(&MINIMAL.replace("kind = \"sql\"\n", ""));
+    assert!(e.contains("line 3, column 1: missing field `kind`"), "{e}");
 }
 
 #[test]

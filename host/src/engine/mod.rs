@@ -1,4 +1,4 @@
-//! The engine: one SCIM request → mapping → [`Change`] → connector export → connector space →
+//! The engine: one SCIM request → binding → [`Change`] → connector export → connector space →
 //! SCIM response (DESIGN §4).
 //!
 //! A [`Runtime`] is one configured connector, ready to serve: its connector, its connector
@@ -6,10 +6,17 @@
 //! serialise exports per anchor. Reads (GET by id, filters, lists) are answered from the space
 //! only; writes go to the target first and reach the space only when the target accepted them,
 //! in the same blocking task, so a slow target never leaves the two apart.
+//!
+//! Layout: [`binding`] (SCIM resource types bound to connector object types, per schema mode),
+//! [`values`] (value conversion), `write` (create, PATCH, PUT, DELETE), [`query`] (reads),
+//! `render` (stored object → SCIM resource with its URL and ETag), [`locks`] (per-anchor export
+//! serialisation). The engine knows no HTTP and no imports: the HTTP side and the imports call
+//! into it.
 
+pub mod binding;
 pub mod locks;
-pub mod mapping;
 pub mod query;
+mod render;
 pub mod values;
 mod write;
 
@@ -17,18 +24,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use connector_core::{AttrValue, Change, Connector, ConnectorError, ExportOutcome};
-use schemas::resource::Meta;
+use connector_core::{Change, Connector, ConnectorError, ExportOutcome};
 use schemas::schema::ResourceSchema;
-use serde_json::{Map, Value};
 
 use crate::config::{ConnectorConfig, DeleteAction, TokenHash};
 use crate::error::ApiError;
-use crate::space::{Space, StoredObject};
+use crate::space::{Journal, Space, StoredObject};
 use crate::telemetry::Metrics;
+use binding::{Binding, ResourceKind};
 use locks::KeyLocks;
-use mapping::{ActiveRule, Binding, ResourceKind};
 
+pub use render::etag;
 pub use write::flag_value;
 
 /// One connector, bound and ready to serve SCIM.
@@ -49,7 +55,7 @@ pub struct Runtime {
     pub max_page_size: usize,
     pub max_filter_scan: u64,
     /// Write-throughs made while a full import runs, re-applied after it commits.
-    pub journal: crate::sync::Journal,
+    pub journal: Journal,
 }
 
 impl Runtime {
@@ -145,80 +151,6 @@ impl Runtime {
                 self.config.export_timeout
             )))),
         }
-    }
-
-    /// Renders a stored object as a SCIM resource (before projection).
-    pub fn render(&self, binding: &Binding, stored: &StoredObject, base_url: &str) -> Value {
-        let mut doc = Map::new();
-        doc.insert("schemas".into(), Value::Array(Vec::new()));
-        doc.insert("id".into(), Value::String(stored.object.anchor.to_string()));
-        binding.render_into(
-            &mut doc,
-            &stored.object.attributes,
-            stored.object.dn.as_deref(),
-        );
-        if binding.kind == ResourceKind::User && binding.active != ActiveRule::Mapped {
-            doc.insert(
-                "active".into(),
-                Value::Bool(is_active(binding, &stored.object.attributes)),
-            );
-        }
-        let mut schemas = vec![Value::String(binding.schema.core.id.clone())];
-        for (ext, _) in &binding.schema.extensions {
-            if doc.contains_key(&ext.id) {
-                schemas.push(Value::String(ext.id.clone()));
-            }
-        }
-        doc.insert("schemas".into(), Value::Array(schemas));
-        let location = format!(
-            "{base_url}/{}/{}",
-            binding.kind.endpoint(),
-            crate::http::encode_segment(stored.object.anchor.as_str())
-        );
-        let meta = Meta::new(
-            binding.schema.name.clone(),
-            stored.created,
-            stored.modified,
-            Some(location),
-            Some(etag(stored)),
-        );
-        if let Ok(m) = serde_json::to_value(meta) {
-            doc.insert("meta".into(), m);
-        }
-        Value::Object(doc)
-    }
-}
-
-/// The weak ETag of a stored object's version.
-pub fn etag(stored: &StoredObject) -> String {
-    format!("W/\"{}\"", stored.version)
-}
-
-/// Whether a stored user is active under the binding's rule.
-pub fn is_active(binding: &Binding, attributes: &connector_core::Attributes) -> bool {
-    match &binding.active {
-        ActiveRule::SetAttribute {
-            attribute,
-            disabled,
-            ..
-        } => match attributes.get(attribute).and_then(|v| v.first()) {
-            None => true,
-            Some(v) => flag_of(v) != Some(*disabled),
-        },
-        _ => true,
-    }
-}
-
-fn flag_of(v: &AttrValue) -> Option<bool> {
-    match v {
-        AttrValue::Boolean(b) => Some(*b),
-        AttrValue::Integer(i) => Some(*i != 0),
-        AttrValue::String(s) => match s.to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" => Some(true),
-            "false" | "0" | "no" => Some(false),
-            _ => None,
-        },
-        _ => None,
     }
 }
 

@@ -16,7 +16,7 @@ use schemas::{ScimError, ScimType};
 use serde_json::Value;
 
 use super::Runtime;
-use super::mapping::{Binding, FilterTarget};
+use super::binding::{Binding, FilterTarget};
 use crate::error::ApiError;
 use crate::space::StoredObject;
 

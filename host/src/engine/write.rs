@@ -15,8 +15,8 @@ use schemas::patch::{PatchRequest, apply_patch};
 use schemas::quirks::normalize_resource;
 use serde_json::Value;
 
-use super::mapping::{ActiveRule, Binding};
-use super::{Runtime, is_active};
+use super::Runtime;
+use super::binding::{ActiveRule, Binding, ConnectorSide};
 use crate::error::ApiError;
 use crate::space::StoredObject;
 
@@ -214,10 +214,9 @@ impl Runtime {
                 ))
                 .into());
             }
-            let multi = binding
-                .fields
-                .iter()
-                .any(|f| f.multi_valued && matches!(&f.connector, super::mapping::ConnectorSide::Attribute(a) if a == name));
+            let multi = binding.fields.iter().any(|f| {
+                f.multi_valued && matches!(&f.connector, ConnectorSide::Attribute(a) if a == name)
+            });
             if after.is_empty() {
                 changes.push(AttributeChange::Clear {
                     name: name.to_owned(),
@@ -252,7 +251,7 @@ impl Runtime {
                 });
             }
         }
-        let was_active = is_active(binding, &old.attributes);
+        let was_active = binding.is_active(&old.attributes);
         let wants_active =
             requested_active(&resource).unwrap_or(if put { true } else { was_active });
         let mut delete = false;

@@ -20,7 +20,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use percent_encoding::percent_decode_str;
 use serde_json::Value;
 use tracing::Instrument;
 
@@ -69,16 +69,6 @@ async fn metrics(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Respon
         app.metrics.render(),
     )
         .into_response()
-}
-
-/// Percent-encodes one path segment (anchors may contain `/`, spaces, `=`, …).
-pub fn encode_segment(s: &str) -> String {
-    const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'_')
-        .remove(b'.')
-        .remove(b'~');
-    utf8_percent_encode(s, SEGMENT).to_string()
 }
 
 fn decode_segment(s: &str) -> Result<String, ApiError> {

@@ -16,8 +16,8 @@ use serde_json::Value;
 
 use super::{AppState, empty, json_body, query_map, scim_json};
 use crate::engine::Runtime;
+use crate::engine::binding::ResourceKind;
 use crate::engine::etag;
-use crate::engine::mapping::ResourceKind;
 use crate::engine::query::Query;
 use crate::error::ApiError;
 use crate::space::StoredObject;

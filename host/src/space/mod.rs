@@ -9,6 +9,7 @@
 //! - `stored`: `StoredObject`, `Origin`, `ImportStats`, and the one function that writes an
 //!   object (added / updated / unchanged, version and index entries).
 //! - `import`: `FullImport`, staged page by page and merged in one transaction.
+//! - `journal`: write-throughs made during a full import, re-applied after its commit.
 //! - `runs`: import run history.
 //! - `pool`: read-only connections for concurrent lookups.
 //!
@@ -30,6 +31,7 @@
 mod error;
 mod import;
 mod index;
+mod journal;
 mod pool;
 mod runs;
 mod schema;
@@ -49,6 +51,7 @@ use time::OffsetDateTime;
 pub use error::SpaceError;
 pub use import::FullImport;
 pub use index::{IndexSpec, IndexedAttribute, normalise};
+pub use journal::Journal;
 pub use runs::RunRecord;
 pub use schema::SCHEMA_VERSION;
 pub use stored::{ImportStats, Origin, StoredObject};

@@ -1,19 +1,18 @@
 //! Imports: the full import that fills the connector space on first start and on a schedule,
-//! streamed page by page into a new generation that replaces the old one in one step.
+//! streamed page by page into a new generation that replaces the old one in one step, the delta
+//! imports in between, and the schedule that runs both.
 //!
-//! While an import runs, exports keep going. An export that lands after the import read that
-//! object would be overwritten by the older imported state when the import commits, so
-//! write-throughs during an import are journalled and re-applied right after the commit.
+//! While a full import runs, exports keep going; the space's [`Journal`](crate::space::Journal)
+//! re-applies their write-throughs right after the import commits.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use connector_core::{Anchor, ConnectorError, ConnectorObject};
+use connector_core::ConnectorError;
 use time::OffsetDateTime;
 
 use crate::engine::Runtime;
-use crate::space::{ImportStats, Origin, Space, SpaceError};
+use crate::space::{ImportStats, SpaceError};
 
 /// Why an import failed.
 #[derive(Debug, thiserror::Error)]
@@ -22,64 +21,6 @@ pub enum ImportError {
     Connector(#[from] ConnectorError),
     #[error("{0}")]
     Space(#[from] SpaceError),
-}
-
-/// The last state written through for each (object type, anchor); `None` for a delete.
-type Writes = HashMap<(String, Anchor), Option<ConnectorObject>>;
-
-/// Write-throughs that happened while a full import was running.
-#[derive(Default)]
-pub struct Journal {
-    inner: Mutex<Option<Writes>>,
-}
-
-impl Journal {
-    /// Applies a write-through to the space, recording it when an import is running. Holding
-    /// the journal lock across the write orders it against an import's re-apply step.
-    pub fn write(
-        &self,
-        space: &Space,
-        object_type: &str,
-        anchor: &Anchor,
-        object: Option<&ConnectorObject>,
-    ) -> Result<Option<crate::space::StoredObject>, SpaceError> {
-        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let stored = match object {
-            Some(o) => Some(space.put(o, Origin::Export)?),
-            None => {
-                space.remove(object_type, anchor)?;
-                None
-            }
-        };
-        if let Some(map) = guard.as_mut() {
-            map.insert((object_type.to_owned(), anchor.clone()), object.cloned());
-        }
-        Ok(stored)
-    }
-
-    fn start(&self) {
-        *self.inner.lock().unwrap_or_else(|p| p.into_inner()) = Some(HashMap::new());
-    }
-
-    /// Re-applies what was journalled (after a commit) and stops journalling.
-    fn finish(&self, space: &Space, reapply: bool) -> Result<(), SpaceError> {
-        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(map) = guard.take()
-            && reapply
-        {
-            for ((object_type, anchor), object) in map {
-                match object {
-                    Some(o) => {
-                        space.put(&o, Origin::Export)?;
-                    }
-                    None => {
-                        space.remove(&object_type, &anchor)?;
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 /// Progress of a running import, for a terminal progress bar.

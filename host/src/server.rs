@@ -1,22 +1,17 @@
-//! Starting the host: TLS, one runtime per configured connector, the import schedules, and
-//! the HTTPS server with graceful shutdown and certificate reload on SIGHUP.
+//! The server: TLS, the bring-up of every configured connector (retried while its target is
+//! down), their import schedules, and HTTPS with graceful shutdown and certificate reload on
+//! SIGHUP.
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use connector_core::{Connector, ConnectorError};
-
 use crate::HostError;
-use crate::config::{Config, ConnectorConfig, ConnectorKind, SchemaMode};
-use crate::engine::Runtime;
-use crate::engine::locks::KeyLocks;
-use crate::engine::mapping::{Binding, ResourceKind};
+use crate::assemble::build_runtime;
+use crate::config::{Config, ConnectorConfig};
 use crate::http::{AppState, Slot};
-use crate::space::{IndexSpec, IndexedAttribute, Space};
+use crate::registry::{self, Connectors};
 use crate::telemetry::Metrics;
 use crate::tls::TlsSource;
 
@@ -27,167 +22,22 @@ const RUNNING_MARKER: &str = "host.running";
 /// How long start-up waits for connectors to bind before it starts serving.
 const FIRST_BIND_WAIT: Duration = Duration::from_secs(15);
 
-/// Builds the connector for a configuration.
-pub fn build_connector(
-    config: &Config,
-    c: &ConnectorConfig,
-) -> Result<Arc<dyn Connector>, ConnectorError> {
-    match c.kind {
-        ConnectorKind::Sql => {
-            let sql = c.sql.clone().ok_or_else(|| {
-                ConnectorError::misconfigured(format!(
-                    "connector {} has no [connector.sql] table",
-                    c.name
-                ))
-            })?;
-            Ok(Arc::new(connector_sql::SqlConnector::new(
-                sql,
-                &config.base_dir,
-            )?))
-        }
-    }
-}
-
-/// The connector space file of a connector.
-pub fn space_path(config: &Config, name: &str) -> PathBuf {
-    config.data_dir().join("space").join(format!("{name}.db"))
-}
-
-/// The target's schema; when the target is unavailable, the copy saved at the last successful
-/// discovery, so a restart serves lookups from the connector space even while the target is
-/// down (exports then get 503 until it is back).
-fn discover_schema(
-    connector: &dyn Connector,
-    cache: &std::path::Path,
-    name: &str,
-) -> Result<connector_core::ConnectorSchema, ConnectorError> {
-    match connector.schema() {
-        Ok(schema) => {
-            if let Some(dir) = cache.parent() {
-                let _ = std::fs::create_dir_all(dir);
-            }
-            let saved = serde_json::to_vec_pretty(&schema)
-                .map_err(|e| e.to_string())
-                .and_then(|json| std::fs::write(cache, json).map_err(|e| e.to_string()));
-            if let Err(e) = saved {
-                tracing::warn!(connector = name, error = %e, "cannot save the schema cache {}", cache.display());
-            }
-            Ok(schema)
-        }
-        Err(e) if e.is_retryable() => {
-            let cached = std::fs::read(cache)
-                .ok()
-                .and_then(|bytes| serde_json::from_slice(&bytes).ok());
-            match cached {
-                Some(schema) => {
-                    tracing::warn!(
-                        connector = name, error = %e,
-                        "target unavailable; serving lookups from the connector space with the schema saved at the last start"
-                    );
-                    Ok(schema)
-                }
-                None => Err(e),
-            }
-        }
-        Err(e) => Err(e),
-    }
-}
-
-/// Connects, discovers the schema, binds SCIM onto it and opens the connector space. Blocking.
-pub fn build_runtime(
-    config: &Config,
-    c: &ConnectorConfig,
-    metrics: Arc<Metrics>,
-) -> Result<Runtime, ConnectorError> {
-    let token = c
-        .token
-        .resolve(config, &format!("connector {} token", c.name))
-        .map_err(|e| ConnectorError::misconfigured(e.to_string()))?;
-    let connector = build_connector(config, c)?;
-    let path = space_path(config, &c.name);
-    let schema = discover_schema(
-        connector.as_ref(),
-        &path.with_extension("schema.json"),
-        &c.name,
-    )?;
-    let bind_err = |e: String| ConnectorError::misconfigured(format!("connector {}: {e}", c.name));
-    let find = |name: &str| {
-        schema.object_type(name).ok_or_else(|| {
-            bind_err(format!(
-                "the connector has no object type {name:?}; it has: {}",
-                schema
-                    .object_types
-                    .iter()
-                    .map(|t| t.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        })
-    };
-    let disable = &c.deprovision.disable;
-    let user_ot = find(c.users.object_type.as_deref().unwrap_or("User"))?;
-    let users = match c.schema {
-        SchemaMode::Ecma2host => Binding::ecma2host(user_ot, &c.users, disable),
-        SchemaMode::Scim => Binding::scim(ResourceKind::User, user_ot, &c.users, disable),
-    }
-    .map_err(bind_err)?;
-    let groups = match &c.groups {
-        Some(g) => {
-            let ot = find(g.object_type.as_deref().unwrap_or("Group"))?;
-            Some(Binding::scim(ResourceKind::Group, ot, g, disable).map_err(bind_err)?)
-        }
-        None => None,
-    };
-    let mut index = Vec::new();
-    for b in std::iter::once(&users).chain(groups.iter()) {
-        for (name, case_exact) in &b.indexed {
-            let a = IndexedAttribute::new(b.object_type.clone(), name.clone());
-            index.push(if *case_exact { a.case_exact() } else { a });
-        }
-    }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            ConnectorError::misconfigured(format!("cannot create {}: {e}", dir.display()))
-        })?;
-    }
-    let space = Space::open(&path, IndexSpec::new(index))
-        .map_err(|e| ConnectorError::misconfigured(e.to_string()))?;
-    let mut ready = space
-        .last_full_import(&users.object_type)
-        .map_err(|e| ConnectorError::misconfigured(e.to_string()))?
-        .is_some();
-    if let Some(g) = &groups {
-        ready &= space
-            .last_full_import(&g.object_type)
-            .map_err(|e| ConnectorError::misconfigured(e.to_string()))?
-            .is_some();
-    }
-    for t in std::iter::once(&users.object_type).chain(groups.iter().map(|g| &g.object_type)) {
-        if let Ok(n) = space.count(t) {
-            metrics.set_space_size(&c.name, t, n);
-        }
-    }
-    Ok(Runtime {
-        name: c.name.clone(),
-        config: c.clone(),
-        token,
-        connector,
-        space: Arc::new(space),
-        users,
-        groups,
-        locks: Arc::new(KeyLocks::default()),
-        create_lock: tokio::sync::Mutex::new(()),
-        metrics,
-        ready: AtomicBool::new(ready),
-        max_page_size: config.server.max_page_size,
-        max_filter_scan: config.server.max_filter_scan,
-        journal: Default::default(),
-    })
-}
-
-/// Runs the host on `listener` until `shutdown` completes.
+/// Runs the host on `listener` until `shutdown` completes, after the registry has read every
+/// connector's settings in `config`.
 pub async fn run(
     config: Config,
+    listener: std::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), HostError> {
+    let connectors = registry::read(&config)?;
+    serve(config, connectors, listener, shutdown).await
+}
+
+/// Runs the host on `listener` until `shutdown` completes, with the connectors' settings as the
+/// registry read them from `config`.
+pub async fn serve(
+    config: Config,
+    connectors: Connectors,
     listener: std::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), HostError> {
@@ -228,12 +78,10 @@ pub async fn run(
     let mut slots = HashMap::new();
     let mut first_attempts = Vec::new();
     let config = Arc::new(config);
+    let connectors = Arc::new(connectors);
     for c in &config.connectors {
-        let token = c
-            .token
-            .resolve(&config, &format!("connector {} token", c.name))?;
         let slot = Arc::new(Slot {
-            token,
+            token: config.connector_token(c)?,
             runtime: RwLock::new(Err("starting".into())),
         });
         slots.insert(c.name.clone(), slot.clone());
@@ -242,6 +90,7 @@ pub async fn run(
         tokio::spawn(bring_up(
             config.clone(),
             c.clone(),
+            connectors.clone(),
             slot,
             metrics.clone(),
             stop_rx.clone(),
@@ -291,11 +140,13 @@ pub async fn run(
     Ok(())
 }
 
-/// Builds a connector's runtime, retrying while the target is unavailable, then runs its
-/// import schedule.
+/// Builds a connector's runtime with the token of its slot, retrying while the target is
+/// unavailable, then runs its import schedule.
+#[allow(clippy::too_many_arguments)]
 async fn bring_up(
     config: Arc<Config>,
     c: ConnectorConfig,
+    connectors: Arc<Connectors>,
     slot: Arc<Slot>,
     metrics: Arc<Metrics>,
     stop: tokio::sync::watch::Receiver<bool>,
@@ -305,8 +156,15 @@ async fn bring_up(
     let mut delay = Duration::from_secs(2);
     let mut first_attempt = Some(first_attempt);
     loop {
-        let (cfg, cc, m) = (config.clone(), c.clone(), metrics.clone());
-        let built = tokio::task::spawn_blocking(move || build_runtime(&cfg, &cc, m)).await;
+        let (cfg, cc, cs, m) = (
+            config.clone(),
+            c.clone(),
+            connectors.clone(),
+            metrics.clone(),
+        );
+        let token = slot.token.clone();
+        let built =
+            tokio::task::spawn_blocking(move || build_runtime(&cfg, &cc, &cs, token, m)).await;
         match built {
             Ok(Ok(rt)) => {
                 let rt = Arc::new(rt);
@@ -317,7 +175,7 @@ async fn bring_up(
                 if let Some(tx) = first_attempt.take() {
                     let _ = tx.send(());
                 }
-                crate::sync::schedule(rt, stop, reimport).await;
+                crate::imports::schedule(rt, stop, reimport).await;
                 return;
             }
             Ok(Err(e)) => {

@@ -1,0 +1,177 @@
+//! Assembling one connector's [`Runtime`]: connect to the target (the connector built from its
+//! settings, as the registry read them), discover its schema (or recall the copy saved at the
+//! last discovery), bind SCIM onto it, and open the connector space.
+//!
+//! The server does this for every connector at start-up, retrying while a target is down; the
+//! command line does it for `check-config` and `import`. Both resolve the connector's token
+//! first and hand it in, so it is read once.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use connector_core::{Connector, ConnectorError, ConnectorSchema};
+
+use crate::config::{Config, ConnectorConfig, SchemaMode, TokenHash};
+use crate::engine::Runtime;
+use crate::engine::binding::{Binding, ResourceKind};
+use crate::engine::locks::KeyLocks;
+use crate::registry::Connectors;
+use crate::space::{IndexSpec, IndexedAttribute, Space};
+use crate::telemetry::Metrics;
+
+/// The connector space file of a connector.
+pub fn space_path(config: &Config, name: &str) -> PathBuf {
+    config.data_dir().join("space").join(format!("{name}.db"))
+}
+
+/// Connects, discovers the schema, binds SCIM onto it and opens the connector space. Blocking.
+pub fn build_runtime(
+    config: &Config,
+    c: &ConnectorConfig,
+    connectors: &Connectors,
+    token: TokenHash,
+    metrics: Arc<Metrics>,
+) -> Result<Runtime, ConnectorError> {
+    let connector = connectors.build(&c.name)?;
+    let path = space_path(config, &c.name);
+    let schema = discover_schema(
+        connector.as_ref(),
+        &path.with_extension("schema.json"),
+        &c.name,
+    )?;
+    let (users, groups) = bind(c, &schema)?;
+    let (space, ready) = open_space(&path, &users, groups.as_ref())?;
+    for t in std::iter::once(&users.object_type).chain(groups.iter().map(|g| &g.object_type)) {
+        if let Ok(n) = space.count(t) {
+            metrics.set_space_size(&c.name, t, n);
+        }
+    }
+    Ok(Runtime {
+        name: c.name.clone(),
+        config: c.clone(),
+        token,
+        connector,
+        space: Arc::new(space),
+        users,
+        groups,
+        locks: Arc::new(KeyLocks::default()),
+        create_lock: tokio::sync::Mutex::new(()),
+        metrics,
+        ready: AtomicBool::new(ready),
+        max_page_size: config.server.max_page_size,
+        max_filter_scan: config.server.max_filter_scan,
+        journal: Default::default(),
+    })
+}
+
+/// The target's schema; when the target is unavailable, the copy saved at the last successful
+/// discovery, so a restart serves lookups from the connector space even while the target is
+/// down (exports then get 503 until it is back).
+fn discover_schema(
+    connector: &dyn Connector,
+    cache: &Path,
+    name: &str,
+) -> Result<ConnectorSchema, ConnectorError> {
+    match connector.schema() {
+        Ok(schema) => {
+            if let Some(dir) = cache.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            let saved = serde_json::to_vec_pretty(&schema)
+                .map_err(|e| e.to_string())
+                .and_then(|json| std::fs::write(cache, json).map_err(|e| e.to_string()));
+            if let Err(e) = saved {
+                tracing::warn!(connector = name, error = %e, "cannot save the schema cache {}", cache.display());
+            }
+            Ok(schema)
+        }
+        Err(e) if e.is_retryable() => {
+            let cached = std::fs::read(cache)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+            match cached {
+                Some(schema) => {
+                    tracing::warn!(
+                        connector = name, error = %e,
+                        "target unavailable; serving lookups from the connector space with the schema saved at the last start"
+                    );
+                    Ok(schema)
+                }
+                None => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Binds the connector's users (and groups, when configured) onto the target's object types,
+/// in the connector's schema mode.
+fn bind(
+    c: &ConnectorConfig,
+    schema: &ConnectorSchema,
+) -> Result<(Binding, Option<Binding>), ConnectorError> {
+    let bind_err = |e: String| ConnectorError::misconfigured(format!("connector {}: {e}", c.name));
+    let find = |name: &str| {
+        schema.object_type(name).ok_or_else(|| {
+            bind_err(format!(
+                "the connector has no object type {name:?}; it has: {}",
+                schema
+                    .object_types
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })
+    };
+    let disable = &c.deprovision.disable;
+    let user_ot = find(c.users.object_type.as_deref().unwrap_or("User"))?;
+    let users = match c.schema {
+        SchemaMode::Ecma2host => Binding::ecma2host(user_ot, &c.users, disable),
+        SchemaMode::Scim => Binding::scim(ResourceKind::User, user_ot, &c.users, disable),
+    }
+    .map_err(bind_err)?;
+    let groups = match &c.groups {
+        Some(g) => {
+            let ot = find(g.object_type.as_deref().unwrap_or("Group"))?;
+            Some(Binding::scim(ResourceKind::Group, ot, g, disable).map_err(bind_err)?)
+        }
+        None => None,
+    };
+    Ok((users, groups))
+}
+
+/// Opens the connector space at `path` with the bindings' indexes; also says whether it holds
+/// a complete import of every bound object type (then it can serve at once).
+fn open_space(
+    path: &Path,
+    users: &Binding,
+    groups: Option<&Binding>,
+) -> Result<(Space, bool), ConnectorError> {
+    let mut index = Vec::new();
+    for b in std::iter::once(users).chain(groups) {
+        for (name, case_exact) in &b.indexed {
+            let a = IndexedAttribute::new(b.object_type.clone(), name.clone());
+            index.push(if *case_exact { a.case_exact() } else { a });
+        }
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            ConnectorError::misconfigured(format!("cannot create {}: {e}", dir.display()))
+        })?;
+    }
+    let space = Space::open(path, IndexSpec::new(index))
+        .map_err(|e| ConnectorError::misconfigured(e.to_string()))?;
+    let mut ready = space
+        .last_full_import(&users.object_type)
+        .map_err(|e| ConnectorError::misconfigured(e.to_string()))?
+        .is_some();
+    if let Some(g) = groups {
+        ready &= space
+            .last_full_import(&g.object_type)
+            .map_err(|e| ConnectorError::misconfigured(e.to_string()))?
+            .is_some();
+    }
+    Ok((space, ready))
+}

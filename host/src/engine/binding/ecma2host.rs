@@ -1,0 +1,137 @@
+//! The `ecma2host` schema mode, a drop-in for Microsoft's ECMA host: users only, every exposed
+//! connector attribute under the ECMA2Host extension, the DN as `-dn-`, discovered by Entra
+//! through `/Schemas` so an Entra app configured for Microsoft's host works unchanged.
+
+use connector_core::{AttrKind, Direction, DnStyle, ObjectTypeSchema};
+use schemas::resource::ECMA2HOST_USER_SCHEMA;
+use schemas::schema::{
+    AttrType, AttributeDef, Mutability, Returned, Uniqueness, ecma2host_resource_schema,
+};
+
+use super::{
+    Binding, ConnectorSide, DN_ATTRIBUTE, Field, ResourceKind, ScimSide, active_rule, list_names,
+};
+use crate::config::{DisableAction, ResourceMapConfig};
+
+impl Binding {
+    /// The `ecma2host` drop-in binding for users of `ot`.
+    pub fn ecma2host(
+        ot: &ObjectTypeSchema,
+        cfg: &ResourceMapConfig,
+        disable: &DisableAction,
+    ) -> Result<Binding, String> {
+        let exposed: Vec<_> = match &cfg.expose {
+            None => ot.attributes.iter().collect(),
+            Some(names) => names
+                .iter()
+                .map(|n| {
+                    ot.attribute(n).ok_or_else(|| {
+                        format!(
+                            "users.expose names {n:?}, which {} does not have; it has: {}",
+                            ot.name,
+                            list_names(ot)
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let mut defs = Vec::new();
+        let mut fields = Vec::new();
+        for a in exposed {
+            let mut def = AttributeDef::new(a.name.clone(), kind_to_scim(a.kind))
+                .with_multi_valued(a.multi_valued)
+                .with_required(a.required)
+                .with_case_exact(a.case_exact);
+            if a.name.eq_ignore_ascii_case(&ot.anchor_attribute) {
+                def = def
+                    .with_mutability(Mutability::Immutable)
+                    .with_uniqueness(Uniqueness::Server)
+                    .with_required(true);
+            }
+            match a.direction {
+                Direction::Import => def = def.with_mutability(Mutability::ReadOnly),
+                Direction::Export => {
+                    def = def
+                        .with_mutability(Mutability::WriteOnly)
+                        .with_returned(Returned::Never)
+                }
+                Direction::ImportExport => {}
+            }
+            fields.push(Field {
+                scim: ScimSide {
+                    urn: Some(ECMA2HOST_USER_SCHEMA.to_owned()),
+                    name: a.name.clone(),
+                    select: None,
+                    sub: None,
+                },
+                connector: ConnectorSide::Attribute(a.name.clone()),
+                kind: a.kind,
+                multi_valued: a.multi_valued,
+                value_type: def.attr_type,
+                case_exact: a.case_exact,
+                top: def.clone(),
+            });
+            defs.push(def);
+        }
+        if ot.dn_style != DnStyle::None {
+            let def = AttributeDef::new(DN_ATTRIBUTE, AttrType::String);
+            fields.push(Field {
+                scim: ScimSide {
+                    urn: Some(ECMA2HOST_USER_SCHEMA.to_owned()),
+                    name: DN_ATTRIBUTE.to_owned(),
+                    select: None,
+                    sub: None,
+                },
+                connector: ConnectorSide::Dn,
+                kind: AttrKind::String,
+                multi_valued: false,
+                value_type: AttrType::String,
+                case_exact: false,
+                top: def.clone(),
+            });
+            defs.push(def);
+        }
+        let schema = ecma2host_resource_schema(&defs);
+        let indexed = if cfg.match_attributes.is_empty() {
+            ot.attributes
+                .iter()
+                .filter(|a| !a.multi_valued && a.kind != AttrKind::Binary)
+                .map(|a| (a.name.clone(), a.case_exact))
+                .collect()
+        } else {
+            cfg.match_attributes
+                .iter()
+                .map(|n| {
+                    ot.attribute(n)
+                        .map(|a| (a.name.clone(), a.case_exact))
+                        .ok_or_else(|| {
+                            format!("users.match_attributes names unknown attribute {n:?}")
+                        })
+                })
+                .collect::<Result<_, _>>()?
+        };
+        let active = active_rule(disable, ot)?;
+        Ok(Binding {
+            kind: ResourceKind::User,
+            schema,
+            object_type: ot.name.clone(),
+            anchor_attribute: ot.anchor_attribute.clone(),
+            dn_style: ot.dn_style,
+            fields,
+            active,
+            unique: Vec::new(),
+            indexed,
+        })
+    }
+}
+
+fn kind_to_scim(kind: AttrKind) -> AttrType {
+    match kind {
+        AttrKind::String => AttrType::String,
+        AttrKind::Integer => AttrType::Integer,
+        AttrKind::Boolean => AttrType::Boolean,
+        AttrKind::DateTime => AttrType::DateTime,
+        AttrKind::Binary => AttrType::Binary,
+        AttrKind::Reference => AttrType::String,
+    }
+}

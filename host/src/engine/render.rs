@@ -1,0 +1,70 @@
+//! Rendering: a stored connector object as the SCIM resource a client sees, with its `meta`
+//! (location, version) and ETag. The engine renders and encodes its own URLs, so the SCIM answer
+//! of a write or a read is whole before it leaves the engine, and the engine needs nothing from
+//! the HTTP side.
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use schemas::resource::Meta;
+use serde_json::{Map, Value};
+
+use super::Runtime;
+use super::binding::{ActiveRule, Binding, ResourceKind};
+use crate::space::StoredObject;
+
+impl Runtime {
+    /// Renders a stored object as a SCIM resource (before projection).
+    pub fn render(&self, binding: &Binding, stored: &StoredObject, base_url: &str) -> Value {
+        let mut doc = Map::new();
+        doc.insert("schemas".into(), Value::Array(Vec::new()));
+        doc.insert("id".into(), Value::String(stored.object.anchor.to_string()));
+        binding.render_into(
+            &mut doc,
+            &stored.object.attributes,
+            stored.object.dn.as_deref(),
+        );
+        if binding.kind == ResourceKind::User && binding.active != ActiveRule::Mapped {
+            doc.insert(
+                "active".into(),
+                Value::Bool(binding.is_active(&stored.object.attributes)),
+            );
+        }
+        let mut schemas = vec![Value::String(binding.schema.core.id.clone())];
+        for (ext, _) in &binding.schema.extensions {
+            if doc.contains_key(&ext.id) {
+                schemas.push(Value::String(ext.id.clone()));
+            }
+        }
+        doc.insert("schemas".into(), Value::Array(schemas));
+        let location = format!(
+            "{base_url}/{}/{}",
+            binding.kind.endpoint(),
+            encode_segment(stored.object.anchor.as_str())
+        );
+        let meta = Meta::new(
+            binding.schema.name.clone(),
+            stored.created,
+            stored.modified,
+            Some(location),
+            Some(etag(stored)),
+        );
+        if let Ok(m) = serde_json::to_value(meta) {
+            doc.insert("meta".into(), m);
+        }
+        Value::Object(doc)
+    }
+}
+
+/// The weak ETag of a stored object's version.
+pub fn etag(stored: &StoredObject) -> String {
+    format!("W/\"{}\"", stored.version)
+}
+
+/// Percent-encodes one path segment (anchors may contain `/`, spaces, `=`, …).
+fn encode_segment(s: &str) -> String {
+    const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    utf8_percent_encode(s, SEGMENT).to_string()
+}
