@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use connector_core::{Connector, ConnectorError, ConnectorSchema};
+use connector_core::{Connector, ConnectorError, ConnectorSchema, Deadline};
 
 use crate::config::{Config, ConnectorConfig, SchemaMode, TokenHash};
 use crate::engine::Runtime;
@@ -57,6 +57,7 @@ pub fn build_runtime(
         groups,
         locks: Arc::new(KeyLocks::default()),
         create_lock: tokio::sync::Mutex::new(()),
+        export_gate: tokio::sync::Mutex::new(()),
         metrics,
         ready: AtomicBool::new(ready),
         max_page_size: config.server.max_page_size,
@@ -64,6 +65,9 @@ pub fn build_runtime(
         journal: Default::default(),
     })
 }
+
+/// How long a schema discovery or a connection test may take (Entra is not waiting).
+pub const TARGET_CALL_BUDGET: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The target's schema; when the target is unavailable, the copy saved at the last successful
 /// discovery, so a restart serves lookups from the connector space even while the target is
@@ -73,7 +77,7 @@ fn discover_schema(
     cache: &Path,
     name: &str,
 ) -> Result<ConnectorSchema, ConnectorError> {
-    match connector.schema() {
+    match connector.schema(Deadline::after(TARGET_CALL_BUDGET)) {
         Ok(schema) => {
             if let Some(dir) = cache.parent() {
                 let _ = std::fs::create_dir_all(dir);

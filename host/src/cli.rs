@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use connector_core::{Anchor, ConnectorError};
+use connector_core::{Anchor, ConnectorError, Deadline};
 
-use crate::assemble::{build_runtime, space_path};
+use crate::assemble::{TARGET_CALL_BUDGET, build_runtime, space_path};
 use crate::config::{Config, TokenHash, generate_token};
 use crate::registry::{self, Connectors};
 use crate::telemetry::{Metrics, init_logging};
@@ -160,7 +160,7 @@ pub fn main() -> Result<()> {
                 let rt = runtime(&config, &connectors, &c.name)?;
                 let reached = rt
                     .connector
-                    .test_connection()
+                    .test_connection(Deadline::after(TARGET_CALL_BUDGET))
                     .with_context(|| format!("connector {}", c.name))?;
                 println!(
                     "{}: ok ({reached}); endpoint /ecma2host_{}/scim",
@@ -208,10 +208,10 @@ pub fn main() -> Result<()> {
                 .build(&connector)
                 .with_context(|| format!("while creating connector {connector}"))?;
             let reached = conn
-                .test_connection()
+                .test_connection(Deadline::after(TARGET_CALL_BUDGET))
                 .with_context(|| format!("while connecting connector {connector}"))?;
             println!("{connector}: {reached}");
-            let schema = conn.schema()?;
+            let schema = conn.schema(Deadline::after(TARGET_CALL_BUDGET))?;
             for t in &schema.object_types {
                 println!("object type {} (anchor {}):", t.name, t.anchor_attribute);
                 for a in &t.attributes {

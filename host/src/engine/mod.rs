@@ -16,6 +16,7 @@
 pub mod binding;
 pub mod locks;
 pub mod query;
+mod references;
 mod render;
 pub mod values;
 mod write;
@@ -24,12 +25,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use connector_core::{Change, Connector, ConnectorError, ExportOutcome};
+use connector_core::{Change, Connector, ConnectorError, Deadline, ExportOutcome, ExportStatus};
 use schemas::schema::ResourceSchema;
 
 use crate::config::{ConnectorConfig, DeleteAction, TokenHash};
 use crate::error::ApiError;
-use crate::space::{Journal, Space, StoredObject};
+use crate::space::{Journal, Origin, Space, StoredObject};
 use crate::telemetry::Metrics;
 use binding::{Binding, ResourceKind};
 use locks::KeyLocks;
@@ -49,6 +50,9 @@ pub struct Runtime {
     pub locks: Arc<KeyLocks>,
     /// Creates are serialised per connector so the uniqueness check and the add are one step.
     pub create_lock: tokio::sync::Mutex<()>,
+    /// Held around every export when the connector cannot take two at once
+    /// ([`connector_core::Capabilities::concurrent_exports`] is false).
+    pub export_gate: tokio::sync::Mutex<()>,
     pub metrics: Arc<Metrics>,
     /// True once the space holds a complete import (now or from before a restart).
     pub ready: AtomicBool,
@@ -109,23 +113,38 @@ impl Runtime {
     }
 
     /// Runs one export and its write-through in a blocking task, under the time budget. The
-    /// task keeps running past the budget, so the space is updated whenever the target
-    /// completes; the caller only stops waiting.
+    /// connector gets the budget as its [`Deadline`] and stops there; the host stops waiting at
+    /// the same moment, and the task still writes through whatever the target did, so a slow
+    /// target never leaves the space and the target apart.
     pub async fn export(
         self: &Arc<Self>,
         change: Change,
         before: Option<StoredObject>,
         guard: Option<locks::KeyGuard>,
     ) -> Result<Option<StoredObject>, ApiError> {
+        let _one_at_a_time = if self.connector.capabilities().concurrent_exports {
+            None
+        } else {
+            Some(self.export_gate.lock().await)
+        };
         let rt = self.clone();
         let op = change.operation();
+        let deadline = Deadline::after(self.export_timeout());
         let task = tokio::task::spawn_blocking(move || {
             let _guard = guard;
             let started = std::time::Instant::now();
-            let result = rt.connector.export(&change);
+            let result = rt.connector.export(&change, deadline);
             let elapsed = started.elapsed();
-            let anchor = change.anchor().map(|a| a.to_string()).unwrap_or_default();
+            let anchor = match (&result, change.anchor()) {
+                (Ok(o), _) => o.anchor.to_string(),
+                (Err(_), Some(a)) => a.to_string(),
+                (Err(_), None) => String::new(),
+            };
             let outcome = match &result {
+                Ok(ExportOutcome {
+                    status: ExportStatus::Pending { detail },
+                    ..
+                }) => format!("pending: {detail}"),
                 Ok(_) => "success".to_owned(),
                 Err(e) => format!("{e}"),
             };
@@ -143,7 +162,9 @@ impl Runtime {
                 .observe_export(&rt.name, op, result.is_ok(), elapsed);
             write_through(&rt, &change, before.as_ref(), result)
         });
-        match tokio::time::timeout(self.export_timeout(), task).await {
+        // The connector stops at the deadline; a little grace lets it say so itself.
+        let budget = self.export_timeout() + EXPORT_GRACE;
+        match tokio::time::timeout(budget, task).await {
             Ok(Ok(r)) => r,
             Ok(Err(join)) => Err(ApiError::Internal(format!("export task failed: {join}"))),
             Err(_) => Err(ApiError::Connector(ConnectorError::timeout(format!(
@@ -154,7 +175,15 @@ impl Runtime {
     }
 }
 
-/// Applies a finished export to the connector space.
+/// How long past an export's deadline the host waits for the connector to report it.
+const EXPORT_GRACE: Duration = Duration::from_millis(500);
+
+/// How long the host gives a connector to read back one object whose export timed out.
+const SETTLE_BUDGET: Duration = Duration::from_secs(5);
+
+/// Applies a finished export to the connector space: what the target applied (or queued, then
+/// recorded as pending until an import confirms it), nothing of what it refused, and after a
+/// timeout whatever the target now holds.
 fn write_through(
     rt: &Runtime,
     change: &Change,
@@ -168,9 +197,15 @@ fn write_through(
                 .as_ref()
                 .map(|o| o.anchor.clone())
                 .unwrap_or_else(|| outcome.anchor.clone());
+            let origin = if outcome.is_pending() {
+                Origin::Pending
+            } else {
+                Origin::Export
+            };
+            let object = obj.as_ref().map(|o| (o, origin));
             Ok(rt
                 .journal
-                .write(&rt.space, change.object_type(), &anchor, obj.as_ref())?)
+                .write(&rt.space, change.object_type(), &anchor, object)?)
         }
         Err(ConnectorError::NotFound { detail }) => {
             // The target no longer has the object: drop it from the space too.
@@ -183,6 +218,45 @@ fn write_through(
                 Err(ApiError::Connector(ConnectorError::NotFound { detail }))
             }
         }
+        Err(e @ ConnectorError::Timeout { .. }) => {
+            settle(rt, change);
+            Err(ApiError::Connector(e))
+        }
         Err(e) => Err(ApiError::Connector(e)),
+    }
+}
+
+/// After an export whose outcome is unknown (a timeout), reads the object back so the space
+/// holds what the target holds, whichever way it went; the client retries against that. If
+/// the target cannot say either, the space keeps its last state until the next import.
+fn settle(rt: &Runtime, change: &Change) {
+    let Some(anchor) = change.anchor() else {
+        return;
+    };
+    let read = rt
+        .connector
+        .read(change.object_type(), anchor, Deadline::after(SETTLE_BUDGET));
+    let settled = match read {
+        Ok(Some(mut object)) => {
+            object.strip_secrets();
+            rt.journal
+                .write(&rt.space, change.object_type(), anchor, Some((&object, Origin::Import)))
+                .map(|_| "the target holds it")
+        }
+        Ok(None) => rt
+            .journal
+            .write(&rt.space, change.object_type(), anchor, None)
+            .map(|_| "the target does not hold it"),
+        Err(e) => {
+            tracing::warn!(connector = %rt.name, anchor = %anchor, error = %e,
+                "an export timed out and the object cannot be read back; the next import settles it");
+            return;
+        }
+    };
+    match settled {
+        Ok(what) => tracing::info!(connector = %rt.name, anchor = %anchor,
+            "an export timed out; read back: {what}"),
+        Err(e) => tracing::warn!(connector = %rt.name, anchor = %anchor, error = %e,
+            "an export timed out; cannot record what the target holds"),
     }
 }

@@ -217,7 +217,16 @@ impl Runtime {
                 Some(FilterTarget::Attribute(a))
                     if self.space.is_indexed(&binding.object_type, &a) =>
                 {
-                    self.space.lookup(&binding.object_type, &a, &text)?
+                    // A reference is stored in the connector's form: look up that, not the id.
+                    let value = if binding.is_reference(&a) {
+                        match self.reference_for_id(&text)? {
+                            Some(v) => v,
+                            None => return Ok(Some(Vec::new())),
+                        }
+                    } else {
+                        text
+                    };
+                    self.space.lookup(&binding.object_type, &a, &value)?
                 }
                 _ => continue,
             };

@@ -21,6 +21,7 @@ impl Runtime {
             &mut doc,
             &stored.object.attributes,
             stored.object.dn.as_deref(),
+            &|r| self.id_for_reference(r),
         );
         if binding.kind == ResourceKind::User && binding.active != ActiveRule::Mapped {
             doc.insert(

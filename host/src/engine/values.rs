@@ -1,7 +1,7 @@
 //! Conversions between SCIM JSON values and connector [`AttrValue`]s, driven by the connector's
 //! attribute kind on the way in and the SCIM attribute type on the way out.
 
-use connector_core::{AttrKind, AttrValue};
+use connector_core::{AttrKind, AttrValue, Secret};
 use schemas::ScimError;
 use schemas::schema::AttrType;
 use serde_json::Value;
@@ -27,6 +27,8 @@ pub fn to_connector(
         (AttrKind::String, Value::String(s)) => AttrValue::String(s.clone()),
         (AttrKind::String, Value::Number(n)) => AttrValue::String(n.to_string()),
         (AttrKind::String, Value::Bool(b)) => AttrValue::String(b.to_string()),
+        // A secret is wrapped the moment it leaves the request, so nothing after can print it.
+        (AttrKind::Secret, Value::String(s)) => AttrValue::Secret(Secret::new(s.as_str())),
         (AttrKind::Reference, Value::String(s)) => AttrValue::Reference(s.clone()),
         (AttrKind::Reference, Value::Number(n)) => AttrValue::Reference(n.to_string()),
         (AttrKind::Integer, Value::Number(n)) => {
@@ -60,6 +62,7 @@ pub fn to_connector(
         (AttrKind::Boolean, _) => return Err(bad("a boolean")),
         (AttrKind::DateTime, _) => return Err(bad("a date-time string")),
         (AttrKind::Binary, _) => return Err(bad("a base64 string")),
+        (AttrKind::Secret, _) => return Err(bad("a string")),
     };
     Ok(Some(v))
 }

@@ -8,15 +8,17 @@
 use std::sync::Arc;
 
 use connector_core::{
-    Anchor, AttrKind, AttrValue, AttributeChange, Attributes, Change, ExportStyle,
+    Anchor, AttrKind, AttrValue, AttributeChange, Attributes, Change, ExportStyle, ReferenceForm,
 };
 use schemas::ScimError;
 use schemas::patch::{PatchRequest, apply_patch};
+use schemas::projection::Projection;
 use schemas::quirks::normalize_resource;
 use serde_json::Value;
 
 use super::Runtime;
 use super::binding::{ActiveRule, Binding, ConnectorSide};
+use super::query::blocking;
 use crate::error::ApiError;
 use crate::space::StoredObject;
 
@@ -82,7 +84,6 @@ impl Runtime {
         };
 
         let _create = self.create_lock.lock().await;
-        let space = self.space.clone();
         let (guard, anchor) = match anchor {
             Some(a) => (
                 Some(self.locks.lock(lock_key(binding, a.as_str())).await),
@@ -90,41 +91,39 @@ impl Runtime {
             ),
             None => (None, None),
         };
-        // Uniqueness against the connector space, before the target sees anything.
-        let ot = binding.object_type.clone();
-        let unique: Vec<(String, String)> = binding
-            .unique
-            .iter()
-            .filter_map(|u| {
-                attrs
-                    .get(u)
-                    .and_then(|v| v.first())
-                    .map(|v| (u.clone(), v.to_text()))
-            })
-            .collect();
+        // Uniqueness against the connector space, before the target sees anything; then the
+        // references, which must name objects the space holds.
+        let rt = self.clone();
+        let kind = binding.kind;
         let anchor_check = anchor.clone();
-        let taken = tokio::task::spawn_blocking(move || -> Result<Option<String>, ApiError> {
+        let attrs = blocking(move || {
+            let binding = rt.binding(kind)?;
+            let ot = &binding.object_type;
             if let Some(a) = &anchor_check
-                && space.get(&ot, a)?.is_some()
+                && rt.space.get(ot, a)?.is_some()
             {
-                return Ok(Some(format!(
+                return Err(ScimError::uniqueness(format!(
                     "an object of type {ot} with anchor {a:?} already exists"
-                )));
+                ))
+                .into());
             }
-            for (attr, value) in &unique {
-                if space.is_indexed(&ot, attr) && !space.lookup(&ot, attr, value)?.is_empty() {
-                    return Ok(Some(format!(
+            for attr in &binding.unique {
+                let Some(value) = attrs.get(attr).and_then(|v| v.first()).map(AttrValue::to_text)
+                else {
+                    continue;
+                };
+                if rt.space.is_indexed(ot, attr) && !rt.space.lookup(ot, attr, &value)?.is_empty()
+                {
+                    return Err(ScimError::uniqueness(format!(
                         "{attr} {value:?} is already taken by another {ot}"
-                    )));
+                    ))
+                    .into());
                 }
             }
-            Ok(None)
+            rt.references_to_target(binding, &mut attrs, None)?;
+            Ok(attrs)
         })
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
-        if let Some(why) = taken {
-            return Err(ScimError::uniqueness(why).into());
-        }
+        .await?;
         let change = Change::Add {
             object_type: binding.object_type.clone(),
             anchor,
@@ -191,6 +190,18 @@ impl Runtime {
         put: bool,
     ) -> Result<(Option<StoredObject>, Value), ApiError> {
         let (new_attrs, new_dn) = binding.extract(&resource)?;
+        // References to the target's form (new ones must name objects the space holds).
+        let rt = self.clone();
+        let kind = binding.kind;
+        let (new_attrs, stored) = blocking(move || {
+            let mut new_attrs = new_attrs;
+            let binding = rt.binding(kind)?;
+            rt.references_to_target(binding, &mut new_attrs, Some(&stored.object.attributes))?;
+            rt.keep_unresolved_references(binding, &mut new_attrs, &stored.object.attributes);
+            Ok((new_attrs, stored))
+        })
+        .await?;
+        let eq = value_eq(self.reference_form());
         let old = &stored.object;
         let mut changes = Vec::new();
         let mut names: Vec<&str> = binding.mapped_attributes().collect();
@@ -199,7 +210,11 @@ impl Runtime {
         for name in names {
             let before = old.values(name);
             let after: &[AttrValue] = new_attrs.get(name).map(Vec::as_slice).unwrap_or(&[]);
-            if same_values(before, after) {
+            if same_values(before, after, eq) {
+                continue;
+            }
+            // A secret is never stored, so one the request leaves out is unchanged, not cleared.
+            if after.is_empty() && binding.secrets.iter().any(|s| s == name) {
                 continue;
             }
             if name.eq_ignore_ascii_case(&binding.anchor_attribute) {
@@ -224,12 +239,12 @@ impl Runtime {
             } else if multi {
                 let add: Vec<_> = after
                     .iter()
-                    .filter(|v| !before.contains(v))
+                    .filter(|v| !before.iter().any(|w| eq(v, w)))
                     .cloned()
                     .collect();
                 let remove: Vec<_> = before
                     .iter()
-                    .filter(|v| !after.contains(v))
+                    .filter(|v| !after.iter().any(|w| eq(v, w)))
                     .cloned()
                     .collect();
                 if !add.is_empty() {
@@ -295,6 +310,8 @@ impl Runtime {
             if let Some(obj) = last.as_object_mut() {
                 obj.insert("active".into(), Value::Bool(false));
             }
+            // What the request carried that is never returned (a password) goes.
+            Projection::default().apply(&mut last, &binding.schema);
             self.export(change, Some(stored), Some(guard)).await?;
             return Ok((None, last));
         }
@@ -348,8 +365,18 @@ pub fn not_found(binding: &Binding, id: &str) -> ApiError {
     ApiError::NotFound(format!("no {} with id {id:?}", binding.schema.name))
 }
 
-fn same_values(a: &[AttrValue], b: &[AttrValue]) -> bool {
-    a.len() == b.len()
-        && a.iter()
-            .all(|v| b.iter().any(|w| w.to_text() == v.to_text()))
+/// How two values are compared when diffing: by text, and references in DN form regardless of
+/// case (a DN the target reported may be spelt differently from the referenced object's).
+fn value_eq(form: ReferenceForm) -> fn(&AttrValue, &AttrValue) -> bool {
+    match form {
+        ReferenceForm::Anchor => |a, b| a.to_text() == b.to_text(),
+        ReferenceForm::Dn => |a, b| match (a, b) {
+            (AttrValue::Reference(x), AttrValue::Reference(y)) => x.eq_ignore_ascii_case(y),
+            _ => a.to_text() == b.to_text(),
+        },
+    }
+}
+
+fn same_values(a: &[AttrValue], b: &[AttrValue], eq: fn(&AttrValue, &AttrValue) -> bool) -> bool {
+    a.len() == b.len() && a.iter().all(|v| b.iter().any(|w| eq(v, w)))
 }

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use connector_core::ConnectorError;
+use connector_core::{ConnectorError, Deadline, ImportItem};
 use time::OffsetDateTime;
 
 use crate::engine::Runtime;
@@ -47,15 +47,40 @@ fn import_one(
     progress: Progress<'_>,
 ) -> Result<ImportStats, ImportError> {
     let page = rt.config.import_page_size;
-    let mut stream = rt.connector.full_import(object_type, page)?;
+    let mut stream = rt
+        .connector
+        .full_import(object_type, page, Deadline::after(PAGE_BUDGET))?;
     let mut staging = rt.space.begin_full_import(object_type)?;
     let mut seen = 0u64;
-    while let Some(items) = stream.next_page()? {
+    while let Some(mut items) = stream.next_page(Deadline::after(PAGE_BUDGET))? {
         seen += items.len() as u64;
+        without_secrets(rt, object_type, &mut items);
         staging.add_page(&items)?;
         progress(object_type, seen);
     }
     Ok(staging.commit(stream.watermark().as_ref())?)
+}
+
+/// How long a connector may take to start an import or to read one page of it.
+const PAGE_BUDGET: Duration = Duration::from_secs(300);
+
+/// Drops secrets from imported objects before they reach the connector space: any secret
+/// value, and every attribute the connector declares a secret. A connector never returns
+/// them (contract v2); this makes sure of it.
+fn without_secrets(rt: &Runtime, object_type: &str, items: &mut [ImportItem]) {
+    let secrets: Vec<&String> = std::iter::once(&rt.users)
+        .chain(rt.groups.iter())
+        .filter(|b| b.object_type == object_type)
+        .flat_map(|b| b.secrets.iter())
+        .collect();
+    for item in items {
+        if let ImportItem::Upsert(object) = item {
+            object.strip_secrets();
+            if !secrets.is_empty() {
+                object.attributes.retain(|name, _| !secrets.contains(&name));
+            }
+        }
+    }
 }
 
 /// Runs a delta import of every object type the connector serves, from the watermarks stored
@@ -67,11 +92,15 @@ pub fn delta_import(rt: &Runtime) -> Result<Vec<(String, ImportStats)>, ImportEr
         let Some(since) = rt.space.watermark(t)? else {
             return Ok(None);
         };
-        let mut stream = rt
-            .connector
-            .delta_import(t, &since, rt.config.import_page_size)?;
+        let mut stream = rt.connector.delta_import(
+            t,
+            &since,
+            rt.config.import_page_size,
+            Deadline::after(PAGE_BUDGET),
+        )?;
         let mut total = ImportStats::default();
-        while let Some(items) = stream.next_page()? {
+        while let Some(mut items) = stream.next_page(Deadline::after(PAGE_BUDGET))? {
+            without_secrets(rt, t, &mut items);
             let s = rt.space.apply_delta(t, &items, None)?;
             total.added += s.added;
             total.updated += s.updated;

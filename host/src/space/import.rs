@@ -201,10 +201,10 @@ fn merge(
     let mut stats = ImportStats::default();
     let removed = tx.execute(
         &format!(
-            "DELETE FROM objects WHERE object_type = ?1
+            "DELETE FROM objects WHERE object_type = ?1 AND origin <> ?2
              AND NOT EXISTS (SELECT 1 FROM {table} s WHERE s.anchor = objects.anchor)"
         ),
-        [object_type],
+        params![object_type, Origin::Pending.code()],
     )?;
     stats.removed = u64::try_from(removed).unwrap_or(0);
 

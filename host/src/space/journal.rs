@@ -11,8 +11,9 @@ use connector_core::{Anchor, ConnectorObject};
 
 use super::{Origin, Space, SpaceError, StoredObject};
 
-/// The last state written through for each (object type, anchor); `None` for a delete.
-type Writes = HashMap<(String, Anchor), Option<ConnectorObject>>;
+/// The last state written through for each (object type, anchor), with its origin; `None` for
+/// a delete.
+type Writes = HashMap<(String, Anchor), Option<(ConnectorObject, Origin)>>;
 
 /// Write-throughs that happened while a full import was running.
 #[derive(Default)]
@@ -28,18 +29,21 @@ impl Journal {
         space: &Space,
         object_type: &str,
         anchor: &Anchor,
-        object: Option<&ConnectorObject>,
+        object: Option<(&ConnectorObject, Origin)>,
     ) -> Result<Option<StoredObject>, SpaceError> {
         let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let stored = match object {
-            Some(o) => Some(space.put(o, Origin::Export)?),
+            Some((o, origin)) => Some(space.put(o, origin)?),
             None => {
                 space.remove(object_type, anchor)?;
                 None
             }
         };
         if let Some(map) = guard.as_mut() {
-            map.insert((object_type.to_owned(), anchor.clone()), object.cloned());
+            map.insert(
+                (object_type.to_owned(), anchor.clone()),
+                object.map(|(o, origin)| (o.clone(), origin)),
+            );
         }
         Ok(stored)
     }
@@ -57,8 +61,8 @@ impl Journal {
         {
             for ((object_type, anchor), object) in map {
                 match object {
-                    Some(o) => {
-                        space.put(&o, Origin::Export)?;
+                    Some((o, origin)) => {
+                        space.put(&o, origin)?;
                     }
                     None => {
                         space.remove(&object_type, &anchor)?;

@@ -20,13 +20,18 @@ pub enum Origin {
     Import,
     /// Written through after a successful export.
     Export,
+    /// Written through after an export the target accepted but queued (an approval): held
+    /// until an import shows the object, which then replaces it. A full import that does not
+    /// show it yet keeps it.
+    Pending,
 }
 
 impl Origin {
-    fn code(self) -> i64 {
+    pub(crate) fn code(self) -> i64 {
         match self {
             Origin::Import => 0,
             Origin::Export => 1,
+            Origin::Pending => 2,
         }
     }
 
@@ -34,6 +39,7 @@ impl Origin {
         match code {
             0 => Ok(Origin::Import),
             1 => Ok(Origin::Export),
+            2 => Ok(Origin::Pending),
             other => Err(SpaceError::Corrupt(format!("unknown origin code {other}"))),
         }
     }

@@ -9,7 +9,8 @@ use schemas::schema::{
 };
 
 use super::{
-    Binding, ConnectorSide, DN_ATTRIBUTE, Field, ResourceKind, ScimSide, active_rule, list_names,
+    Binding, ConnectorSide, DN_ATTRIBUTE, Field, ResourceKind, ScimSide, active_rule, indexable,
+    list_names, secret_attributes,
 };
 use crate::config::{DisableAction, ResourceMapConfig};
 
@@ -95,18 +96,20 @@ impl Binding {
         let indexed = if cfg.match_attributes.is_empty() {
             ot.attributes
                 .iter()
-                .filter(|a| !a.multi_valued && a.kind != AttrKind::Binary)
+                .filter(|a| indexable(a.kind) && !a.multi_valued)
                 .map(|a| (a.name.clone(), a.case_exact))
                 .collect()
         } else {
             cfg.match_attributes
                 .iter()
-                .map(|n| {
-                    ot.attribute(n)
-                        .map(|a| (a.name.clone(), a.case_exact))
-                        .ok_or_else(|| {
-                            format!("users.match_attributes names unknown attribute {n:?}")
-                        })
+                .map(|n| match ot.attribute(n) {
+                    Some(a) if a.kind == AttrKind::Secret => Err(format!(
+                        "users.match_attributes names {n:?}, a secret: secrets are never stored, so they cannot be matched"
+                    )),
+                    Some(a) => Ok((a.name.clone(), a.case_exact)),
+                    None => Err(format!(
+                        "users.match_attributes names unknown attribute {n:?}"
+                    )),
                 })
                 .collect::<Result<_, _>>()?
         };
@@ -121,6 +124,7 @@ impl Binding {
             active,
             unique: Vec::new(),
             indexed,
+            secrets: secret_attributes(ot),
         })
     }
 }
@@ -132,6 +136,6 @@ fn kind_to_scim(kind: AttrKind) -> AttrType {
         AttrKind::Boolean => AttrType::Boolean,
         AttrKind::DateTime => AttrType::DateTime,
         AttrKind::Binary => AttrType::Binary,
-        AttrKind::Reference => AttrType::String,
+        AttrKind::Reference | AttrKind::Secret => AttrType::String,
     }
 }

@@ -53,12 +53,15 @@ impl Binding {
         Ok((attrs, dn))
     }
 
-    /// Writes connector values into a SCIM resource.
+    /// Writes connector values into a SCIM resource. `reference_id` turns a stored reference
+    /// (in the connector's form) into the SCIM id of the object it names; a reference to an
+    /// object the connector space does not hold is left out.
     pub fn render_into(
         &self,
         doc: &mut Map<String, Value>,
         attributes: &Attributes,
         dn: Option<&str>,
+        reference_id: &dyn Fn(&str) -> Option<String>,
     ) {
         for f in &self.fields {
             if f.top.returned == Returned::Never {
@@ -72,7 +75,10 @@ impl Binding {
                     .get(a)
                     .map(|vs| {
                         vs.iter()
-                            .map(|v| values::to_scim(v, f.value_type))
+                            .filter_map(|v| match v {
+                                AttrValue::Reference(r) => reference_id(r).map(Value::String),
+                                other => Some(values::to_scim(other, f.value_type)),
+                            })
                             .collect()
                     })
                     .unwrap_or_default(),

@@ -115,6 +115,9 @@ pub struct Binding {
     pub unique: Vec<String>,
     /// Connector attributes to index in the space, with case sensitivity.
     pub indexed: Vec<(String, bool)>,
+    /// Connector attributes that hold secrets ([`AttrKind::Secret`]): written by exports, and
+    /// dropped from anything bound for the connector space.
+    pub secrets: Vec<String>,
 }
 
 impl Binding {
@@ -122,6 +125,14 @@ impl Binding {
     pub fn anchor_is_mapped(&self) -> bool {
         self.fields.iter().any(|f| {
             matches!(&f.connector, ConnectorSide::Attribute(a) if a.eq_ignore_ascii_case(&self.anchor_attribute))
+        })
+    }
+
+    /// Whether connector attribute `name` holds references.
+    pub fn is_reference(&self, name: &str) -> bool {
+        self.fields.iter().any(|f| {
+            f.kind == AttrKind::Reference
+                && matches!(&f.connector, ConnectorSide::Attribute(a) if a == name)
         })
     }
 
@@ -190,6 +201,20 @@ fn active_rule(disable: &DisableAction, ot: &ObjectTypeSchema) -> Result<ActiveR
         }
         _ => ActiveRule::Ignore,
     })
+}
+
+/// Whether values of `kind` can be indexed for lookups (not binary blobs, never secrets).
+fn indexable(kind: AttrKind) -> bool {
+    !matches!(kind, AttrKind::Binary | AttrKind::Secret)
+}
+
+/// The attributes of `ot` that hold secrets.
+fn secret_attributes(ot: &ObjectTypeSchema) -> Vec<String> {
+    ot.attributes
+        .iter()
+        .filter(|a| a.kind == AttrKind::Secret)
+        .map(|a| a.name.clone())
+        .collect()
 }
 
 /// The attribute names of `ot`, for messages.

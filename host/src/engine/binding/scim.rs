@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use connector_core::ObjectTypeSchema;
+use connector_core::{AttrKind, ObjectTypeSchema};
 use schemas::filter::{CompareOp, Filter, Literal};
 use schemas::path::PatchPath;
 use schemas::schema::{
@@ -12,7 +12,8 @@ use schemas::schema::{
 };
 
 use super::{
-    ActiveRule, Binding, ConnectorSide, Field, ResourceKind, ScimSide, active_rule, list_names,
+    ActiveRule, Binding, ConnectorSide, Field, ResourceKind, ScimSide, active_rule, indexable,
+    list_names, secret_attributes,
 };
 use crate::config::{DisableAction, ResourceMapConfig};
 
@@ -64,6 +65,21 @@ impl Binding {
             if side.urn.is_none() && side.name == "active" {
                 active_mapped = true;
             }
+            let is_password = side.urn.is_none() && side.name == "password";
+            if is_password != (a.kind == AttrKind::Secret) {
+                return Err(if is_password {
+                    format!(
+                        "{section}: password maps to {attr:?}, which the connector does not declare \
+                         as a secret; declare it so (for SQL: [connector.sql.object.attributes.{attr}] \
+                         type = \"secret\"), so it is written but never read back or stored"
+                    )
+                } else {
+                    format!(
+                        "{section}: {path:?} maps to {attr:?}, a secret; only password can be \
+                         mapped to a secret, which is never read back"
+                    )
+                });
+            }
             let top = schema
                 .attribute(side.urn.as_deref(), &side.name)
                 .cloned()
@@ -79,7 +95,7 @@ impl Binding {
             {
                 unique.push(a.name.clone());
             }
-            if !a.multi_valued {
+            if !a.multi_valued && indexable(a.kind) {
                 indexed.insert(a.name.clone(), case_exact);
             }
             fields.push(Field {
@@ -96,6 +112,12 @@ impl Binding {
             let a = ot
                 .attribute(n)
                 .ok_or_else(|| format!("match_attributes names unknown attribute {n:?}"))?;
+            if a.kind == AttrKind::Secret {
+                return Err(format!(
+                    "match_attributes names {n:?}, a secret: secrets are never stored, so they \
+                     cannot be matched"
+                ));
+            }
             indexed.insert(a.name.clone(), a.case_exact);
         }
         let active = if kind == ResourceKind::Group {
@@ -115,6 +137,7 @@ impl Binding {
             active,
             unique,
             indexed: indexed.into_iter().collect(),
+            secrets: secret_attributes(ot),
         })
     }
 }

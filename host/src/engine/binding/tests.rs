@@ -102,7 +102,7 @@ fn render_then_extract_round_trips() {
     attrs.insert("Mail".into(), vec!["g@x".into()]);
     attrs.insert("ManagerId".into(), vec![AttrValue::Reference("7".into())]);
     let mut doc = Map::new();
-    b.render_into(&mut doc, &attrs, None);
+    b.render_into(&mut doc, &attrs, None, &|r| Some(r.to_owned()));
     let doc = Value::Object(doc);
     assert_eq!(doc["name"]["givenName"], "Grace");
     assert_eq!(doc["emails"], json!([{"type": "work", "value": "g@x"}]));
