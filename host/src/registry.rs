@@ -23,8 +23,9 @@ use crate::config::{Config, ConfigError, ConnectorConfig};
 
 /// A connector's own settings, read and checked from its table; they build the connector.
 pub trait ConnectorSettings: Send + Sync {
-    /// Builds the connector; relative paths in the settings resolve against `base_dir`.
-    fn build(&self, base_dir: &Path) -> Result<Arc<dyn Connector>, ConnectorError>;
+    /// Builds the connector called `name` (for its logs); relative paths in the settings
+    /// resolve against `base_dir`.
+    fn build(&self, name: &str, base_dir: &Path) -> Result<Arc<dyn Connector>, ConnectorError>;
 }
 
 /// Reads and checks a kind's settings table.
@@ -40,15 +41,46 @@ struct Kind {
 }
 
 /// The connector kinds this build has.
-const KINDS: &[Kind] = &[Kind {
-    name: "sql",
-    read: read_settings::<connector_sql::SqlConfig>,
-}];
+const KINDS: &[Kind] = &[
+    Kind {
+        name: "sql",
+        read: read_settings::<connector_sql::SqlConfig>,
+    },
+    Kind {
+        name: "ldap",
+        read: read_settings::<connector_ldap::LdapConfig>,
+    },
+    Kind {
+        name: "script",
+        read: read_settings::<connector_script::ScriptConfig>,
+    },
+];
 
 /// The SQL staging-table connector: `[connector.sql]` is [`connector_sql::SqlConfig`].
 impl ConnectorSettings for connector_sql::SqlConfig {
-    fn build(&self, base_dir: &Path) -> Result<Arc<dyn Connector>, ConnectorError> {
+    fn build(&self, _name: &str, base_dir: &Path) -> Result<Arc<dyn Connector>, ConnectorError> {
         Ok(Arc::new(connector_sql::SqlConnector::new(
+            self.clone(),
+            base_dir,
+        )?))
+    }
+}
+
+/// The LDAP connector: `[connector.ldap]` is [`connector_ldap::LdapConfig`].
+impl ConnectorSettings for connector_ldap::LdapConfig {
+    fn build(&self, _name: &str, base_dir: &Path) -> Result<Arc<dyn Connector>, ConnectorError> {
+        Ok(Arc::new(connector_ldap::LdapConnector::new(
+            self.clone(),
+            base_dir,
+        )?))
+    }
+}
+
+/// The script connector: `[connector.script]` is [`connector_script::ScriptConfig`].
+impl ConnectorSettings for connector_script::ScriptConfig {
+    fn build(&self, name: &str, base_dir: &Path) -> Result<Arc<dyn Connector>, ConnectorError> {
+        Ok(Arc::new(connector_script::ScriptConnector::named(
+            name,
             self.clone(),
             base_dir,
         )?))
@@ -74,7 +106,7 @@ impl Connectors {
     /// Builds the connector called `name`.
     pub fn build(&self, name: &str) -> Result<Arc<dyn Connector>, ConnectorError> {
         match self.by_name.get(name) {
-            Some(settings) => settings.build(&self.base_dir),
+            Some(settings) => settings.build(name, &self.base_dir),
             None => Err(ConnectorError::misconfigured(format!(
                 "no connector named {name:?} in the configuration"
             ))),
@@ -171,14 +203,16 @@ mod tests {
     #[test]
     fn unknown_kind_names_connector_and_line() {
         let text = MINIMAL
-            .replace("kind = \"sql\"", "kind = \"ldap\"")
-            .replace("[connector.sql]", "[connector.ldap]")
-            .replace("[[connector.sql.object]]", "[[connector.ldap.object]]");
+            .replace("kind = \"sql\"", "kind = \"kerberos\"")
+            .replace("[connector.sql]", "[connector.kerberos]")
+            .replace("[[connector.sql.object]]", "[[connector.kerberos.object]]");
         let e = error_of(&text);
         assert!(e.contains("connector \"hr\""), "{e}");
         assert!(e.contains("line 5, column 8"), "{e}");
         assert!(
-            e.contains("unknown connector kind `ldap`, expected `sql`"),
+            e.contains(
+                "unknown connector kind `kerberos`, expected one of `sql`, `ldap`, `script`"
+            ),
             "{e}"
         );
     }

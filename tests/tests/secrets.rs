@@ -311,14 +311,20 @@ async fn run(backend: Backend, mode: Mode) {
         (format!("/Users/seed-1"), vec![]),
         (
             "/Users".to_owned(),
-            vec![("filter".to_owned(), format!("{user_name} eq \"ada@contoso.com\""))],
+            vec![(
+                "filter".to_owned(),
+                format!("{user_name} eq \"ada@contoso.com\""),
+            )],
         ),
         (
             "/Users".to_owned(),
             vec![("startIndex".to_owned(), "1".to_owned())],
         ),
     ] {
-        let q: Vec<(&str, &str)> = query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let q: Vec<(&str, &str)> = query
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let r = client.get(&path, &q).await.unwrap();
         r.expect_status(&[200]).unwrap();
         pw.assert_absent(&format!("GET {path}"), &r.text);
@@ -327,14 +333,20 @@ async fn run(backend: Backend, mode: Mode) {
     // A later full import reads the table again (the seeded password included).
     wait_full_imports(&host, 2).await;
     for path in ["", "/User", &format!("/User/{anchor}"), "/User/seed-1"] {
-        pw.assert_absent(&format!("the space view {path:?}"), &view(&host, path).await);
+        pw.assert_absent(
+            &format!("the space view {path:?}"),
+            &view(&host, path).await,
+        );
     }
     for (path, bytes) in files(host.data_dir()) {
         pw.assert_absent(&path, &String::from_utf8_lossy(&bytes));
     }
     host.stop().await.unwrap();
     for (path, bytes) in files(host.data_dir()) {
-        pw.assert_absent(&format!("{path} after stop"), &String::from_utf8_lossy(&bytes));
+        pw.assert_absent(
+            &format!("{path} after stop"),
+            &String::from_utf8_lossy(&bytes),
+        );
     }
 
     let logged = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();

@@ -240,7 +240,12 @@ fn settle(rt: &Runtime, change: &Change) {
         Ok(Some(mut object)) => {
             object.strip_secrets();
             rt.journal
-                .write(&rt.space, change.object_type(), anchor, Some((&object, Origin::Import)))
+                .write(
+                    &rt.space,
+                    change.object_type(),
+                    anchor,
+                    Some((&object, Origin::Import)),
+                )
                 .map(|_| "the target holds it")
         }
         Ok(None) => rt

@@ -81,7 +81,11 @@ impl Runtime {
         known: Option<&Attributes>,
     ) -> Result<(), ApiError> {
         let form = self.reference_form();
-        for f in binding.fields.iter().filter(|f| f.kind == AttrKind::Reference) {
+        for f in binding
+            .fields
+            .iter()
+            .filter(|f| f.kind == AttrKind::Reference)
+        {
             let ConnectorSide::Attribute(name) = &f.connector else {
                 continue;
             };
@@ -122,7 +126,11 @@ impl Runtime {
         if self.reference_form() != ReferenceForm::Dn {
             return;
         }
-        for f in binding.fields.iter().filter(|f| f.kind == AttrKind::Reference) {
+        for f in binding
+            .fields
+            .iter()
+            .filter(|f| f.kind == AttrKind::Reference)
+        {
             let ConnectorSide::Attribute(name) = &f.connector else {
                 continue;
             };
@@ -131,7 +139,10 @@ impl Runtime {
                 .map(Vec::as_slice)
                 .unwrap_or(&[])
                 .iter()
-                .filter(|v| v.as_str().is_some_and(|r| self.id_for_reference(r).is_none()))
+                .filter(|v| {
+                    v.as_str()
+                        .is_some_and(|r| self.id_for_reference(r).is_none())
+                })
                 .cloned()
                 .collect();
             if !unresolved.is_empty() {

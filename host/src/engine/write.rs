@@ -108,12 +108,14 @@ impl Runtime {
                 .into());
             }
             for attr in &binding.unique {
-                let Some(value) = attrs.get(attr).and_then(|v| v.first()).map(AttrValue::to_text)
+                let Some(value) = attrs
+                    .get(attr)
+                    .and_then(|v| v.first())
+                    .map(AttrValue::to_text)
                 else {
                     continue;
                 };
-                if rt.space.is_indexed(ot, attr) && !rt.space.lookup(ot, attr, &value)?.is_empty()
-                {
+                if rt.space.is_indexed(ot, attr) && !rt.space.lookup(ot, attr, &value)?.is_empty() {
                     return Err(ScimError::uniqueness(format!(
                         "{attr} {value:?} is already taken by another {ot}"
                     ))
