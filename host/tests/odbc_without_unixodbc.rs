@@ -136,7 +136,7 @@ fn driver_manager_files() -> (BTreeSet<PathBuf>, BTreeSet<PathBuf>) {
     (hide, names)
 }
 
-/// The `Driver=` line of `driver`'s section in `/etc/odbcinst.ini`, if it has one.
+/// The `Driver=` line of `driver`'s section in `/etc/odbcinst.ini`; `None` without that section.
 fn registered_driver(driver: &str) -> Option<String> {
     let ini = std::fs::read_to_string("/etc/odbcinst.ini").ok()?;
     let header = format!("[{driver}]");
