@@ -2,7 +2,8 @@
 # Runs connector-host's whole test suite on a Debian machine, first installing
 # and starting whatever the tests need: unixODBC with the PostgreSQL, MariaDB
 # and SQLite ODBC drivers, a PostgreSQL and a MariaDB server, OpenLDAP slapd and
-# ldap-utils, openssl, python3 and jq (script connector). Idempotent, and quick
+# ldap-utils, openssl, util-linux's unshare, a C compiler, python3 and jq (script
+# connector). Idempotent, and quick
 # when everything is already there.
 #
 # Usage: ./scripts/test.sh [--bootstrap-only] [CARGO SELECTION...]
@@ -118,7 +119,11 @@ MY_PASSWORD=${CH_TEST_MARIADB_PASSWORD:-}
 
 BOOT_START=$SECONDS
 step "checking packages"
-PACKAGES=(unixodbc unixodbc-dev odbc-postgresql odbc-mariadb libsqliteodbc slapd ldap-utils openssl)
+# The default build compiles its own ODBC driver manager (needs only the C compiler); the
+# system unixODBC is still installed for crates built alone (testkit, bench) and so that the
+# test of a binary that runs without it (host/tests/odbc_without_unixodbc.rs) hides a real one.
+# That test runs the binary in a mount namespace: unshare (util-linux) and mount.
+PACKAGES=(unixodbc unixodbc-dev odbc-postgresql odbc-mariadb libsqliteodbc slapd ldap-utils openssl util-linux mount)
 command -v cc >/dev/null || PACKAGES+=(gcc libc6-dev)
 # The script connector's reference connectors and tests run python3, sh and jq.
 command -v python3 >/dev/null || PACKAGES+=(python3)

@@ -41,8 +41,10 @@
 //! | `CH_TEST_ODBC_SQLITE_DRIVER` | `SQLite3` |
 //!
 //! A driver is a name registered in `/etc/odbcinst.ini` or an absolute path to
-//! the driver library. Linking this crate needs the system unixODBC
-//! (`libodbc.so`, Debian package `unixodbc-dev`).
+//! the driver library. Built alone, this crate links the system unixODBC
+//! (`libodbc.so`, Debian package `unixodbc-dev`); in a build with
+//! connector-host's default features (e.g. `cargo test --workspace`) odbc-api's
+//! features are unified and it uses the vendored driver manager instead.
 //!
 //! # Layout
 //!

@@ -3,7 +3,8 @@
 //! The connector logic (schema discovery, exports, imports) only ever talks to a [`Session`]:
 //! run a statement, run a query, open and close a transaction, describe a table. The built-in
 //! SQLite backend is always compiled; the ODBC backend only with the `odbc` feature because it
-//! links the system `libodbc`. A backend hands out one session at a time per connection and
+//! needs a driver manager (`vendored-odbc` compiles unixODBC's in, otherwise the system
+//! `libodbc` is linked). A backend hands out one session at a time per connection and
 //! takes care of connection reuse and of discarding connections that failed.
 
 use std::path::Path;
@@ -130,7 +131,8 @@ impl Backend {
     fn open_odbc(config: &SqlConfig) -> Result<Backend, ConnectorError> {
         Err(ConnectorError::misconfigured(format!(
             "the connection {} is not a sqlite:// path, and this build of connector-host has no \
-             ODBC support; build with `--features odbc`",
+             ODBC support (it was built without the `odbc` feature; connector-host's default \
+             build has it)",
             config.redacted_connection()
         )))
     }
