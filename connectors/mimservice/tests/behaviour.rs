@@ -373,6 +373,32 @@ fn delta_imports_see_changes_made_in_the_portal_including_deletes() {
 }
 
 #[test]
+fn a_delta_with_many_changes_reads_them_in_batches_that_fit_iis_s_query_limit() {
+    let sim = sim(SimOptions::default());
+    let c = connector(config(&sim, vec![person_config()]));
+    let mut full = c.full_import("Person", 100, soon()).unwrap();
+    collect_all(full.as_mut(), Duration::from_secs(30)).unwrap();
+    let mark = full.watermark().unwrap();
+    drop(full);
+    let born: Vec<String> = (0..150)
+        .map(|i| {
+            sim.create("Person", json!({"AccountName": format!("n{i}")}))
+                .unwrap()
+        })
+        .collect();
+    let mut delta = c.delta_import("Person", &mark, 200, soon()).unwrap();
+    let items = collect_all(delta.as_mut(), Duration::from_secs(30)).unwrap();
+    let seen: Vec<&str> = items
+        .iter()
+        .filter_map(|i| match i {
+            ImportItem::Upsert(o) => Some(o.anchor.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(born.iter().all(|b| seen.contains(&b.as_str())));
+}
+
+#[test]
 fn full_imports_page_through_thousands_of_objects_and_notice_deletes_that_shift_pages() {
     let sim = sim(SimOptions::default());
     let ids = sim

@@ -221,6 +221,13 @@ async fn handle(
         );
         return r;
     };
+    // IIS request filtering: maxQueryString, 2048 bytes by default (404.15).
+    if uri.query().is_some_and(|q| q.len() > 2048) {
+        return html(
+            StatusCode::NOT_FOUND,
+            "HTTP Error 404.15 - Not Found: the query string is too long",
+        );
+    }
     if body.len() > shared.max_body {
         return html(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
     }

@@ -194,6 +194,11 @@ fn errors_look_like_the_api_s() {
         (a.status, error_code(&a).as_str()),
         (400, "resource-management-exception")
     );
+    let long = format!(
+        "v2/resources/?filter=/Person[AccountName = '{}']",
+        "x".repeat(2100)
+    );
+    assert_eq!(c.call("GET", &long, None).status, 404);
     let big = "x".repeat(70_000);
     let a = c.call(
         "POST",
