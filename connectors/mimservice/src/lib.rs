@@ -20,7 +20,7 @@
 //! and filters), `export` (changes → calls) and `import` (full and delta streams).
 //!
 //! **Invariants.** Every HTTP call ends by the caller's deadline. Values reach XPath only as
-//! quoted literals ([`xpath`](crate::xpath) is unit-tested with hostile input) and anchors only
+//! quoted literals (`xpath` is unit-tested with hostile input) and anchors only
 //! after they parsed as GUIDs. A create is never sent twice unless a lookup showed the first
 //! did not run. The password never appears in `Debug`, a log line or an error.
 //!
@@ -52,6 +52,26 @@ use http::{Http, Req};
 use model::Model;
 
 /// The MIM Service connector.
+///
+/// ```
+/// use connector_core::Connector;
+/// use connector_mimservice::{MimServiceConfig, MimServiceConnector, ObjectConfig};
+///
+/// let mut person = ObjectConfig::new("Person");
+/// person.matching_attribute = Some("AccountName".into());
+/// let config = MimServiceConfig::new(
+///     "https://mimapi.corp.example/",
+///     r"CORP\svc-scim",
+///     "resolved by the host",
+///     vec![person],
+/// );
+/// // Nothing is sent yet: the service is reached on the first call.
+/// let connector = MimServiceConnector::new(config, std::path::Path::new("."))?;
+/// assert_eq!(connector.kind(), "mimservice");
+/// assert!(connector.capabilities().anchor_assigned_by_target);
+/// assert!(!format!("{connector:?}").contains("resolved by the host"));
+/// # Ok::<(), connector_core::ConnectorError>(())
+/// ```
 pub struct MimServiceConnector {
     config: MimServiceConfig,
     http: Http,
