@@ -85,6 +85,13 @@ fn import(
     out
 }
 
+/// The watermark of a full import of Person.
+fn watermark(c: &MimServiceConnector) -> connector_core::Watermark {
+    let mut full = c.full_import("Person", 100, soon()).unwrap();
+    collect_all(full.as_mut(), Duration::from_secs(30)).unwrap();
+    full.watermark().unwrap()
+}
+
 fn pending_request(detail: &ExportStatus) -> String {
     let ExportStatus::Pending { detail } = detail else {
         panic!("not pending: {detail:?}")
@@ -109,10 +116,7 @@ fn an_approved_add_shows_up_in_the_next_imports_with_the_anchor_it_was_given() {
         ..SimOptions::default()
     });
     let c = connector(config(&sim, vec![person_config()]));
-    let mut full = c.full_import("Person", 100, soon()).unwrap();
-    collect_all(full.as_mut(), Duration::from_secs(30)).unwrap();
-    let mark = full.watermark().unwrap();
-    drop(full);
+    let mark = watermark(&c);
 
     let outcome = add(&c, "Person", contractor(1)).unwrap();
     let request = pending_request(&outcome.status);
@@ -145,10 +149,7 @@ fn a_rejected_add_never_shows_up() {
         ..SimOptions::default()
     });
     let c = connector(config(&sim, vec![person_config()]));
-    let mut full = c.full_import("Person", 100, soon()).unwrap();
-    collect_all(full.as_mut(), Duration::from_secs(30)).unwrap();
-    let mark = full.watermark().unwrap();
-    drop(full);
+    let mark = watermark(&c);
     let outcome = add(&c, "Person", contractor(2)).unwrap();
     sim.reject(&pending_request(&outcome.status)).unwrap();
     assert!(!import(&c, "Person", 100).contains_key(&outcome.anchor.0));
@@ -320,10 +321,7 @@ fn delta_imports_see_changes_made_in_the_portal_including_deletes() {
         &sim,
         vec![person_config(), ObjectConfig::new("Group")],
     ));
-    let mut full = c.full_import("Person", 100, soon()).unwrap();
-    collect_all(full.as_mut(), Duration::from_secs(30)).unwrap();
-    let mark = full.watermark().unwrap();
-    drop(full);
+    let mark = watermark(&c);
 
     let born = sim
         .create("Person", json!({"AccountName": "born"}))
@@ -376,10 +374,7 @@ fn delta_imports_see_changes_made_in_the_portal_including_deletes() {
 fn a_delta_with_many_changes_reads_them_in_batches_that_fit_iis_s_query_limit() {
     let sim = sim(SimOptions::default());
     let c = connector(config(&sim, vec![person_config()]));
-    let mut full = c.full_import("Person", 100, soon()).unwrap();
-    collect_all(full.as_mut(), Duration::from_secs(30)).unwrap();
-    let mark = full.watermark().unwrap();
-    drop(full);
+    let mark = watermark(&c);
     let born: Vec<String> = (0..150)
         .map(|i| {
             sim.create("Person", json!({"AccountName": format!("n{i}")}))

@@ -527,16 +527,7 @@ impl Call<'_> {
             return Ok(unreadable_body());
         };
         let mut store = self.shared.store();
-        let object_type = store
-            .get(id)
-            .ok_or_else(ApiError::not_found)?
-            .object_type
-            .clone();
-        let updates = store
-            .body_values(&object_type, &body, false)?
-            .into_iter()
-            .map(|(n, v)| Update::Set(n, v))
-            .collect();
+        let updates = store.set_updates(id, &body)?;
         let outcome = store.update(Some(&self.user.name), id, updates)?;
         Ok(self.written(outcome, StatusCode::OK))
     }
@@ -558,11 +549,7 @@ impl Call<'_> {
         valid_name(attr)?;
         let id = guid(id)?;
         let mut store = self.shared.store();
-        let object_type = store
-            .get(id)
-            .ok_or_else(ApiError::not_found)?
-            .object_type
-            .clone();
+        let object_type = store.type_of(id)?;
         if store.schema.bound(&object_type, attr).is_none() {
             return Err(ApiError::attribute_not_found(attr));
         }

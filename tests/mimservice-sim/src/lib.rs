@@ -27,7 +27,7 @@ pub mod xpath;
 pub use store::{ADMINISTRATOR, ApiError};
 
 use schema::parse_guid;
-use store::{Store, Submitted, Update};
+use store::{Store, Submitted};
 
 /// The kind of change a rule applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,17 +243,8 @@ impl SimHandle {
     pub fn update(&self, id: &str, attrs: Value) -> Result<(), ApiError> {
         let id = id_of(id)?;
         let mut store = self.store();
-        let object_type = store
-            .get(id)
-            .ok_or_else(ApiError::not_found)?
-            .object_type
-            .clone();
         let map = attrs.as_object().cloned().unwrap_or_default();
-        let updates = store
-            .body_values(&object_type, &map, false)?
-            .into_iter()
-            .map(|(n, v)| Update::Set(n, v))
-            .collect();
+        let updates = store.set_updates(id, &map)?;
         store.update(None, id, updates).map(|_| ())
     }
 

@@ -455,6 +455,27 @@ impl Store {
         Ok(out)
     }
 
+    /// The object type of the resource `id`; 404 when there is none.
+    pub fn type_of(&self, id: Uuid) -> Result<String, ApiError> {
+        self.get(id)
+            .map(|r| r.object_type.clone())
+            .ok_or_else(ApiError::not_found)
+    }
+
+    /// A PATCH body as updates of the resource `id`: each attribute set to the values given.
+    pub fn set_updates(
+        &self,
+        id: Uuid,
+        body: &Map<String, Value>,
+    ) -> Result<Vec<Update>, ApiError> {
+        let object_type = self.type_of(id)?;
+        Ok(self
+            .body_values(&object_type, body, false)?
+            .into_iter()
+            .map(|(n, v)| Update::Set(n, v))
+            .collect())
+    }
+
     /// One value given in a URL (`PUT /resources/{id}/{attribute}/{value}`).
     pub fn url_value(&self, object_type: &str, name: &str, text: &str) -> Result<Scalar, ApiError> {
         let attr = self
