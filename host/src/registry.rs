@@ -54,6 +54,10 @@ const KINDS: &[Kind] = &[
         name: "script",
         read: read_settings::<connector_script::ScriptConfig>,
     },
+    Kind {
+        name: "mimservice",
+        read: read_settings::<connector_mimservice::MimServiceConfig>,
+    },
 ];
 
 /// The SQL staging-table connector: `[connector.sql]` is [`connector_sql::SqlConfig`].
@@ -70,6 +74,17 @@ impl ConnectorSettings for connector_sql::SqlConfig {
 impl ConnectorSettings for connector_ldap::LdapConfig {
     fn build(&self, _name: &str, base_dir: &Path) -> Result<Arc<dyn Connector>, ConnectorError> {
         Ok(Arc::new(connector_ldap::LdapConnector::new(
+            self.clone(),
+            base_dir,
+        )?))
+    }
+}
+
+/// The MIM Service connector: `[connector.mimservice]` is
+/// [`connector_mimservice::MimServiceConfig`].
+impl ConnectorSettings for connector_mimservice::MimServiceConfig {
+    fn build(&self, _name: &str, base_dir: &Path) -> Result<Arc<dyn Connector>, ConnectorError> {
+        Ok(Arc::new(connector_mimservice::MimServiceConnector::new(
             self.clone(),
             base_dir,
         )?))
@@ -211,7 +226,7 @@ mod tests {
         assert!(e.contains("line 5, column 8"), "{e}");
         assert!(
             e.contains(
-                "unknown connector kind `kerberos`, expected one of `sql`, `ldap`, `script`"
+                "unknown connector kind `kerberos`, expected one of `sql`, `ldap`, `script`, `mimservice`"
             ),
             "{e}"
         );
