@@ -46,6 +46,9 @@ pub enum Command {
         /// Port to listen on (loopback only).
         #[arg(long, default_value_t = 8585)]
         port: u16,
+        /// Which connector to demonstrate.
+        #[arg(long, value_enum, default_value_t = crate::demo::DemoKind::Sql)]
+        connector: crate::demo::DemoKind,
     },
     /// Write a sample configuration, a connector token and a certificate into a directory.
     Init {
@@ -146,11 +149,17 @@ pub fn main() -> Result<()> {
             init_logging(config.server.log_format);
             serve(config, connectors)
         }
-        Command::Demo { dir, port } => {
+        Command::Demo {
+            dir,
+            port,
+            connector,
+        } => {
             init_logging(crate::config::LogFormat::Text);
-            let (config_path, token) = crate::demo::prepare(&dir, port)?;
-            let (config, connectors) = load(&config_path)?;
-            crate::demo::print_banner(&config, &token, port)?;
+            let demo = crate::demo::prepare(connector, &dir, port)?;
+            let (config, connectors) = load(&demo.config_path)?;
+            crate::demo::print_banner(&config, &demo, port)?;
+            // The target (a private server, say) lives as long as the host serves.
+            let _target = demo.keep;
             serve(config, connectors)
         }
         Command::Init { dir, name } => crate::demo::init(&dir, &name),

@@ -1,15 +1,14 @@
-//! `connector-host demo` and `connector-host init`: a working configuration in one step.
-//!
-//! The demo creates (once) a directory with a SQLite staging table `Employees`, a secret token
-//! and a configuration in the `ecma2host` schema, so the first command a newcomer runs needs
-//! no database server and no system package. `init` writes the same layout for a real
-//! deployment, with only the token's hash in the configuration.
+//! The SQL demo (the default) and `connector-host init`: a SQLite staging table `Employees`, a
+//! secret token and a configuration in the `ecma2host` schema, so the first command a newcomer
+//! runs needs no database server and no system package. `init` writes the same layout for a
+//! real deployment, with only the token's hash in the configuration.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::config::{Config, TokenHash, generate_token};
+use super::{Demo, write_private};
+use crate::config::{TokenHash, generate_token};
 
 const DEMO_TABLE: &str = "CREATE TABLE IF NOT EXISTS Employees (
     EmployeeId  TEXT PRIMARY KEY,
@@ -69,24 +68,8 @@ fn create_table(db: &Path) -> Result<()> {
     Ok(())
 }
 
-fn write_private(path: &Path, contents: &str) -> Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("while creating {}", dir.display()))?;
-    }
-    std::fs::write(path, contents).with_context(|| format!("while writing {}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-            .with_context(|| format!("while restricting {}", path.display()))?;
-    }
-    Ok(())
-}
-
-/// Creates the demo directory on first use and returns where its configuration is, and its
-/// token.
-pub fn prepare(dir: &Path, port: u16) -> Result<(PathBuf, String)> {
+/// Creates the demo directory on first use and returns the demo.
+pub fn prepare(dir: &Path, port: u16) -> Result<Demo> {
     let config_path = dir.join("connector-host.toml");
     let token_path = dir.join("secrets").join("hr.token");
     if !config_path.exists() {
@@ -106,32 +89,14 @@ pub fn prepare(dir: &Path, port: u16) -> Result<(PathBuf, String)> {
         .with_context(|| format!("while reading {}", token_path.display()))?
         .trim()
         .to_owned();
-    Ok((config_path, token))
-}
-
-/// Prints where the demo listens and how to talk to it.
-pub fn print_banner(config: &Config, token: &str, port: u16) -> Result<()> {
-    let cert: PathBuf = config.data_dir().join("certs").join(certs::CERT_FILE_NAME);
-    println!();
-    println!("connector-host demo");
-    println!("  SCIM endpoint:  https://localhost:{port}/ecma2host_hr/scim");
-    println!("  Secret token:   {token}");
-    println!(
-        "  Staging table:  {} (table Employees)",
-        config.base_dir.join("hr.db").display()
-    );
-    println!(
-        "  Certificate:    {} (self-signed; generated on first start)",
-        cert.display()
-    );
-    println!();
-    println!("Create a user:");
-    println!(
-        "  curl --cacert {} -H 'Authorization: Bearer {token}' -H 'Content-Type: application/scim+json' \\\n    https://localhost:{port}/ecma2host_hr/scim/Users -d '{{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\",\"urn:ietf:params:scim:schemas:extension:ECMA2Host:2.0:User\"],\"urn:ietf:params:scim:schemas:extension:ECMA2Host:2.0:User\":{{\"EmployeeId\":\"1001\",\"UserName\":\"ada@contoso.com\",\"DisplayName\":\"Ada Lovelace\"}}}}'",
-        cert.display()
-    );
-    println!();
-    Ok(())
+    Ok(Demo {
+        config_path,
+        token,
+        connector: "hr".into(),
+        target: format!("{} (table Employees)", dir.join("hr.db").display()),
+        create_body: r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:ECMA2Host:2.0:User"],"urn:ietf:params:scim:schemas:extension:ECMA2Host:2.0:User":{"EmployeeId":"1001","UserName":"ada@contoso.com","DisplayName":"Ada Lovelace"}}"#.into(),
+        keep: Box::new(()),
+    })
 }
 
 /// `connector-host init`: a configuration with a token hash, and a certificate.
