@@ -265,3 +265,12 @@ fn settle(rt: &Runtime, change: &Change) {
             "an export timed out; cannot record what the target holds"),
     }
 }
+
+/// Runs blocking space work on the blocking pool.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?
+}

@@ -15,7 +15,7 @@ use schemas::projection::Projection;
 use schemas::{ScimError, ScimType};
 use serde_json::Value;
 
-use super::Runtime;
+use super::{Runtime, blocking};
 use super::binding::{Binding, FilterTarget};
 use crate::error::ApiError;
 use crate::space::StoredObject;
@@ -279,13 +279,4 @@ impl Runtime {
         }
         Ok(out)
     }
-}
-
-/// Runs blocking space work on the blocking pool.
-pub async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?
 }

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::query_map;
 use crate::engine::Runtime;
-use crate::engine::query::blocking;
+use crate::engine::blocking;
 use crate::error::ApiError;
 use crate::space::StoredObject;
 
