@@ -99,6 +99,16 @@ impl ApiError {
                 ConnectorError::Rejected { detail } => {
                     r(400, Some(ScimType::InvalidValue), detail.clone())
                 }
+                // Only delta imports return it, and the host answers it with a full import; a
+                // request that met it can be retried once that has run.
+                ConnectorError::ResyncRequired { detail } => Rendered {
+                    retry_after: Some(DEFAULT_RETRY_AFTER.as_secs()),
+                    ..r(
+                        503,
+                        None,
+                        format!("the connector is resynchronising with its target; retry later ({detail})"),
+                    )
+                },
                 ConnectorError::Misconfigured { .. } => r(
                     500,
                     None,

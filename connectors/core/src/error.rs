@@ -30,6 +30,12 @@ pub enum ConnectorError {
     /// required value, a value of the wrong type, a missing referenced object (400).
     #[error("rejected by target: {detail}")]
     Rejected { detail: String },
+    /// A delta import cannot continue from the watermark it was given (the target's change
+    /// history no longer reaches back that far, the server wants a full resynchronisation, the
+    /// watermark was made by another connector or strategy). Nothing was read; the host runs a
+    /// full import now, which sets a new watermark. Only delta imports return it.
+    #[error("a full import is needed: {detail}")]
+    ResyncRequired { detail: String },
     /// The connector is configured in a way that cannot work (unknown table, bad credentials,
     /// unsupported operation). An administrator must act; the host answers 500 and logs it.
     #[error("connector misconfigured: {detail}")]
@@ -45,8 +51,25 @@ impl ConnectorError {
             | ConnectorError::Conflict { detail }
             | ConnectorError::NotFound { detail }
             | ConnectorError::Rejected { detail }
+            | ConnectorError::ResyncRequired { detail }
             | ConnectorError::Misconfigured { detail } => detail,
         }
+    }
+
+    /// The same error with `more` appended to its detail (e.g. what was already done when it
+    /// happened).
+    pub fn with_more_detail(self, more: &str) -> Self {
+        let mut e = self;
+        match &mut e {
+            ConnectorError::Unavailable { detail, .. }
+            | ConnectorError::Timeout { detail }
+            | ConnectorError::Conflict { detail }
+            | ConnectorError::NotFound { detail }
+            | ConnectorError::Rejected { detail }
+            | ConnectorError::ResyncRequired { detail }
+            | ConnectorError::Misconfigured { detail } => detail.push_str(more),
+        }
+        e
     }
 
     /// Whether retrying the same operation later may succeed.
@@ -85,6 +108,12 @@ impl ConnectorError {
     /// Shorthand for [`ConnectorError::Misconfigured`].
     pub fn misconfigured(detail: impl Into<String>) -> Self {
         ConnectorError::Misconfigured {
+            detail: detail.into(),
+        }
+    }
+    /// Shorthand for [`ConnectorError::ResyncRequired`].
+    pub fn resync_required(detail: impl Into<String>) -> Self {
+        ConnectorError::ResyncRequired {
             detail: detail.into(),
         }
     }

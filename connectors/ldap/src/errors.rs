@@ -107,8 +107,8 @@ pub fn from_result(op: Op, target: &str, result: &LdapResult) -> ConnectorError 
             "{detail} (check bind_dn, bind_password, bind_method and TLS)"
         )),
         2 | 4 | 10 | 12 | 54 => ConnectorError::misconfigured(detail),
-        4096 => ConnectorError::misconfigured(format!(
-            "{detail}: the server cannot replay changes since the watermark; run a full import"
+        4096 => ConnectorError::resync_required(format!(
+            "{detail}: the server cannot replay changes since the watermark"
         )),
         3 | 85 => ConnectorError::timeout(detail),
         1 | 11 | 51 | 52 | 80 | 81 => ConnectorError::unavailable(detail),

@@ -210,14 +210,11 @@ async fn add(
         && let Err(e) = set_password(ldap, &dn, p).await
     {
         let undone = ldap.delete(&dn).await.and_then(|r| r.success()).is_ok();
-        return Err(with_detail(
-            e,
-            if undone {
-                " (the entry was added, then deleted again)"
-            } else {
-                " (the entry was added and could not be deleted again)"
-            },
-        ));
+        return Err(e.with_more_detail(if undone {
+            " (the entry was added, then deleted again)"
+        } else {
+            " (the entry was added and could not be deleted again)"
+        }));
     }
     let raw = if post_read {
         post_read_anchor(&res, anchor_config)
@@ -251,21 +248,6 @@ async fn add(
         vec![AttrValue::String(anchor)],
     );
     Ok(outcome)
-}
-
-fn with_detail(e: ConnectorError, extra: &str) -> ConnectorError {
-    let detail = format!("{}{extra}", e.detail());
-    match e {
-        ConnectorError::Unavailable { retry_after, .. } => ConnectorError::Unavailable {
-            detail,
-            retry_after,
-        },
-        ConnectorError::Timeout { .. } => ConnectorError::timeout(detail),
-        ConnectorError::Conflict { .. } => ConnectorError::conflict(detail),
-        ConnectorError::NotFound { .. } => ConnectorError::not_found(detail),
-        ConnectorError::Rejected { .. } => ConnectorError::rejected(detail),
-        ConnectorError::Misconfigured { .. } => ConnectorError::misconfigured(detail),
-    }
 }
 
 fn not_found(obj: &ObjectModel, anchor: &str) -> ConnectorError {
@@ -337,7 +319,7 @@ async fn undo_rename(
         .and_then(|r| r.success())
     {
         Ok(_) => e,
-        Err(_) => with_detail(e, &format!(" (the entry stays renamed to {renamed})")),
+        Err(_) => e.with_more_detail(&format!(" (the entry stays renamed to {renamed})")),
     }
 }
 
@@ -566,7 +548,7 @@ async fn finish(
     }
     if let Some(p) = &password {
         set_password(ldap, &dn, p).await.map_err(|e| {
-            with_detail(e, " (other attributes of this change were already written)")
+            e.with_more_detail(" (other attributes of this change were already written)")
         })?;
     }
     let mut outcome = ExportOutcome::anchor(anchor.to_owned().into());

@@ -17,7 +17,7 @@
 //! the watermark (`syncprov-sessionlog` too small, or slapd restarted since: the log is in
 //! memory), syncprov answers with a *present phase* (the UUIDs of every unchanged entry) and
 //! leaves the client to diff; this connector keeps no copy of the directory to diff against, so
-//! it fails with "run a full import" and the host's next full import sets things right. Deletes
+//! it fails with `ResyncRequired` and the host runs a full import at once, which sets things right. Deletes
 //! anywhere in the database are reported (syncprov's session log is not scoped by base or
 //! filter), so a delta may name anchors the host does not hold; the host ignores those.
 //!
@@ -96,10 +96,10 @@ fn sync_control(cookie: Option<Vec<u8>>) -> RawControl {
 }
 
 fn present_phase(obj: &ObjectModel) -> ConnectorError {
-    ConnectorError::misconfigured(format!(
+    ConnectorError::resync_required(format!(
         "delta import of {}: the server answered with a present phase, so deletes since the \
          watermark cannot be told (its syncprov session log does not reach back that far, or it \
-         restarted); run a full import, and raise syncprov-sessionlog if this recurs",
+         restarted); raise syncprov-sessionlog if this recurs",
         obj.name
     ))
 }

@@ -444,8 +444,8 @@ impl Connector for LdapConnector {
         let (index, obj) = model.object_at(object_type)?;
         if self.config.delta == DeltaMode::Timestamp {
             let since = import::decode_timestamp(since).ok_or_else(|| {
-                ConnectorError::misconfigured(format!(
-                    "the watermark {:?} is not a timestamp watermark of this LDAP connector; run a full import",
+                ConnectorError::resync_required(format!(
+                    "the watermark {:?} is not a timestamp watermark of this LDAP connector",
                     since.0
                 ))
             })?;
@@ -467,8 +467,8 @@ impl Connector for LdapConnector {
         let cookies = import::decode_watermark(since)
             .filter(|c| c.len() == obj.bases.len())
             .ok_or_else(|| {
-                ConnectorError::misconfigured(format!(
-                    "the watermark {:?} was not made by this LDAP connector for the bases of {}; run a full import",
+                ConnectorError::resync_required(format!(
+                    "the watermark {:?} was not made by this LDAP connector for the bases of {}",
                     since.0, obj.name
                 ))
             })?;

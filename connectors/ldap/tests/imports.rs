@@ -208,13 +208,13 @@ fn delta_imports_see_direct_changes_deletes_and_renames() {
         anchor: out.anchor
     }));
 
-    // A watermark from elsewhere is refused with "run a full import".
+    // A watermark from elsewhere asks the host for a full import.
     let err = c
         .delta_import("User", &Watermark("sql1:int:4".into()), 10, soon())
         .err()
         .unwrap();
     assert!(
-        matches!(err, ConnectorError::Misconfigured { .. }) && err.detail().contains("full import"),
+        matches!(err, ConnectorError::ResyncRequired { .. }),
         "{err:?}"
     );
 }

@@ -556,6 +556,7 @@ mod tests {
             ConnectorError::Conflict { .. } => "conflict",
             ConnectorError::NotFound { .. } => "notFound",
             ConnectorError::Rejected { .. } => "rejected",
+            ConnectorError::ResyncRequired { .. } => "resyncRequired",
             ConnectorError::Misconfigured { .. } => "misconfigured",
         };
         assert_eq!(

@@ -20,7 +20,7 @@
 //! watermark is the latest `msidmCompletedTime` seen. Composite Requests
 //! (`msidmCompositeType`, the FIM MA's batched exports) name their targets only in
 //! `RequestParameter`; the connector does not expand them and fails the delta
-//! (`Misconfigured`: run a full import) rather than miss their changes.
+//! (`ResyncRequired`: the host runs a full import) rather than miss their changes.
 
 use std::time::Duration;
 
@@ -186,8 +186,8 @@ impl<'a> DeltaImport<'a> {
     ) -> Result<Self, ConnectorError> {
         deadline.check("the delta import")?;
         let since = decode_mark(since).ok_or_else(|| {
-            ConnectorError::misconfigured(format!(
-                "the watermark {:?} was not made by the MIM Service connector; run a full import",
+            ConnectorError::resync_required(format!(
+                "the watermark {:?} was not made by the MIM Service connector",
                 since.0
             ))
         })?;
@@ -287,8 +287,8 @@ impl ImportStream for DeltaImport<'_> {
         for r in &page.results {
             let text = |n: &str| r.get(n).and_then(Value::as_str);
             if text("TargetObjectType") == Some("msidmCompositeType") {
-                return Err(ConnectorError::misconfigured(format!(
-                    "the MIM Service completed a composite Request ({}), whose targets the connector cannot read through the REST API; run a full import of {}",
+                return Err(ConnectorError::resync_required(format!(
+                    "the MIM Service completed a composite Request ({}), whose targets the connector cannot read through the REST API; {} needs a full import",
                     text("ObjectID").unwrap_or("?"),
                     self.t.name
                 )));

@@ -140,9 +140,7 @@ fn export_with_separate_passwords(
                         },
                         deadline,
                     );
-                    return Err(with_detail(
-                        e,
-                        &match undo {
+                    return Err(e.with_more_detail(&match undo {
                             Ok(_) => " (the object added without it was deleted again)".into(),
                             Err(u) => format!(
                                 " (the object {} was added without it and could not be deleted again: {u})",
@@ -181,22 +179,7 @@ fn export_with_separate_passwords(
 fn after_passwords(
     r: Result<ExportOutcome, ConnectorError>,
 ) -> Result<ExportOutcome, ConnectorError> {
-    r.map_err(|e| with_detail(e, " (the password was already set)"))
-}
-
-fn with_detail(e: ConnectorError, more: &str) -> ConnectorError {
-    let detail = format!("{}{more}", e.detail());
-    match e {
-        ConnectorError::Unavailable { retry_after, .. } => ConnectorError::Unavailable {
-            detail,
-            retry_after,
-        },
-        ConnectorError::Timeout { .. } => ConnectorError::timeout(detail),
-        ConnectorError::Conflict { .. } => ConnectorError::conflict(detail),
-        ConnectorError::NotFound { .. } => ConnectorError::not_found(detail),
-        ConnectorError::Rejected { .. } => ConnectorError::rejected(detail),
-        ConnectorError::Misconfigured { .. } => ConnectorError::misconfigured(detail),
-    }
+    r.map_err(|e| e.with_more_detail(" (the password was already set)"))
 }
 
 fn set_password(

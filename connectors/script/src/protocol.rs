@@ -40,8 +40,9 @@ pub(crate) struct Response {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ErrorBody {
-    /// `conflict`, `notFound`, `rejected`, `unavailable`, `timeout` or `misconfigured`;
-    /// absent: inferred from `name`.
+    /// `conflict`, `notFound`, `rejected`, `unavailable`, `timeout`, `resyncRequired` (a delta
+    /// import cannot continue from its watermark: the host runs a full import) or
+    /// `misconfigured`; absent: inferred from `name`.
     #[serde(default)]
     pub kind: Option<String>,
     /// A short error name, e.g. `duplicate-anchor`.
@@ -85,6 +86,7 @@ impl ErrorBody {
                 retry_after: self.retry_after_ms.map(std::time::Duration::from_millis),
             },
             "timeout" => ConnectorError::timeout(text),
+            "resyncrequired" => ConnectorError::resync_required(text),
             "misconfigured" => ConnectorError::misconfigured(text),
             _ => ConnectorError::rejected(text),
         }

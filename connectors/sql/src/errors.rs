@@ -149,7 +149,9 @@ mod tests {
             ConnectorError::Conflict { .. } => K::Conflict,
             ConnectorError::Rejected { .. } => K::Rejected,
             ConnectorError::Misconfigured { .. } => K::Misconfigured,
-            ConnectorError::NotFound { .. } => panic!("classify never says NotFound"),
+            ConnectorError::NotFound { .. } | ConnectorError::ResyncRequired { .. } => {
+                panic!("classify never says {e:?}")
+            }
         }
     }
 

@@ -901,8 +901,8 @@ pub(crate) fn delta_mode(
     now: &Mark,
 ) -> Result<Mode, ConnectorError> {
     let mismatch = || {
-        ConnectorError::misconfigured(format!(
-            "the watermark of {} was made by another delta strategy; run a full import",
+        ConnectorError::resync_required(format!(
+            "the watermark of {} was made by another delta strategy",
             obj.object_type
         ))
     };

@@ -278,8 +278,8 @@ impl Connector for SqlConnector {
         deadline: Deadline,
     ) -> Result<Box<dyn ImportStream + 'a>, ConnectorError> {
         let since_mark = import::Mark::decode(since).ok_or_else(|| {
-            ConnectorError::misconfigured(format!(
-                "the watermark {:?} was not made by the SQL connector; run a full import",
+            ConnectorError::resync_required(format!(
+                "the watermark {:?} was not made by the SQL connector",
                 since.0
             ))
         })?;

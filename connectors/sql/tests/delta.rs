@@ -322,7 +322,7 @@ fn a_foreign_or_mismatched_watermark_asks_for_a_full_import() {
             .err()
             .unwrap();
         assert!(
-            matches!(&err, ConnectorError::Misconfigured { detail } if detail.contains("full import")),
+            matches!(&err, ConnectorError::ResyncRequired { .. }),
             "{bad}: {err:?}"
         );
     }

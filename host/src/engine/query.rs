@@ -15,8 +15,8 @@ use schemas::projection::Projection;
 use schemas::{ScimError, ScimType};
 use serde_json::Value;
 
-use super::{Runtime, blocking};
 use super::binding::{Binding, FilterTarget};
+use super::{Runtime, blocking};
 use crate::error::ApiError;
 use crate::space::StoredObject;
 

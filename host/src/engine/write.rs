@@ -16,8 +16,8 @@ use schemas::projection::Projection;
 use schemas::quirks::normalize_resource;
 use serde_json::Value;
 
-use super::{Runtime, blocking};
 use super::binding::{ActiveRule, Binding, ConnectorSide};
+use super::{Runtime, blocking};
 use crate::error::ApiError;
 use crate::space::StoredObject;
 

@@ -225,6 +225,11 @@ pub async fn schedule(
         };
         match result {
             Ok(Ok(_)) => rt.set_ready(),
+            Ok(Err(ImportError::Connector(ConnectorError::ResyncRequired { detail }))) => {
+                tracing::warn!(connector = %rt.name, %detail,
+                    "the delta import cannot continue from its watermark; running a full import now");
+                import_now = true;
+            }
             Ok(Err(e)) => {
                 tracing::error!(connector = %rt.name, error = %e, "import failed; retrying in 30 s");
                 tokio::select! {
