@@ -203,9 +203,7 @@ mod tests {
             check(Op::Search, rc, |e| matches!(e, E::Unavailable { .. }));
         }
         check(Op::Search, 3, |e| matches!(e, E::Timeout { .. }));
-        check(Op::Search, 4096, |e| {
-            matches!(e, E::Misconfigured { .. }) && e.detail().contains("full import")
-        });
+        check(Op::Search, 4096, |e| matches!(e, E::ResyncRequired { .. }));
         check(Op::Modify, 999, |e| matches!(e, E::Rejected { .. }));
     }
 

@@ -267,7 +267,7 @@ fn timestamp_deltas_see_adds_and_changes() {
         .err()
         .unwrap();
     assert!(
-        matches!(err, ConnectorError::Misconfigured { .. }),
+        matches!(err, ConnectorError::ResyncRequired { .. }),
         "{err:?}"
     );
 }
@@ -305,8 +305,8 @@ fn a_delta_after_a_restart_asks_for_a_full_import() {
             Ok(())
         });
     match result {
-        Err(ConnectorError::Misconfigured { detail }) => {
-            assert!(detail.contains("full import"), "{detail}")
+        Err(ConnectorError::ResyncRequired { detail }) => {
+            assert!(detail.contains("present phase"), "{detail}")
         }
         other => panic!("expected a request for a full import, got {other:?}"),
     }
