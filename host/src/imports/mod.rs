@@ -225,6 +225,15 @@ pub async fn schedule(
         };
         match result {
             Ok(Ok(_)) => rt.set_ready(),
+            // A connector that cannot replay changes since the watermark (an LDAP server
+            // restarted since, whose sync session log is gone) says so as misconfigured: only a
+            // full import sets the space right, so it runs now instead of the next delta.
+            Ok(Err(ImportError::Connector(e @ ConnectorError::Misconfigured { .. })))
+                if run_delta =>
+            {
+                tracing::warn!(connector = %rt.name, error = %e, "delta import failed; running a full import");
+                import_now = true;
+            }
             Ok(Err(e)) => {
                 tracing::error!(connector = %rt.name, error = %e, "import failed; retrying in 30 s");
                 tokio::select! {
