@@ -179,24 +179,36 @@ fn ldap_tool(slapd: &Slapd, tool: &str, args: &[&str], stdin: &str) -> std::proc
     child.wait_with_output().unwrap()
 }
 
-/// The entries under `base` matching `filter` (scope `sub`).
-fn search(slapd: &Slapd, base: &str, filter: &str) -> Vec<Entry> {
+/// The entries under `base` (`scope` `sub` or `base`) matching `filter`; none when `base`
+/// does not exist.
+fn search_scoped(slapd: &Slapd, base: &str, scope: &str, filter: &str) -> Vec<Entry> {
     let out = ldap_tool(
         slapd,
         "ldapsearch",
-        &["-LLL", "-o", "ldif-wrap=no", "-b", base, filter, "*", "+"],
+        &[
+            "-LLL",
+            "-o",
+            "ldif-wrap=no",
+            "-s",
+            scope,
+            "-b",
+            base,
+            filter,
+            "*",
+            "+",
+        ],
         "",
     );
-    let text = String::from_utf8_lossy(&out.stdout);
     if out.status.code() == Some(32) {
-        return Vec::new(); // noSuchObject: the base is gone
+        return Vec::new(); // noSuchObject
     }
     assert!(
         out.status.success(),
         "ldapsearch {base} {filter}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    text.split("\n\n")
+    String::from_utf8_lossy(&out.stdout)
+        .split("\n\n")
         .filter(|block| !block.trim().is_empty())
         .map(|block| {
             let mut entry = Entry::new();
@@ -214,41 +226,34 @@ fn search(slapd: &Slapd, base: &str, filter: &str) -> Vec<Entry> {
         .collect()
 }
 
-/// The entry `dn`, if it exists.
+/// The entries under `base` matching `filter`.
+fn search(slapd: &Slapd, base: &str, filter: &str) -> Vec<Entry> {
+    search_scoped(slapd, base, "sub", filter)
+}
+
+/// The entry `dn` (user attributes only), if it exists.
 fn entry(slapd: &Slapd, dn: &str) -> Option<Entry> {
-    let out = ldap_tool(
-        slapd,
-        "ldapsearch",
-        &[
-            "-LLL",
-            "-o",
-            "ldif-wrap=no",
-            "-s",
-            "base",
-            "-b",
-            dn,
-            "(objectClass=*)",
-        ],
-        "",
-    );
-    if out.status.code() == Some(32) {
-        return None;
-    }
-    assert!(
-        out.status.success(),
-        "ldapsearch {dn}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut entry = Entry::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        if let Some((name, value)) = line.split_once(':') {
-            entry
-                .entry(name.to_ascii_lowercase())
-                .or_default()
-                .push(value.trim_start_matches(':').trim().to_owned());
-        }
-    }
-    Some(entry)
+    search_scoped(slapd, dn, "base", "(objectClass=*)")
+        .into_iter()
+        .next()
+        .map(|mut e| {
+            // Operational attributes change with every write (modifyTimestamp, entryCSN).
+            for op in [
+                "entryuuid",
+                "entrycsn",
+                "modifytimestamp",
+                "modifiersname",
+                "createtimestamp",
+                "creatorsname",
+                "entrydn",
+                "structuralobjectclass",
+                "subschemasubentry",
+                "hassubordinates",
+            ] {
+                e.remove(op);
+            }
+            e
+        })
 }
 
 /// The values of `attr` on `dn` (none when the entry or the attribute is missing).
@@ -323,6 +328,15 @@ where
     }
 }
 
+/// `GET /Users/<random GUID>` → 404, the first request of Entra's probe.
+async fn get_random_id(c: &ScimClient) {
+    c.get(&format!("/Users/{}", entra::random_guid()), &[])
+        .await
+        .unwrap()
+        .expect_status(&[404])
+        .unwrap();
+}
+
 // ---- SCIM bodies ----
 
 /// Entra's user create in `scim` mode.
@@ -375,14 +389,16 @@ fn manager_of(user: &Value) -> Option<String> {
 async fn scim_mode_lifecycle_with_groups_and_manager() {
     let slapd = start_slapd(false);
     let url = slapd.url();
-    let (host, c) = host(&config(Mode::Scim, &[url.clone()], "", "\"none\"")).await;
+    let (host, c) = host(&config(
+        Mode::Scim,
+        std::slice::from_ref(&url),
+        "",
+        "\"none\"",
+    ))
+    .await;
 
     // The probes: a random id and filters that match nothing.
-    c.get(&format!("/Users/{}", entra::random_guid()), &[])
-        .await
-        .unwrap()
-        .expect_status(&[404])
-        .unwrap();
+    get_random_id(&c).await;
     entra::probe(&c, "userName").await.unwrap();
     entra::probe_group(&c).await.unwrap();
 
@@ -629,13 +645,15 @@ async fn scim_mode_lifecycle_with_groups_and_manager() {
 async fn ecma2host_mode_lifecycle_disable_deletes() {
     let slapd = start_slapd(false);
     let url = slapd.url();
-    let (host, c) = host(&config(Mode::Ecma2host, &[url.clone()], "", "\"delete\"")).await;
+    let (host, c) = host(&config(
+        Mode::Ecma2host,
+        std::slice::from_ref(&url),
+        "",
+        "\"delete\"",
+    ))
+    .await;
 
-    c.get(&format!("/Users/{}", entra::random_guid()), &[])
-        .await
-        .unwrap()
-        .expect_status(&[404])
-        .unwrap();
+    get_random_id(&c).await;
     entra::probe(&c, &ecma("uid")).await.unwrap();
 
     let password = format!("Pw#{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
