@@ -38,11 +38,17 @@ const GROUPS: &str = "ou=groups,dc=example,dc=com";
 /// How long an asynchronous effect (a delta import, say) may take before a test gives up.
 const WITHIN: Duration = Duration::from_secs(60);
 
-/// Global slapd.conf lines: a group class with optional members, and the refint module.
+/// Global slapd.conf lines: a group class with optional members, a Boolean enabled flag on an
+/// auxiliary class, and the refint module.
 const SLAPD_GLOBAL: &str = "\
 objectclass ( 1.3.6.1.4.1.4203.666.11.99.1 NAME 'chGroup' \
 DESC 'a group of names whose members are optional' SUP top STRUCTURAL \
 MUST cn MAY ( member $ description ) )
+attributetype ( 1.3.6.1.4.1.4203.666.11.99.2 NAME 'chActive' \
+DESC 'whether the account is enabled' EQUALITY booleanMatch \
+SYNTAX 1.3.6.1.4.1.1466.115.121.1.7 SINGLE-VALUE )
+objectclass ( 1.3.6.1.4.1.4203.666.11.99.3 NAME 'chAccount' \
+DESC 'an account with an enabled flag' SUP top AUXILIARY MAY chActive )
 moduleload refint
 ";
 /// Database lines: member and manager values follow renames and deletes.
@@ -720,6 +726,38 @@ async fn ecma2host_mode_lifecycle_disable_deletes() {
     entra::delete_user(&c, &ada.id).await.unwrap();
     assert!(entry(&slapd, &ada_dn).is_none());
     assert_nowhere(host.data_dir(), &password);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disable_sets_a_boolean_attribute_and_enable_sets_it_back() {
+    let slapd = start_slapd(false);
+    let text = config(
+        Mode::Ecma2host,
+        &[slapd.url()],
+        "",
+        "{ set = \"chActive\", value = false }",
+    )
+    .replace(
+        r#"object_classes = ["inetOrgPerson"]"#,
+        r#"object_classes = ["inetOrgPerson", "chAccount"]"#,
+    );
+    let (_host, c) = host(&text).await;
+    let ada = entra::create(&c, "/Users", &ecma_user("ada", "Lovelace", None))
+        .await
+        .unwrap();
+    let dn = user_dn("ada");
+    assert_eq!(values(&slapd, &dn, "chActive"), set(&["TRUE"]));
+    assert_eq!(entra::get_user(&c, &ada.id).await.unwrap()["active"], true);
+    entra::disable(&c, &ada.id).await.unwrap();
+    assert_eq!(values(&slapd, &dn, "chActive"), set(&["FALSE"]));
+    assert_eq!(entra::get_user(&c, &ada.id).await.unwrap()["active"], false);
+    entra::enable_062020(&c, &ada.id).await.unwrap();
+    assert_eq!(values(&slapd, &dn, "chActive"), set(&["TRUE"]));
+    assert_eq!(entra::get_user(&c, &ada.id).await.unwrap()["active"], true);
+    assert_eq!(
+        values(&slapd, &dn, "objectClass"),
+        set(&["inetOrgPerson", "chAccount"])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
