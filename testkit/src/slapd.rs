@@ -38,6 +38,13 @@ pub struct SlapdOptions {
     /// Serve TLS: StartTLS on the `ldap://` port and `ldaps://` on a second
     /// one, with certificates from a throw-away CA (see the module docs).
     pub tls: bool,
+    /// Extra `slapd.conf` lines placed before the database section: schema
+    /// directives (`objectclass ( … )`, `attributetype ( … )`) for a test's
+    /// own classes, `moduleload` lines.
+    pub config: String,
+    /// Extra `slapd.conf` lines at the end of the database section: overlays
+    /// such as `refint` (load their module in [`SlapdOptions::config`]).
+    pub database_config: String,
 }
 
 /// The PEM files of a TLS-enabled [`Slapd`], all inside its directory.
@@ -128,7 +135,7 @@ impl Slapd {
     pub fn try_start_with(ldif: &str) -> Result<Slapd, TestkitError> {
         Slapd::try_start_with_options(&SlapdOptions {
             ldif: ldif.to_owned(),
-            tls: false,
+            ..SlapdOptions::default()
         })
     }
 
@@ -160,7 +167,7 @@ impl Slapd {
         } else {
             None
         };
-        let conf = write_config(dir.path(), tls_files.as_ref())?;
+        let conf = write_config(dir.path(), tls_files.as_ref(), options)?;
         load(dir.path(), &conf, ldif)?;
 
         let mut last_error = String::new();
@@ -235,6 +242,39 @@ impl Slapd {
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
+
+    /// Kills slapd (as a crash would: no clean shutdown) and starts it again on the same
+    /// ports and database; returns once it accepts connections. Its pid changes.
+    ///
+    /// # Panics
+    /// If slapd does not come back (the port was taken meanwhile, say).
+    #[track_caller]
+    pub fn restart(&mut self) {
+        or_panic(self.try_restart());
+    }
+
+    /// [`Slapd::restart`] returning an error instead of panicking.
+    pub fn try_restart(&mut self) -> Result<(), TestkitError> {
+        let _killed = self.child.kill();
+        let _reaped = self.child.wait();
+        let conf = self.dir.path().join("slapd.conf");
+        let ldaps = self.tls.as_ref().map(|t| t.ldaps_port);
+        // The listening socket may linger a moment after the kill: a few attempts.
+        let mut last = String::new();
+        for _ in 0..50 {
+            match run(self.dir.path(), &conf, self.port, ldaps)? {
+                Ok(child) => {
+                    self.child = child;
+                    return Ok(());
+                }
+                Err(log) => last = log,
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        Err(TestkitError::Slapd(format!(
+            "slapd did not restart: {last}"
+        )))
+    }
 }
 
 impl Drop for Slapd {
@@ -306,7 +346,12 @@ fn write_tls_material(dir: &Path) -> Result<SlapdTls, TestkitError> {
     Ok(files)
 }
 
-fn write_config(dir: &Path, tls: Option<&SlapdTls>) -> Result<std::path::PathBuf, TestkitError> {
+fn write_config(
+    dir: &Path,
+    tls: Option<&SlapdTls>,
+    options: &SlapdOptions,
+) -> Result<std::path::PathBuf, TestkitError> {
+    let (extra, database_extra) = (&options.config, &options.database_config);
     let data = dir.join("data");
     fs::create_dir(&data).map_err(|e| io("creating slapd's data directory", e))?;
     let d = dir.display();
@@ -338,6 +383,7 @@ modulepath /usr/lib/ldap
 moduleload back_mdb
 moduleload syncprov
 {tls_config}
+{extra}
 database mdb
 maxsize 1073741824
 suffix \"{BASE_DN}\"
@@ -349,6 +395,7 @@ index entryCSN,entryUUID eq
 overlay syncprov
 syncprov-checkpoint 100 10
 syncprov-sessionlog 100000
+{database_extra}
 ",
         data = data.display()
     );

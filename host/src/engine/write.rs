@@ -59,7 +59,11 @@ impl Runtime {
             attrs.insert(attribute.clone(), vec![flag_value(*kind, flag)]);
         }
         let caps = self.connector.capabilities();
-        let anchor = if binding.anchor_is_mapped() {
+        // A target that assigns anchors (an LDAP entryUUID) assigns them whether or not the
+        // anchor attribute is exposed (in ecma2host mode every attribute is).
+        let anchor = if caps.anchor_assigned_by_target {
+            None
+        } else if binding.anchor_is_mapped() {
             let a = attrs
                 .get(&binding.anchor_attribute)
                 .and_then(|v| v.first())
@@ -71,8 +75,6 @@ impl Runtime {
                     ))
                 })?;
             Some(Anchor(a))
-        } else if caps.anchor_assigned_by_target {
-            None
         } else {
             let a = uuid::Uuid::new_v4().to_string();
             attrs.insert(
