@@ -372,6 +372,14 @@ impl Config {
                     c.name, c.kind, c.kind
                 ))
             })?;
+        let mut table = table;
+        resolve_secret_settings(&mut table, &self.base_dir).map_err(|(span, message)| {
+            self.invalid(format!(
+                "connector {:?}: {}",
+                c.name,
+                describe_at(text, span, &message)
+            ))
+        })?;
         T::deserialize(ValueDeserializer::from(table)).map_err(|e| ConfigError::Parse {
             path: self.source.clone(),
             message: format!("connector {:?}: {}", c.name, describe_toml_error(text, &e)),
@@ -555,6 +563,73 @@ fn take_kind_table<'i>(
             ))
         }
     }
+}
+
+/// Reads the secrets of a connector's settings table from where they are kept. A setting whose
+/// name says it holds one (it contains `password` or `secret`: `bind_password`, `password`,
+/// `client_secret`, and each entry of a `secrets` table) may be given as `{ file = "…" }` (the
+/// first line of the file, relative to the configuration's directory) or `{ env = "VAR" }`, as
+/// tokens are; it is replaced by the text here, so a connector only ever sees the text and the
+/// configuration file need not hold it.
+fn resolve_secret_settings(
+    value: &mut Spanned<DeValue<'_>>,
+    base_dir: &Path,
+) -> Result<(), (Range<usize>, String)> {
+    match value.get_mut() {
+        DeValue::Table(table) => {
+            for (key, entry) in table.iter_mut() {
+                let name = key.get_ref().to_ascii_lowercase();
+                if name.contains("password") || name.contains("secret") {
+                    if resolve_secret_source(entry, base_dir, key.get_ref())? {
+                        continue;
+                    }
+                    // A table of secrets (`secrets = { api_key = { env = "…" } }`).
+                    if let DeValue::Table(inner) = entry.get_mut() {
+                        for (k, v) in inner.iter_mut() {
+                            resolve_secret_source(v, base_dir, k.get_ref())?;
+                        }
+                        continue;
+                    }
+                }
+                resolve_secret_settings(entry, base_dir)?;
+            }
+        }
+        DeValue::Array(items) => {
+            for item in items.iter_mut() {
+                resolve_secret_settings(item, base_dir)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Replaces `{ file = "…" }` or `{ env = "…" }` by the secret it names; `false` when `value` is
+/// neither.
+fn resolve_secret_source(
+    value: &mut Spanned<DeValue<'_>>,
+    base_dir: &Path,
+    name: &str,
+) -> Result<bool, (Range<usize>, String)> {
+    let span = value.span();
+    let DeValue::Table(table) = value.get_ref() else {
+        return Ok(false);
+    };
+    let mut entries = table.iter();
+    let (Some((how, source)), None) = (entries.next(), entries.next()) else {
+        return Ok(false);
+    };
+    let Some(source) = source.get_ref().as_str() else {
+        return Ok(false);
+    };
+    let resolved = match how.get_ref().as_ref() {
+        "file" => secret::read_file(&base_dir.join(source), name),
+        "env" => secret::read_env(source, name),
+        _ => return Ok(false),
+    }
+    .map_err(|e| (span.clone(), e))?;
+    *value = Spanned::new(span, DeValue::String(resolved.expose().to_owned().into()));
+    Ok(true)
 }
 
 /// A TOML error with its line and column and the offending line quoted.

@@ -173,3 +173,60 @@ fn token_hash_round_trip_and_constant_time_match() {
     assert!(TokenHash::of_token("short").is_err());
     assert_eq!(format!("{:?}", Secret::new(token)), "[redacted]");
 }
+
+#[test]
+fn connector_secrets_come_from_files_and_the_environment() {
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Settings {
+        bind_password: String,
+        url: String,
+        secrets: BTreeMap<String, String>,
+        #[serde(default)]
+        object: Vec<BTreeMap<String, String>>,
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("ldap.pw"),
+        "from-a-file\nsecond line ignored\n",
+    )
+    .unwrap();
+    // A variable every process has (setting one would need `unsafe`, which the crate forbids).
+    let path_var = std::env::var("PATH").unwrap();
+    let text = r#"
+version = 1
+[[connector]]
+name = "dir"
+kind = "demo"
+token = { hash = "sha256:0000000000000000000000000000000000000000000000000000000000000000" }
+[connector.demo]
+bind_password = { file = "ldap.pw" }
+url = "ldaps://dir.example"
+secrets = { api_key = { env = "PATH" }, plain = "as-is" }
+[[connector.demo.object]]
+file = "not a secret: the key says nothing of one"
+"#;
+    let c = Config::parse(text, Path::new("test.toml"), dir.path()).unwrap();
+    let s: Settings = c.kind_settings(c.connector("dir").unwrap()).unwrap();
+    assert_eq!(s.bind_password, "from-a-file");
+    assert_eq!(s.url, "ldaps://dir.example");
+    assert_eq!(s.secrets["api_key"], path_var.trim());
+    assert_eq!(s.secrets["plain"], "as-is");
+    assert_eq!(
+        s.object[0]["file"],
+        "not a secret: the key says nothing of one"
+    );
+    assert!(!format!("{c:?}").contains("from-a-file"));
+
+    let missing = text.replace("ldap.pw", "no-such.pw");
+    let c = Config::parse(&missing, Path::new("test.toml"), dir.path()).unwrap();
+    let e = c
+        .kind_settings::<Settings>(c.connector("dir").unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("connector \"dir\"") && e.contains("no-such.pw"),
+        "{e}"
+    );
+    assert!(e.contains("line 8"), "{e}");
+}
