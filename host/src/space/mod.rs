@@ -32,6 +32,7 @@ mod error;
 mod import;
 mod index;
 mod journal;
+mod pending;
 mod pool;
 mod runs;
 mod schema;
@@ -52,6 +53,7 @@ pub use error::SpaceError;
 pub use import::FullImport;
 pub use index::{IndexSpec, IndexedAttribute, normalise};
 pub use journal::Journal;
+pub use pending::{PendingEnd, PendingExport, PendingOutcome};
 pub use runs::RunRecord;
 pub use schema::SCHEMA_VERSION;
 pub use stored::{ImportStats, Origin, StoredObject};
@@ -87,6 +89,8 @@ pub struct Space {
     generation: AtomicU64,
     /// Where recent `list` pages ended, so the next page seeks instead of skipping.
     cursors: Mutex<VecDeque<PageEnd>>,
+    /// Pending exports that imports confirmed or ended since the last `take_ended_pending`.
+    ended: Mutex<Vec<PendingEnd>>,
 }
 
 /// The end of a served `list` page: the page starting at `offset` continues after `last`.
@@ -138,6 +142,7 @@ impl Space {
             staging_seq: AtomicU64::new(0),
             generation: AtomicU64::new(0),
             cursors: Mutex::new(VecDeque::new()),
+            ended: Mutex::new(Vec::new()),
         })
     }
 
@@ -422,7 +427,9 @@ impl Space {
                 ImportItem::Delete { .. } => None,
             });
         }
+        let mut ended = Vec::new();
         let stats = self.write(|tx| {
+            ended.clear();
             let now = OffsetDateTime::now_utc();
             let mut stats = ImportStats::default();
             for (item, body) in items.iter().zip(&encoded) {
@@ -440,8 +447,19 @@ impl Space {
                             existing,
                         )?;
                         stats.count(written.change);
+                        if let Some(detail) = written.ended_pending {
+                            ended.push(PendingEnd::confirmed(object_type, &object.anchor, detail));
+                        }
                     }
                     (ImportItem::Delete { anchor, .. }, _) => {
+                        if let Some(detail) = pending::detail_of(tx, object_type, anchor)? {
+                            ended.push(PendingEnd {
+                                object_type: object_type.to_owned(),
+                                anchor: anchor.clone(),
+                                detail,
+                                outcome: PendingOutcome::Rejected,
+                            });
+                        }
                         let n = tx
                             .prepare_cached(
                                 "DELETE FROM objects WHERE object_type = ?1 AND anchor = ?2",
@@ -457,6 +475,7 @@ impl Space {
             }
             Ok(stats)
         })?;
+        self.record_ended(ended);
         tracing::debug!(object_type, ?stats, "delta applied to the connector space");
         Ok(stats)
     }
