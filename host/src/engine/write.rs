@@ -60,19 +60,26 @@ impl Runtime {
             attrs.insert(attribute.clone(), vec![flag_value(*kind, flag)]);
         }
         let caps = self.connector.capabilities();
-        let anchor = if binding.anchor_is_mapped() {
-            let a = attrs
-                .get(&binding.anchor_attribute)
-                .and_then(|v| v.first())
-                .map(AttrValue::to_text)
-                .ok_or_else(|| {
-                    ScimError::invalid_value(format!(
-                        "{} is the anchor of {} and needs a value",
-                        binding.anchor_attribute, binding.object_type
-                    ))
-                })?;
+        let mapped_anchor = binding
+            .anchor_is_mapped()
+            .then(|| {
+                attrs
+                    .get(&binding.anchor_attribute)
+                    .and_then(|v| v.first())
+                    .map(AttrValue::to_text)
+            })
+            .flatten();
+        let anchor = if let Some(a) = mapped_anchor {
             Some(Anchor(a))
+        } else if binding.anchor_is_mapped() && !caps.anchor_assigned_by_target {
+            return Err(ScimError::invalid_value(format!(
+                "{} is the anchor of {} and needs a value",
+                binding.anchor_attribute, binding.object_type
+            ))
+            .into());
         } else if caps.anchor_assigned_by_target {
+            // Exposed (the ecma2host mode exposes every attribute) but assigned by the target,
+            // e.g. MIM's ObjectID: a create without it lets the target choose.
             None
         } else {
             let a = uuid::Uuid::new_v4().to_string();
