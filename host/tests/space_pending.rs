@@ -190,3 +190,25 @@ fn a_version_1_space_is_upgraded_in_place() {
         .unwrap();
     assert_eq!(version, SCHEMA_VERSION.to_string());
 }
+
+#[test]
+fn an_import_reads_back_a_pending_change_of_an_existing_object_rather_than_confirm_it() {
+    let (_dir, space) = fresh();
+    space.put(&user("u1", "una", &[]), Origin::Import).unwrap();
+    space
+        .put_pending(
+            &user("u1", "una", &[("mail", "new@x")]),
+            "approval of MIM request 9",
+        )
+        .unwrap();
+    assert_eq!(space.pending(10).unwrap().len(), 1);
+    space
+        .apply_delta("User", &[up(user("u1", "una", &[]))], None)
+        .unwrap();
+    let got = space.get("User", &Anchor::from("u1")).unwrap().unwrap();
+    assert_eq!(got.object, user("u1", "una", &[]), "the target's state");
+    assert!(space.pending(10).unwrap().is_empty());
+    let ended = space.take_ended_pending();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].outcome, PendingOutcome::ReadBack);
+}

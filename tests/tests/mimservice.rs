@@ -343,7 +343,15 @@ fn request_of(pending: &Value) -> String {
 #[test]
 fn a_create_waiting_for_approval_is_pending_then_confirmed_or_rejected() {
     let sim = sim(SimOptions {
-        approvals: vec![contractor_approval()],
+        approvals: vec![
+            contractor_approval(),
+            ApprovalRule {
+                object_type: "Person".into(),
+                operations: vec![Operation::Update],
+                attribute: Some("JobTitle".into()),
+                value: None,
+            },
+        ],
         ..SimOptions::default()
     });
     run(async {
@@ -399,6 +407,33 @@ fn a_create_waiting_for_approval_is_pending_then_confirmed_or_rejected() {
             kim_anchor.as_str()
         );
         entra::get_user(&c, &kim.id).await.unwrap();
+
+        // A change waiting for approval: PATCH answers 200, the change is listed as pending,
+        // and once approved the next import reads the Person back with it.
+        entra::update(&c, &kim.id, &[("title", json!("Lead"))])
+            .await
+            .unwrap();
+        let waiting = view(&host, "/pending").await;
+        let change = waiting["pending"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["anchor"] == kim_anchor.as_str())
+            .unwrap_or_else(|| panic!("kim1's change not pending: {waiting}"))
+            .clone();
+        assert_eq!(text(&person(&sim, "kim1").unwrap(), "JobTitle"), None);
+        sim.approve(&request_of(&change)).unwrap();
+        wait_view(
+            &host,
+            &format!("/Person/{kim_anchor}"),
+            "kim1's change read back",
+            |v| v["origin"] == "import" && v["attributes"]["JobTitle"][0]["string"] == "Lead",
+        )
+        .await;
+        assert_eq!(
+            text(&person(&sim, "kim1").unwrap(), "JobTitle"),
+            Some("Lead")
+        );
 
         // Rejected: the next import removes it and the run history says so.
         let rex_request = request_of(&rex_pending);

@@ -174,6 +174,11 @@ fn report_pending(rt: &Runtime, run: i64) -> Result<(), SpaceError> {
                 anchor = %end.anchor, waited_for = %end.detail,
                 "pending export rejected: the target refused it; removed from the connector space"
             ),
+            PendingOutcome::ReadBack => tracing::info!(
+                target: "audit", connector = %rt.name, object_type = %end.object_type,
+                anchor = %end.anchor, waited_for = %end.detail,
+                "pending change read back: the connector space now holds the object as the target does, which may not show the change until it is approved"
+            ),
             PendingOutcome::Expired => tracing::warn!(
                 target: "audit", connector = %rt.name, object_type = %end.object_type,
                 anchor = %end.anchor, waited_for = %end.detail,

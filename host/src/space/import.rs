@@ -315,8 +315,8 @@ fn merge(
                 existing,
             )?;
             stats.count(written.change);
-            if let Some(detail) = written.ended_pending {
-                ended.push(PendingEnd::confirmed(object_type, &object.anchor, detail));
+            if let Some(e) = written.ended_pending {
+                ended.push(PendingEnd::shown(object_type, &object.anchor, e));
             }
         }
     }

@@ -447,8 +447,8 @@ impl Space {
                             existing,
                         )?;
                         stats.count(written.change);
-                        if let Some(detail) = written.ended_pending {
-                            ended.push(PendingEnd::confirmed(object_type, &object.anchor, detail));
+                        if let Some(e) = written.ended_pending {
+                            ended.push(PendingEnd::shown(object_type, &object.anchor, e));
                         }
                     }
                     (ImportItem::Delete { anchor, .. }, _) => {

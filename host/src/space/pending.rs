@@ -1,8 +1,11 @@
 //! Accepted-pending exports: an export the target accepted but queued (a MIM approval) is
 //! stored with [`Origin::Pending`] and a row saying what it waits for and since when. An
 //! import ends it:
-//! - **confirmed** when an import (full or delta) shows the object: it is stored as imported
-//!   and its pending row goes;
+//! - **confirmed** when an import (full or delta) shows a pending *new* object: it is stored as
+//!   imported and its pending row goes;
+//! - **read back** when an import shows an object whose pending export *changed* it: the target
+//!   held the object all along, so the import cannot tell whether the change was applied; the
+//!   space takes the target's state (as after any import) and the entry leaves the list;
 //! - **rejected** when a delta import reports the object deleted (the connector's signal that
 //!   the target refused the change: for MIM, a Denied Request whose target does not exist);
 //! - **expired** when a full import does not show it and it has waited longer than the
@@ -36,8 +39,11 @@ pub struct PendingExport {
 /// How a pending export ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PendingOutcome {
-    /// An import showed the object: the target holds it.
+    /// An import showed the new object: the target holds it.
     Confirmed,
+    /// An import read back an object a pending export changed: the space holds the target's
+    /// state, which may not show the change yet.
+    ReadBack,
     /// A delta import reported it deleted: the target refused the change.
     Rejected,
     /// A full import did not show it after `pending_expiry`.
@@ -49,6 +55,7 @@ impl PendingOutcome {
     pub fn as_str(self) -> &'static str {
         match self {
             PendingOutcome::Confirmed => "confirmed",
+            PendingOutcome::ReadBack => "read back",
             PendingOutcome::Rejected => "rejected",
             PendingOutcome::Expired => "expired",
         }
@@ -66,12 +73,18 @@ pub struct PendingEnd {
 }
 
 impl PendingEnd {
-    pub(crate) fn confirmed(object_type: &str, anchor: &Anchor, detail: String) -> PendingEnd {
+    /// An import showed the object: confirmed when the pending export created it.
+    pub(crate) fn shown(object_type: &str, anchor: &Anchor, ended: (String, bool)) -> PendingEnd {
+        let (detail, is_new) = ended;
         PendingEnd {
             object_type: object_type.to_owned(),
             anchor: anchor.clone(),
             detail,
-            outcome: PendingOutcome::Confirmed,
+            outcome: if is_new {
+                PendingOutcome::Confirmed
+            } else {
+                PendingOutcome::ReadBack
+            },
         }
     }
 }
@@ -102,6 +115,7 @@ impl Space {
         let written = self.write(|tx| {
             let now = OffsetDateTime::now_utc();
             let existing = stored::find(tx, &object.object_type, object.anchor.as_str())?;
+            let is_new = existing.is_none();
             let written = stored::store(
                 tx,
                 &self.index,
@@ -126,7 +140,7 @@ impl Space {
                 .query_row(params![object.object_type, object.anchor.as_str()], |r| {
                     r.get(0)
                 })?;
-            stored::set_pending(tx, id, detail, now)?;
+            stored::set_pending(tx, id, detail, now, is_new)?;
             Ok(written)
         })?;
         let mut stored = written.into_stored(object.clone());

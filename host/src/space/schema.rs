@@ -88,7 +88,8 @@ const SCHEMA_V2: &str = "
 CREATE TABLE pending (
     object_id INTEGER PRIMARY KEY,
     detail    TEXT NOT NULL,
-    since     INTEGER NOT NULL
+    since     INTEGER NOT NULL,
+    is_new    INTEGER NOT NULL
 );
 CREATE TRIGGER objects_removed_pending AFTER DELETE ON objects BEGIN
     DELETE FROM pending WHERE object_id = old.id;

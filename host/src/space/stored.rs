@@ -206,8 +206,9 @@ pub(crate) struct Written {
     pub modified: OffsetDateTime,
     pub version: u64,
     pub origin: Origin,
-    /// What the object waited for, when this write ended its pending state.
-    pub ended_pending: Option<String>,
+    /// What the object waited for and whether it was a new object, when this write ended its
+    /// pending state.
+    pub ended_pending: Option<(String, bool)>,
 }
 
 impl Written {
@@ -326,25 +327,28 @@ pub(crate) fn store(
     }
 }
 
-/// Removes the pending row of object `id`; returns what it waited for.
-pub(crate) fn end_pending(conn: &Connection, id: i64) -> rusqlite::Result<Option<String>> {
-    conn.prepare_cached("DELETE FROM pending WHERE object_id = ?1 RETURNING detail")?
-        .query_row([id], |row| row.get(0))
+/// Removes the pending row of object `id`; returns what it waited for and whether the pending
+/// export made a new object (a create) rather than changed one the target holds.
+pub(crate) fn end_pending(conn: &Connection, id: i64) -> rusqlite::Result<Option<(String, bool)>> {
+    conn.prepare_cached("DELETE FROM pending WHERE object_id = ?1 RETURNING detail, is_new")?
+        .query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()
 }
 
-/// Records (or renews) what object `id` waits for, from `now`.
+/// Records (or renews) what object `id` waits for, from `now`; `is_new` when the export creates
+/// it (a later pending change of a pending create stays a create).
 pub(crate) fn set_pending(
     conn: &Connection,
     id: i64,
     detail: &str,
     now: OffsetDateTime,
+    is_new: bool,
 ) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "INSERT INTO pending (object_id, detail, since) VALUES (?1, ?2, ?3)
+        "INSERT INTO pending (object_id, detail, since, is_new) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (object_id) DO UPDATE SET detail = excluded.detail, since = excluded.since",
     )?
-    .execute(params![id, detail, to_nanos(now)])?;
+    .execute(params![id, detail, to_nanos(now), is_new])?;
     Ok(())
 }
 
