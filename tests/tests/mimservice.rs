@@ -533,10 +533,8 @@ fn the_api_going_away_mid_export_leaves_nothing_half_applied() {
     };
     run(async {
         let (_host, c) = {
-            let s = sim.lock().unwrap();
+            let cfg = config(&sim.lock().unwrap(), Mode::Scim, NO_SCHEDULE);
             let dir = tempfile::tempdir().unwrap();
-            let cfg = config(&s, Mode::Scim, NO_SCHEDULE);
-            drop(s);
             let host = TestHost::start(&cfg, dir).await.unwrap();
             let client = host.scim("mim", Some(TOKEN));
             host.wait_serving(&client).await.unwrap();
@@ -570,29 +568,30 @@ fn the_api_going_away_mid_export_leaves_nothing_half_applied() {
             ok.len(),
             failed.len()
         );
-        let s = sim.lock().unwrap();
-        for name in &ok {
-            let p =
-                person(&s, name).unwrap_or_else(|| panic!("{name} answered 201 but is not in MIM"));
-            assert_eq!(text(&p, "EmployeeID"), Some(format!("E-{name}").as_str()));
-        }
-        // Whatever MIM holds is whole: every attribute sent, none missing.
-        for name in &failed {
-            if let Some(p) = person(&s, name) {
-                for (attr, want) in [
-                    ("DisplayName", format!("{name} Display")),
-                    ("Email", format!("{name}@corp.example")),
-                    ("EmployeeID", format!("E-{name}")),
-                ] {
-                    assert_eq!(
-                        text(&p, attr),
-                        Some(want.as_str()),
-                        "{name} half-applied: {p}"
-                    );
+        {
+            let s = sim.lock().unwrap();
+            for name in &ok {
+                let p = person(&s, name)
+                    .unwrap_or_else(|| panic!("{name} answered 201 but is not in MIM"));
+                assert_eq!(text(&p, "EmployeeID"), Some(format!("E-{name}").as_str()));
+            }
+            // Whatever MIM holds is whole: every attribute sent, none missing.
+            for name in &failed {
+                if let Some(p) = person(&s, name) {
+                    for (attr, want) in [
+                        ("DisplayName", format!("{name} Display")),
+                        ("Email", format!("{name}@corp.example")),
+                        ("EmployeeID", format!("E-{name}")),
+                    ] {
+                        assert_eq!(
+                            text(&p, attr),
+                            Some(want.as_str()),
+                            "{name} half-applied: {p}"
+                        );
+                    }
                 }
             }
         }
-        drop(s);
         // The space holds every 2xx and none of the failures.
         for name in &ok {
             assert!(

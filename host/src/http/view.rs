@@ -39,12 +39,17 @@ pub fn stored_json(s: &StoredObject) -> Value {
 /// JSON for one pending export: the stored object, what it waits for and since when.
 pub fn pending_json(p: &PendingExport) -> Value {
     let mut v = stored_json(&p.object);
-    v["waitingFor"] = json!(p.detail);
-    v["pendingSince"] = json!(
-        p.since
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default()
-    );
+    if let Some(map) = v.as_object_mut() {
+        map.insert("waitingFor".into(), json!(p.detail));
+        map.insert(
+            "pendingSince".into(),
+            json!(
+                p.since
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default()
+            ),
+        );
+    }
     v
 }
 
