@@ -32,6 +32,7 @@ fn a_pending_export_is_listed_with_what_it_waits_for_and_found_by_lookup() {
     assert_eq!(stored.origin, Origin::Pending);
     let pending = space.pending(10).unwrap();
     assert_eq!(pending.len(), 1);
+    assert_eq!(space.pending_count().unwrap(), 1);
     assert_eq!(pending[0].detail, DETAIL);
     assert_eq!(pending[0].object.object.anchor, Anchor::from("p1"));
     assert_eq!(space.lookup("User", "userName", "PAT").unwrap().len(), 1);

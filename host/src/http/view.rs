@@ -103,7 +103,7 @@ pub async fn handle(
                         })
                     })
                     .collect();
-                let pending = space.pending(u64::MAX)?.len();
+                let pending = space.pending_count()?;
                 json!({"connector": rt.name, "objects": counts, "pending": pending, "runs": runs})
             }
             [p] if p == "pending" && !types.contains(p) => {

@@ -10,6 +10,8 @@
 //!   object (added / updated / unchanged, version and index entries).
 //! - `import`: `FullImport`, staged page by page and merged in one transaction.
 //! - `journal`: write-throughs made during a full import, re-applied after its commit.
+//! - `pending`: exports the target accepted but queued (approvals): what each waits for, and
+//!   how imports end them (confirmed, read back, rejected, expired).
 //! - `runs`: import run history.
 //! - `pool`: read-only connections for concurrent lookups.
 //!

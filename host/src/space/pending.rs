@@ -173,6 +173,16 @@ impl Space {
         })
     }
 
+    /// The number of pending exports.
+    pub fn pending_count(&self) -> Result<u64, SpaceError> {
+        self.read(|conn| {
+            let n: i64 = conn
+                .prepare_cached("SELECT count(*) FROM pending")?
+                .query_row([], |row| row.get(0))?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+    }
+
     /// The pending exports imports confirmed or ended since the last call.
     pub fn take_ended_pending(&self) -> Vec<PendingEnd> {
         std::mem::take(&mut *self.ended.lock().unwrap_or_else(PoisonError::into_inner))
