@@ -112,6 +112,13 @@ pub enum SpaceAction {
         #[arg(long, default_value = "User")]
         object_type: String,
     },
+    /// List the exports the target accepted but queued (e.g. MIM approvals), oldest first,
+    /// each with what it waits for and since when.
+    Pending {
+        connector: String,
+        #[arg(long, default_value_t = 100)]
+        count: u64,
+    },
     /// Find objects by an indexed attribute value.
     Search {
         connector: String,
@@ -311,6 +318,20 @@ fn space(config_path: &Path, action: SpaceAction) -> Result<()> {
                     r.stats.updated,
                     r.stats.unchanged,
                     r.stats.removed
+                );
+                for note in r.notes.iter().flat_map(|n| n.lines()) {
+                    println!("         {note}");
+                }
+            }
+        }
+        SpaceAction::Pending { connector, count } => {
+            let space = open(&connector)?;
+            let pending = space.pending(count)?;
+            println!("{} pending exports in {connector}", pending.len());
+            for p in &pending {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&crate::http::pending_json(p)).unwrap_or_default()
                 );
             }
         }

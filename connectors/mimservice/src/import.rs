@@ -11,12 +11,15 @@
 //!
 //! **Delta import**: the MIM Service has no change feed, so the connector polls completed
 //! Requests (reference §1.8, as Lithnet's change observer does):
-//! `/Request[msidmCompletedTime > 'W - overlap' and RequestStatus = 'Completed' and
-//! TargetObjectType = 'Type']`, reads again every target they name (in batches that keep the
+//! `/Request[msidmCompletedTime > 'W - overlap' and (RequestStatus = 'Completed' or
+//! RequestStatus = 'Denied') and TargetObjectType = 'Type']`, reads again every target they name (in batches that keep the
 //! query string under IIS's limit, with the configured filter), and reports what it finds as
 //! upserts and what it does not find as deletes — so an object that left the filter is a
 //! delete too, and the order of Requests does not matter. Re-reading a target twice is
-//! harmless, which is why each run reads `delta_overlap` before the watermark. The new
+//! harmless, which is why each run reads `delta_overlap` before the watermark. Denied Requests
+//! (an approver rejected them) are read too: the target of a denied create does not exist, so
+//! it is reported as a delete — the host's signal that a pending export was rejected — and the
+//! target of a denied update is reported as it is (unchanged). The new
 //! watermark is the latest `msidmCompletedTime` seen. Composite Requests
 //! (`msidmCompositeType`, the FIM MA's batched exports) name their targets only in
 //! `RequestParameter`; the connector does not expand them and fails the delta
@@ -192,7 +195,7 @@ impl<'a> DeltaImport<'a> {
             ))
         })?;
         let filter = format!(
-            "/Request[(msidmCompletedTime > '{}') and (RequestStatus = 'Completed') and (TargetObjectType = {} or TargetObjectType = 'msidmCompositeType')]",
+            "/Request[(msidmCompletedTime > '{}') and (RequestStatus = 'Completed' or RequestStatus = 'Denied') and (TargetObjectType = {} or TargetObjectType = 'msidmCompositeType')]",
             format_time(minus(since, config.delta_overlap)),
             literal(&t.name)
         );

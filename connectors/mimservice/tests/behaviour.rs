@@ -161,6 +161,13 @@ fn a_rejected_add_never_shows_up() {
             .iter()
             .any(|i| matches!(i, ImportItem::Upsert(o) if o.anchor == outcome.anchor))
     );
+    // The denied Request's target is reported deleted: the host's signal of the rejection.
+    assert!(
+        items
+            .iter()
+            .any(|i| matches!(i, ImportItem::Delete { anchor, .. } if *anchor == outcome.anchor)),
+        "a rejected add is a delete in the next delta: {items:?}"
+    );
 }
 
 #[test]

@@ -229,6 +229,16 @@ pub struct ConnectorConfig {
     pub groups: Option<ResourceMapConfig>,
     #[serde(default)]
     pub deprovision: DeprovisionConfig,
+    /// How long an export the target accepted but queued (an approval) stays in the space as
+    /// pending while full imports do not show it; after that a full import removes it and
+    /// reports it expired. Default 7 days. (A delta import that reports it deleted — the
+    /// target refused it — ends it at once.)
+    #[serde(default = "default_pending_expiry")]
+    pub pending_expiry: HumanDuration,
+}
+
+fn default_pending_expiry() -> HumanDuration {
+    HumanDuration::from_secs(7 * 86_400)
 }
 
 fn default_full_import_every() -> HumanDuration {

@@ -197,12 +197,10 @@ fn write_through(
                 .as_ref()
                 .map(|o| o.anchor.clone())
                 .unwrap_or_else(|| outcome.anchor.clone());
-            let origin = if outcome.is_pending() {
-                Origin::Pending
-            } else {
-                Origin::Export
-            };
-            let object = obj.as_ref().map(|o| (o, origin));
+            if let (Some(o), ExportStatus::Pending { detail }) = (&obj, &outcome.status) {
+                return Ok(rt.journal.write_pending(&rt.space, o, detail)?);
+            }
+            let object = obj.as_ref().map(|o| (o, Origin::Export));
             Ok(rt
                 .journal
                 .write(&rt.space, change.object_type(), &anchor, object)?)

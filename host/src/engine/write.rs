@@ -59,8 +59,8 @@ impl Runtime {
             attrs.insert(attribute.clone(), vec![flag_value(*kind, flag)]);
         }
         let caps = self.connector.capabilities();
-        // A target that assigns anchors (an LDAP entryUUID) assigns them whether or not the
-        // anchor attribute is exposed (in ecma2host mode every attribute is).
+        // A target that assigns anchors (an LDAP entryUUID, a MIM ObjectID) assigns them whether
+        // or not the anchor attribute is exposed (in ecma2host mode every attribute is).
         let anchor = if caps.anchor_assigned_by_target {
             None
         } else if binding.anchor_is_mapped() {

@@ -9,7 +9,7 @@
 mod scim;
 mod view;
 
-pub use view::stored_json;
+pub use view::{pending_json, stored_json};
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

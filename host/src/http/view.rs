@@ -3,7 +3,10 @@
 //!
 //! `GET /ecma2host_{name}/space` summarises the space (object counts, recent import runs);
 //! `GET …/space/{objectType}?startIndex=&count=` lists stored objects as the connector sees
-//! them; `GET …/space/{objectType}/{anchor}` shows one with its version and origin.
+//! them; `GET …/space/{objectType}/{anchor}` shows one with its version and origin;
+//! `GET …/space/pending` lists the exports the target accepted but queued (an approval), each
+//! with what it waits for and since when (unless the connector has an object type named
+//! `pending`, which then wins).
 
 use std::sync::Arc;
 
@@ -17,7 +20,7 @@ use super::query_map;
 use crate::engine::Runtime;
 use crate::engine::blocking;
 use crate::error::ApiError;
-use crate::space::StoredObject;
+use crate::space::{PendingExport, StoredObject};
 
 /// JSON for one stored object.
 pub fn stored_json(s: &StoredObject) -> Value {
@@ -31,6 +34,23 @@ pub fn stored_json(s: &StoredObject) -> Value {
         "created": s.created.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
         "modified": s.modified.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
     })
+}
+
+/// JSON for one pending export: the stored object, what it waits for and since when.
+pub fn pending_json(p: &PendingExport) -> Value {
+    let mut v = stored_json(&p.object);
+    if let Some(map) = v.as_object_mut() {
+        map.insert("waitingFor".into(), json!(p.detail));
+        map.insert(
+            "pendingSince".into(),
+            json!(
+                p.since
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default()
+            ),
+        );
+    }
+    v
 }
 
 fn json_response(v: &Value) -> Response {
@@ -79,10 +99,17 @@ pub async fn handle(
                             "outcome": r.outcome,
                             "added": r.stats.added, "updated": r.stats.updated,
                             "unchanged": r.stats.unchanged, "removed": r.stats.removed,
+                            "notes": r.notes,
                         })
                     })
                     .collect();
-                json!({"connector": rt.name, "objects": counts, "runs": runs})
+                let pending = space.pending_count()?;
+                json!({"connector": rt.name, "objects": counts, "pending": pending, "runs": runs})
+            }
+            [p] if p == "pending" && !types.contains(p) => {
+                let count: u64 = params.get("count").and_then(|v| v.parse().ok()).unwrap_or(100).min(1000);
+                let pending: Vec<Value> = space.pending(count)?.iter().map(pending_json).collect();
+                json!({"pending": pending})
             }
             [t] => {
                 let start: u64 = params.get("startIndex").and_then(|v| v.parse().ok()).unwrap_or(1).max(1);

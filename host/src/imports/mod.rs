@@ -12,7 +12,7 @@ use connector_core::{ConnectorError, Deadline, ImportItem};
 use time::OffsetDateTime;
 
 use crate::engine::Runtime;
-use crate::space::{ImportStats, SpaceError};
+use crate::space::{ImportStats, PendingOutcome, SpaceError};
 
 /// Why an import failed.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +51,7 @@ fn import_one(
         .connector
         .full_import(object_type, page, Deadline::after(PAGE_BUDGET))?;
     let mut staging = rt.space.begin_full_import(object_type)?;
+    staging.expire_pending_after(rt.config.pending_expiry.0);
     let mut seen = 0u64;
     while let Some(mut items) = stream.next_page(Deadline::after(PAGE_BUDGET))? {
         seen += items.len() as u64;
@@ -126,6 +127,7 @@ fn run_each(
             Ok(stats) => {
                 let stats = stats.unwrap_or_default();
                 rt.space.finish_run(run, "success", &stats)?;
+                report_pending(rt, run)?;
                 rt.metrics.set_space_size(&rt.name, &t, rt.space.count(&t)?);
                 if kind == "full" || stats.added + stats.updated + stats.removed > 0 {
                     tracing::info!(
@@ -148,6 +150,45 @@ fn run_each(
     }
     rt.metrics.import_finished(&rt.name, true);
     Ok(all)
+}
+
+/// Logs the pending exports the run ended, by anchor and what each waited for, and notes
+/// them in the run's history.
+fn report_pending(rt: &Runtime, run: i64) -> Result<(), SpaceError> {
+    for end in rt.space.take_ended_pending() {
+        let note = format!(
+            "pending export {} of {} {}: {}",
+            end.outcome.as_str(),
+            end.object_type,
+            end.anchor,
+            end.detail
+        );
+        match end.outcome {
+            PendingOutcome::Confirmed => tracing::info!(
+                target: "audit", connector = %rt.name, object_type = %end.object_type,
+                anchor = %end.anchor, waited_for = %end.detail,
+                "pending export confirmed: the target now holds the object"
+            ),
+            PendingOutcome::Rejected => tracing::warn!(
+                target: "audit", connector = %rt.name, object_type = %end.object_type,
+                anchor = %end.anchor, waited_for = %end.detail,
+                "pending export rejected: the target refused it; removed from the connector space"
+            ),
+            PendingOutcome::ReadBack => tracing::info!(
+                target: "audit", connector = %rt.name, object_type = %end.object_type,
+                anchor = %end.anchor, waited_for = %end.detail,
+                "pending change read back: the connector space now holds the object as the target does, which may not show the change until it is approved"
+            ),
+            PendingOutcome::Expired => tracing::warn!(
+                target: "audit", connector = %rt.name, object_type = %end.object_type,
+                anchor = %end.anchor, waited_for = %end.detail,
+                expiry = %rt.config.pending_expiry,
+                "pending export expired: no import showed the object; removed from the connector space"
+            ),
+        }
+        rt.space.note_run(run, &note)?;
+    }
+    Ok(())
 }
 
 fn object_types(rt: &Runtime) -> Vec<String> {

@@ -18,7 +18,8 @@ use rusqlite::{Connection, TransactionBehavior, params};
 use time::OffsetDateTime;
 
 use super::error::{Fail, SpaceError};
-use super::stored::{self, Existing, ImportStats, O_COLUMNS, Origin};
+use super::pending::{PendingEnd, PendingOutcome};
+use super::stored::{self, Existing, ImportStats, O_COLUMNS, Origin, to_nanos};
 use super::{Space, set_watermark};
 
 /// Staged objects compared per batch during the merge.
@@ -31,6 +32,8 @@ pub struct FullImport<'a> {
     object_type: String,
     table: String,
     finished: bool,
+    /// Pending objects this import does not show are removed once they waited this long.
+    pending_expiry: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for FullImport<'_> {
@@ -64,6 +67,7 @@ impl Space {
             object_type: object_type.to_owned(),
             table,
             finished: false,
+            pending_expiry: None,
         };
         self.writer()
             .execute_batch(&format!(
@@ -79,6 +83,12 @@ impl FullImport<'_> {
     /// The object type being imported.
     pub fn object_type(&self) -> &str {
         &self.object_type
+    }
+
+    /// Makes the merge remove pending objects this import does not show once they have waited
+    /// longer than `expiry` (without it they are kept until an import shows them).
+    pub fn expire_pending_after(&mut self, expiry: std::time::Duration) {
+        self.pending_expiry = Some(expiry);
     }
 
     /// Stages one page. Upserts of an anchor already staged replace it; a `Delete` unstages
@@ -134,8 +144,20 @@ impl FullImport<'_> {
         let stats = {
             let mut conn = space.writer();
             let _moving = space.moving();
-            let stats = merge(&mut conn, space, &self.object_type, &self.table, watermark)
-                .map_err(|e| e.at(&space.path))?;
+            let mut ended = Vec::new();
+            let stats = merge(
+                &mut conn,
+                space,
+                Merge {
+                    object_type: &self.object_type,
+                    table: &self.table,
+                    watermark,
+                    pending_expiry: self.pending_expiry,
+                },
+                &mut ended,
+            )
+            .map_err(|e| e.at(&space.path))?;
+            space.record_ended(ended);
             // The merge filled the writer's page cache; give it back rather than keep it for
             // the occasional write-through (an idle host after a big import stays small).
             if let Err(e) = conn.execute_batch("PRAGMA shrink_memory") {
@@ -189,16 +211,55 @@ impl Drop for FullImport<'_> {
     }
 }
 
-/// The merge, in one immediate transaction.
+/// What one merge is about.
+struct Merge<'a> {
+    object_type: &'a str,
+    table: &'a str,
+    watermark: Option<&'a Watermark>,
+    pending_expiry: Option<std::time::Duration>,
+}
+
+/// The merge, in one immediate transaction; pending exports it ends go to `ended`.
 fn merge(
     conn: &mut Connection,
     space: &Space,
-    object_type: &str,
-    table: &str,
-    watermark: Option<&Watermark>,
+    m: Merge<'_>,
+    ended: &mut Vec<PendingEnd>,
 ) -> Result<ImportStats, Fail> {
+    let Merge {
+        object_type,
+        table,
+        watermark,
+        pending_expiry,
+    } = m;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut stats = ImportStats::default();
+    let now = OffsetDateTime::now_utc();
+    if let Some(expiry) = pending_expiry {
+        // Pending objects not shown that waited too long: the target never took them.
+        let cutoff = to_nanos(now - expiry);
+        let expired: Vec<(i64, String, String)> = {
+            let mut stmt = tx.prepare(&format!(
+                "SELECT o.id, o.anchor, p.detail FROM objects o JOIN pending p ON p.object_id = o.id
+                 WHERE o.object_type = ?1 AND p.since < ?2
+                 AND NOT EXISTS (SELECT 1 FROM {table} s WHERE s.anchor = o.anchor)"
+            ))?;
+            stmt.query_map(params![object_type, cutoff], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?
+        };
+        for (id, anchor, detail) in expired {
+            tx.execute("DELETE FROM objects WHERE id = ?1", [id])?;
+            stats.removed += 1;
+            ended.push(PendingEnd {
+                object_type: object_type.to_owned(),
+                anchor: connector_core::Anchor(anchor),
+                detail,
+                outcome: PendingOutcome::Expired,
+            });
+        }
+    }
     let removed = tx.execute(
         &format!(
             "DELETE FROM objects WHERE object_type = ?1 AND origin <> ?2
@@ -206,7 +267,7 @@ fn merge(
         ),
         params![object_type, Origin::Pending.code()],
     )?;
-    stats.removed = u64::try_from(removed).unwrap_or(0);
+    stats.removed += u64::try_from(removed).unwrap_or(0);
 
     // New index entries are collected here and inserted into `idx` in key order at the end.
     let idx_table = format!("{table}_idx");
@@ -215,7 +276,6 @@ fn merge(
          value_norm TEXT NOT NULL, object_id INTEGER NOT NULL)"
     ))?;
 
-    let now = OffsetDateTime::now_utc();
     let select = format!(
         "SELECT s.anchor, s.body, o.id, {O_COLUMNS} FROM {table} s
          LEFT JOIN objects o ON o.object_type = ?1 AND o.anchor = s.anchor
@@ -235,7 +295,10 @@ fn merge(
         };
         after = last.clone();
         for (anchor, body, existing) in batch {
-            if existing.as_ref().is_some_and(|e| e.row.body == body) {
+            if existing
+                .as_ref()
+                .is_some_and(|e| e.row.body == body && e.row.origin != Origin::Pending.code())
+            {
                 stats.unchanged += 1;
                 continue;
             }
@@ -252,6 +315,9 @@ fn merge(
                 existing,
             )?;
             stats.count(written.change);
+            if let Some(e) = written.ended_pending {
+                ended.push(PendingEnd::shown(object_type, &object.anchor, e));
+            }
         }
     }
     tx.execute_batch(&format!(

@@ -11,9 +11,9 @@ use connector_core::{Anchor, ConnectorObject};
 
 use super::{Origin, Space, SpaceError, StoredObject};
 
-/// The last state written through for each (object type, anchor), with its origin; `None` for
-/// a delete.
-type Writes = HashMap<(String, Anchor), Option<(ConnectorObject, Origin)>>;
+/// The last state written through for each (object type, anchor), with its origin and, when
+/// pending, what it waits for; `None` for a delete.
+type Writes = HashMap<(String, Anchor), Option<(ConnectorObject, Origin, Option<String>)>>;
 
 /// Write-throughs that happened while a full import was running.
 #[derive(Default)]
@@ -31,10 +31,39 @@ impl Journal {
         anchor: &Anchor,
         object: Option<(&ConnectorObject, Origin)>,
     ) -> Result<Option<StoredObject>, SpaceError> {
+        self.write_with(space, object_type, anchor, object, None)
+    }
+
+    /// As [`write`](Journal::write), for an export the target queued: the object is stored as
+    /// pending, waiting for `detail`.
+    pub fn write_pending(
+        &self,
+        space: &Space,
+        object: &ConnectorObject,
+        detail: &str,
+    ) -> Result<Option<StoredObject>, SpaceError> {
+        self.write_with(
+            space,
+            &object.object_type,
+            &object.anchor,
+            Some((object, Origin::Pending)),
+            Some(detail),
+        )
+    }
+
+    fn write_with(
+        &self,
+        space: &Space,
+        object_type: &str,
+        anchor: &Anchor,
+        object: Option<(&ConnectorObject, Origin)>,
+        detail: Option<&str>,
+    ) -> Result<Option<StoredObject>, SpaceError> {
         let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let stored = match object {
-            Some((o, origin)) => Some(space.put(o, origin)?),
-            None => {
+        let stored = match (object, detail) {
+            (Some((o, _)), Some(detail)) => Some(space.put_pending(o, detail)?),
+            (Some((o, origin)), None) => Some(space.put(o, origin)?),
+            (None, _) => {
                 space.remove(object_type, anchor)?;
                 None
             }
@@ -42,7 +71,7 @@ impl Journal {
         if let Some(map) = guard.as_mut() {
             map.insert(
                 (object_type.to_owned(), anchor.clone()),
-                object.map(|(o, origin)| (o.clone(), origin)),
+                object.map(|(o, origin)| (o.clone(), origin, detail.map(str::to_owned))),
             );
         }
         Ok(stored)
@@ -61,7 +90,10 @@ impl Journal {
         {
             for ((object_type, anchor), object) in map {
                 match object {
-                    Some((o, origin)) => {
+                    Some((o, _, Some(detail))) => {
+                        space.put_pending(&o, &detail)?;
+                    }
+                    Some((o, origin, None)) => {
                         space.put(&o, origin)?;
                     }
                     None => {

@@ -10,6 +10,8 @@
 //!   object (added / updated / unchanged, version and index entries).
 //! - `import`: `FullImport`, staged page by page and merged in one transaction.
 //! - `journal`: write-throughs made during a full import, re-applied after its commit.
+//! - `pending`: exports the target accepted but queued (approvals): what each waits for, and
+//!   how imports end them (confirmed, read back, rejected, expired).
 //! - `runs`: import run history.
 //! - `pool`: read-only connections for concurrent lookups.
 //!
@@ -32,6 +34,7 @@ mod error;
 mod import;
 mod index;
 mod journal;
+mod pending;
 mod pool;
 mod runs;
 mod schema;
@@ -52,6 +55,7 @@ pub use error::SpaceError;
 pub use import::FullImport;
 pub use index::{IndexSpec, IndexedAttribute, normalise};
 pub use journal::Journal;
+pub use pending::{PendingEnd, PendingExport, PendingOutcome};
 pub use runs::RunRecord;
 pub use schema::SCHEMA_VERSION;
 pub use stored::{ImportStats, Origin, StoredObject};
@@ -87,6 +91,8 @@ pub struct Space {
     generation: AtomicU64,
     /// Where recent `list` pages ended, so the next page seeks instead of skipping.
     cursors: Mutex<VecDeque<PageEnd>>,
+    /// Pending exports that imports confirmed or ended since the last `take_ended_pending`.
+    ended: Mutex<Vec<PendingEnd>>,
 }
 
 /// The end of a served `list` page: the page starting at `offset` continues after `last`.
@@ -138,6 +144,7 @@ impl Space {
             staging_seq: AtomicU64::new(0),
             generation: AtomicU64::new(0),
             cursors: Mutex::new(VecDeque::new()),
+            ended: Mutex::new(Vec::new()),
         })
     }
 
@@ -422,7 +429,9 @@ impl Space {
                 ImportItem::Delete { .. } => None,
             });
         }
+        let mut ended = Vec::new();
         let stats = self.write(|tx| {
+            ended.clear();
             let now = OffsetDateTime::now_utc();
             let mut stats = ImportStats::default();
             for (item, body) in items.iter().zip(&encoded) {
@@ -440,8 +449,19 @@ impl Space {
                             existing,
                         )?;
                         stats.count(written.change);
+                        if let Some(e) = written.ended_pending {
+                            ended.push(PendingEnd::shown(object_type, &object.anchor, e));
+                        }
                     }
                     (ImportItem::Delete { anchor, .. }, _) => {
+                        if let Some(detail) = pending::detail_of(tx, object_type, anchor)? {
+                            ended.push(PendingEnd {
+                                object_type: object_type.to_owned(),
+                                anchor: anchor.clone(),
+                                detail,
+                                outcome: PendingOutcome::Rejected,
+                            });
+                        }
                         let n = tx
                             .prepare_cached(
                                 "DELETE FROM objects WHERE object_type = ?1 AND anchor = ?2",
@@ -457,6 +477,7 @@ impl Space {
             }
             Ok(stats)
         })?;
+        self.record_ended(ended);
         tracing::debug!(object_type, ?stats, "delta applied to the connector space");
         Ok(stats)
     }

@@ -26,13 +26,15 @@ pub struct RunRecord {
     pub outcome: String,
     /// What it changed.
     pub stats: ImportStats,
+    /// What else it did, e.g. the pending exports it confirmed or ended.
+    pub notes: Option<String>,
 }
 
 /// The outcome of a run that has not finished.
 pub const RUNNING: &str = "running";
 
 const RUN_COLUMNS: &str =
-    "id, kind, object_type, started, finished, outcome, added, updated, unchanged, removed";
+    "id, kind, object_type, started, finished, outcome, added, updated, unchanged, removed, notes";
 
 struct RawRun {
     id: i64,
@@ -42,6 +44,7 @@ struct RawRun {
     finished: Option<i64>,
     outcome: String,
     counts: [i64; 4],
+    notes: Option<String>,
 }
 
 impl RawRun {
@@ -54,6 +57,7 @@ impl RawRun {
             finished: row.get(4)?,
             outcome: row.get(5)?,
             counts: [row.get(6)?, row.get(7)?, row.get(8)?, row.get(9)?],
+            notes: row.get(10)?,
         })
     }
 
@@ -73,6 +77,7 @@ impl RawRun {
                 unchanged,
                 removed,
             },
+            notes: self.notes,
         })
     }
 }
@@ -128,6 +133,22 @@ impl Space {
                     to_i64(stats.unchanged),
                     to_i64(stats.removed)
                 ])?;
+            if n == 0 {
+                return Err(SpaceError::NoSuchRun(id).into());
+            }
+            Ok(())
+        })
+    }
+
+    /// Adds `note` to run `id` (a line of its own after any earlier note).
+    pub fn note_run(&self, id: i64, note: &str) -> Result<(), SpaceError> {
+        self.write(|tx| {
+            let n = tx
+                .prepare_cached(
+                    "UPDATE runs SET notes = CASE WHEN notes IS NULL THEN ?2
+                     ELSE notes || char(10) || ?2 END WHERE id = ?1",
+                )?
+                .execute(params![id, note])?;
             if n == 0 {
                 return Err(SpaceError::NoSuchRun(id).into());
             }

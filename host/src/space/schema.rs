@@ -12,8 +12,9 @@
 
 use rusqlite::{Connection, OptionalExtension};
 
-/// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: i64 = 1;
+/// The schema version this build writes and reads. Version 2 added `pending` (what an
+/// accepted-pending export waits for) and `runs.notes`; a version 1 file is upgraded in place.
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Tables, indexes and triggers of schema version 1.
 const SCHEMA_V1: &str = "
@@ -79,6 +80,23 @@ CREATE TABLE runs (
 CREATE INDEX runs_by_type ON runs (object_type, kind, id);
 ";
 
+/// What version 2 adds to version 1: one row per object stored as pending (its export was
+/// accepted but queued, e.g. a MIM approval), saying what it waits for and since when; removed
+/// with the object or when an import confirms it. And a note per import run (pending exports it
+/// confirmed or ended).
+const SCHEMA_V2: &str = "
+CREATE TABLE pending (
+    object_id INTEGER PRIMARY KEY,
+    detail    TEXT NOT NULL,
+    since     INTEGER NOT NULL,
+    is_new    INTEGER NOT NULL
+);
+CREATE TRIGGER objects_removed_pending AFTER DELETE ON objects BEGIN
+    DELETE FROM pending WHERE object_id = old.id;
+END;
+ALTER TABLE runs ADD COLUMN notes TEXT;
+";
+
 /// What `prepare` found in the file.
 pub enum Prepared {
     /// The schema is current (possibly just created).
@@ -107,6 +125,7 @@ pub fn prepare(conn: &Connection) -> rusqlite::Result<Prepared> {
             return Ok(Prepared::Foreign);
         }
         conn.execute_batch(SCHEMA_V1)?;
+        conn.execute_batch(SCHEMA_V2)?;
         set_meta(conn, "schema_version", &SCHEMA_VERSION.to_string())?;
         return Ok(Prepared::Ready);
     }
@@ -118,6 +137,11 @@ pub fn prepare(conn: &Connection) -> rusqlite::Result<Prepared> {
     }
     if found < 1 {
         return Ok(Prepared::Foreign);
+    }
+    if found < 2 {
+        conn.execute_batch(SCHEMA_V2)?;
+        set_meta(conn, "schema_version", &SCHEMA_VERSION.to_string())?;
+        tracing::info!("connector space upgraded from schema version 1 to 2");
     }
     Ok(Prepared::Ready)
 }

@@ -106,7 +106,7 @@ pub(crate) struct RawRow {
     created: i64,
     modified: i64,
     version: i64,
-    origin: i64,
+    pub origin: i64,
 }
 
 impl RawRow {
@@ -206,6 +206,9 @@ pub(crate) struct Written {
     pub modified: OffsetDateTime,
     pub version: u64,
     pub origin: Origin,
+    /// What the object waited for and whether it was a new object, when this write ended its
+    /// pending state.
+    pub ended_pending: Option<(String, bool)>,
 }
 
 impl Written {
@@ -235,14 +238,41 @@ pub(crate) fn store(
     existing: Option<Existing>,
 ) -> Result<Written, Fail> {
     let now_nanos = to_nanos(now);
+    let was_pending = existing
+        .as_ref()
+        .is_some_and(|old| old.row.origin == Origin::Pending.code());
+    // A pending object written as anything but pending is no longer pending (an import shows
+    // it, or a later export applied over it): its pending row goes, and what it waited for is
+    // handed back to the caller.
+    let ended_pending = match &existing {
+        Some(old) if was_pending && origin != Origin::Pending => end_pending(conn, old.id)?,
+        _ => None,
+    };
     match existing {
-        Some(old) if old.row.body == body => Ok(Written {
-            change: Change::Unchanged,
-            created: from_nanos(old.row.created)?,
-            modified: from_nanos(old.row.modified)?,
-            version: u64::try_from(old.row.version).unwrap_or(0),
-            origin: Origin::from_code(old.row.origin)?,
-        }),
+        Some(old) if old.row.body == body && !(was_pending && origin != Origin::Pending) => {
+            Ok(Written {
+                change: Change::Unchanged,
+                created: from_nanos(old.row.created)?,
+                modified: from_nanos(old.row.modified)?,
+                version: u64::try_from(old.row.version).unwrap_or(0),
+                origin: Origin::from_code(old.row.origin)?,
+                ended_pending,
+            })
+        }
+        Some(old) if old.row.body == body => {
+            // Same content, no longer pending: only the origin changes (the version and the
+            // ETag stay, since the content did not change).
+            conn.prepare_cached("UPDATE objects SET origin = ?2 WHERE id = ?1")?
+                .execute(params![old.id, origin.code()])?;
+            Ok(Written {
+                change: Change::Unchanged,
+                created: from_nanos(old.row.created)?,
+                modified: from_nanos(old.row.modified)?,
+                version: u64::try_from(old.row.version).unwrap_or(0),
+                origin,
+                ended_pending,
+            })
+        }
         Some(old) => {
             let created = from_nanos(old.row.created)?;
             let version = old.row.version.saturating_add(1);
@@ -267,6 +297,7 @@ pub(crate) fn store(
                 modified: now,
                 version: u64::try_from(version).unwrap_or(0),
                 origin,
+                ended_pending,
             })
         }
         None => {
@@ -290,9 +321,35 @@ pub(crate) fn store(
                 modified: now,
                 version: 1,
                 origin,
+                ended_pending: None,
             })
         }
     }
+}
+
+/// Removes the pending row of object `id`; returns what it waited for and whether the pending
+/// export made a new object (a create) rather than changed one the target holds.
+pub(crate) fn end_pending(conn: &Connection, id: i64) -> rusqlite::Result<Option<(String, bool)>> {
+    conn.prepare_cached("DELETE FROM pending WHERE object_id = ?1 RETURNING detail, is_new")?
+        .query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()
+}
+
+/// Records (or renews) what object `id` waits for, from `now`; `is_new` when the export creates
+/// it (a later pending change of a pending create stays a create).
+pub(crate) fn set_pending(
+    conn: &Connection,
+    id: i64,
+    detail: &str,
+    now: OffsetDateTime,
+    is_new: bool,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO pending (object_id, detail, since, is_new) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (object_id) DO UPDATE SET detail = excluded.detail, since = excluded.since",
+    )?
+    .execute(params![id, detail, to_nanos(now), is_new])?;
+    Ok(())
 }
 
 /// The DN as indexed: lower-cased, so lookups by DN ignore case.
