@@ -50,6 +50,7 @@ pub mod import;
 pub mod object;
 pub mod schema;
 pub mod secret;
+pub mod settings;
 
 pub use capability::{Capabilities, ExportStyle, ReferenceForm};
 pub use change::{AttributeChange, Change, ExportOutcome, ExportStatus};

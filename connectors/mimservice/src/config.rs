@@ -11,7 +11,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
+use connector_core::settings::duration;
+use serde::Deserialize;
 
 /// The configuration of one MIM Service connector.
 #[derive(Clone, Deserialize)]
@@ -193,38 +194,6 @@ fn default_max_query_string() -> usize {
     2048
 }
 
-/// Integer seconds, or a string with a unit: `ms`, `s`, `m`, `h`.
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Seconds(u64),
-        Text(String),
-    }
-    match Raw::deserialize(d)? {
-        Raw::Seconds(s) => Ok(Duration::from_secs(s)),
-        Raw::Text(t) => parse_duration(&t).ok_or_else(|| {
-            serde::de::Error::custom(format!(
-                "invalid duration {t:?}: write seconds (30) or \"500ms\", \"30s\", \"2m\", \"1h\""
-            ))
-        }),
-    }
-}
-
-fn parse_duration(text: &str) -> Option<Duration> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = t.split_at(split);
-    let n: u64 = number.parse().ok()?;
-    match unit.trim() {
-        "ms" => Some(Duration::from_millis(n)),
-        "s" => Some(Duration::from_secs(n)),
-        "m" => n.checked_mul(60).map(Duration::from_secs),
-        "h" => n.checked_mul(3600).map(Duration::from_secs),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,7 +243,5 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("invalid duration"), "{e}");
-        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
-        assert_eq!(parse_duration("m"), None);
     }
 }

@@ -14,7 +14,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use connector_core::Secret;
-use serde::{Deserialize, Deserializer};
+use connector_core::settings::duration;
+use serde::Deserialize;
 
 /// The configuration of one script connector.
 #[derive(Debug, Clone, Deserialize)]
@@ -165,40 +166,6 @@ fn default_start_timeout() -> Duration {
 }
 fn default_page_size() -> usize {
     500
-}
-
-/// A duration as integer seconds (`30`) or text with a unit (`"500ms"`, `"30s"`, `"2m"`).
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Seconds(u64),
-        Text(String),
-    }
-    let invalid = |t: &str| {
-        serde::de::Error::custom(format!(
-            "invalid duration \"{t}\": write e.g. \"30s\", \"500ms\", \"2m\" or 30"
-        ))
-    };
-    match Raw::deserialize(d)? {
-        Raw::Seconds(s) => Ok(Duration::from_secs(s)),
-        Raw::Text(t) => {
-            let text = t.trim();
-            let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-            let n: u64 = digits.trim().parse().map_err(|_| invalid(&t))?;
-            let unit = text.get(digits.len()..).unwrap_or_default();
-            let millis = match unit {
-                "ms" => Some(1),
-                "" | "s" => Some(1000),
-                "m" | "min" => Some(60_000),
-                _ => None,
-            };
-            millis
-                .and_then(|m| n.checked_mul(m))
-                .map(Duration::from_millis)
-                .ok_or_else(|| invalid(&t))
-        }
-    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+use connector_core::settings::duration;
 use connector_core::{AttrKind, Direction};
 use serde::{Deserialize, Deserializer};
 
@@ -553,40 +554,6 @@ impl From<DirectionName> for Direction {
     }
 }
 
-/// Parses `30`, `"30s"`, `"500ms"`, `"2m"` or `"1h"`.
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Seconds(u64),
-        Text(String),
-    }
-    match Raw::deserialize(d)? {
-        Raw::Seconds(s) => Ok(Duration::from_secs(s)),
-        Raw::Text(t) => parse_duration(&t).ok_or_else(|| {
-            serde::de::Error::custom(format!(
-                "invalid duration \"{t}\": write e.g. \"30s\", \"500ms\", \"2m\" or 30"
-            ))
-        }),
-    }
-}
-
-pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let n: u64 = digits.parse().ok()?;
-    match unit.trim() {
-        "" | "s" => Some(Duration::from_secs(n)),
-        "ms" => Some(Duration::from_millis(n)),
-        "m" | "min" => n.checked_mul(60).map(Duration::from_secs),
-        "h" => n.checked_mul(3600).map(Duration::from_secs),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -601,21 +568,6 @@ mod tests {
         check("DSN=hr;PASSWORD=x;UID=a", "DSN=hr;…");
         check("sqlite://data/hr.db", "sqlite://data/hr.db");
         check("pwd=x", "…");
-    }
-
-    #[test]
-    fn durations_parse() {
-        let check = |input: &str, expected: Option<Duration>| {
-            assert_eq!(parse_duration(input), expected, "{input}")
-        };
-        check("30s", Some(Duration::from_secs(30)));
-        check("30", Some(Duration::from_secs(30)));
-        check("500ms", Some(Duration::from_millis(500)));
-        check("2m", Some(Duration::from_secs(120)));
-        check("1h", Some(Duration::from_secs(3600)));
-        check("s", None);
-        check("3x", None);
-        check("-1s", None);
     }
 
     #[test]
