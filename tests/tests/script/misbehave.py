@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ beside the reference connector
 spec = importlib.util.spec_from_file_location("reference_connector", sys.argv[1])
 ref = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(ref)
