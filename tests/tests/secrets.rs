@@ -308,7 +308,7 @@ async fn run(backend: Backend, mode: Mode) {
     };
     for (path, query) in [
         (format!("/Users/{id}"), vec![]),
-        (format!("/Users/seed-1"), vec![]),
+        ("/Users/seed-1".to_owned(), vec![]),
         (
             "/Users".to_owned(),
             vec![(
