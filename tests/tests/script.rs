@@ -834,3 +834,62 @@ async fn shell_reference_connector_creates_finds_and_deletes() {
     }
     host.stop().await.unwrap();
 }
+
+/// An add the script queues for approval (`needsApproval`, answered `pending`): the client gets
+/// its 201 and finds the user by filter (so Entra does not create it twice), the store holds
+/// only the approval request, and once an approver creates the user at the target a delta
+/// import brings the real object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_add_is_answered_kept_and_confirmed_by_an_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut hr = Script::python("hr", Mode::Ecma2host, "\"none\"", "\"delete\"");
+    hr.extra = "delta_import_every = \"1s\"";
+    let mut host = TestHost::start(&host_config(&[&hr]), dir).await.unwrap();
+    let client = hr.client(&host);
+    host.wait_serving(&client).await.unwrap();
+    let db = host.dir().join("hr.db");
+
+    let user = User::new("pending");
+    let mut body = user.body(Mode::Ecma2host, "Sales");
+    body[ecma("needsApproval")] = json!(true);
+    let r = client.post("/Users", &body).await.unwrap();
+    assert_no_password(&user, "the POST answer", &r.text);
+    ok(&r, &[201]);
+    assert_eq!(row(&db, &user.user_name), None, "queued, not created");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let queued: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM approvals WHERE id = ?",
+            [&user.anchor],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(queued, 1);
+    let found = entra::find_user(&client, &ecma("userName"), &user.user_name)
+        .await
+        .unwrap()
+        .expect("the pending user is found, so Entra does not create it again");
+    assert_eq!(found["id"], json!(user.anchor));
+
+    // The approver creates it at the target, with another display name.
+    conn.execute(
+        "INSERT INTO users (id, userName, displayName) VALUES (?, ?, 'Approved')",
+        [&user.anchor, &user.user_name],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO changes (id, op) VALUES (?, 'add')",
+        [&user.anchor],
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = entra::get_user(&client, &user.anchor).await.unwrap();
+        if got[e2e::entra::ECMA2HOST_USER]["displayName"] == json!("Approved") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no import confirmed it: {got}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    host.stop().await.unwrap();
+}
