@@ -93,7 +93,10 @@ fn own_time(c: &ScriptConnector) -> Result<(u64, u64)> {
 /// Part 1: the warm worker. Returns the summary and the script's mean own time per export.
 fn warm(exports: usize) -> Result<(Summary, Duration)> {
     let dir = tempfile::tempdir()?;
-    let config = ScriptConfig::new(script()).with_interpreter(python()?);
+    let mut config = ScriptConfig::new(script()).with_interpreter(python()?);
+    // One worker for the whole run, so that its own counters cover every export measured
+    // (recycling every 1000 calls, the default, would reset them).
+    config.max_operations = 0;
     let c = ScriptConnector::named("bench", config, dir.path())
         .map_err(|e| anyhow::anyhow!("starting the script: {e}"))?;
     for i in 0..100 {
@@ -117,7 +120,13 @@ fn warm(exports: usize) -> Result<(Summary, Duration)> {
     }
     let elapsed = started.elapsed();
     let (n1, ns1) = own_time(&c)?;
-    let own = Duration::from_nanos((ns1 - ns0) / (n1 - n0).max(1));
+    if n1 < n0 + exports as u64 {
+        bail!(
+            "the script counted {} exports of {exports}",
+            n1.saturating_sub(n0)
+        );
+    }
+    let own = Duration::from_nanos(ns1.saturating_sub(ns0) / (n1 - n0));
     Ok((summarize(&mut latencies, 0, elapsed), own))
 }
 
