@@ -271,6 +271,12 @@ fn launch(config: &ScriptConfig, base_dir: &Path) -> Result<Launch, ConnectorErr
     if config.max_message_size < 4096 {
         return bad("max_message_size must be at least 4096 bytes".into());
     }
+    // The worker runs in its working directory: a relative base directory (a configuration
+    // given as `demo/connector-host.toml`) would name the script below it instead.
+    let base_dir = match std::path::absolute(base_dir) {
+        Ok(dir) => dir,
+        Err(e) => return bad(format!("base directory {}: {e}", base_dir.display())),
+    };
     let script = base_dir.join(&config.script);
     let meta = match std::fs::metadata(&script) {
         Ok(m) if m.is_file() => m,
@@ -289,7 +295,7 @@ fn launch(config: &ScriptConfig, base_dir: &Path) -> Result<Launch, ConnectorErr
     }
     let cwd = match &config.working_dir {
         Some(d) => base_dir.join(d),
-        None => base_dir.to_owned(),
+        None => base_dir.clone(),
     };
     if !cwd.is_dir() {
         return bad(format!("working_dir {} is not a directory", cwd.display()));

@@ -411,6 +411,23 @@ fn the_environment_is_an_allow_list_and_the_working_dir_is_configured() {
     assert!(extra.is_empty(), "unexpected variables: {extra:?}");
 }
 
+/// A relative base directory (a host started with `--config demo/connector-host.toml`) is the
+/// script's directory and its working directory, not a path below the working directory.
+#[test]
+fn a_relative_base_dir_resolves_against_the_current_directory() {
+    assert_eq!(
+        std::env::current_dir().unwrap().canonicalize().unwrap(),
+        crate_dir().canonicalize().unwrap(),
+        "tests run in the crate's directory"
+    );
+    let config = ScriptConfig::new("antics.py").with_interpreter("python3");
+    let c = ScriptConnector::named("relative", config, Path::new("tests/scripts"))
+        .expect("start antics.py from a relative base directory");
+    let d = c.test_connection(soon()).unwrap();
+    let cwd = crate_dir().join("tests/scripts").canonicalize().unwrap();
+    assert!(d.contains(&format!("cwd={}", cwd.display())), "{d}");
+}
+
 #[test]
 fn a_bad_configuration_fails_at_construction() {
     let check = |config: ScriptConfig, expected: &str| {
