@@ -14,6 +14,7 @@ use connector_core::{
 };
 use serde_json::{Map, Value};
 
+use crate::import::warn_dropped;
 use crate::pool::{Effect, Inner};
 use crate::protocol::{self, ExportStyleName, PasswordMode};
 
@@ -360,11 +361,4 @@ fn validate(ot: &ObjectTypeSchema, change: &Change) -> Result<(), ConnectorError
         Change::Delete { .. } => {}
     }
     Ok(())
-}
-
-pub(crate) fn warn_dropped(inner: &Inner, dropped: &[String]) {
-    if let Some(name) = dropped.first() {
-        tracing::warn!(connector = %inner.name, attribute = %name,
-            "the script returned a value for a secret attribute; it was dropped (scripts never return secrets)");
-    }
 }

@@ -15,7 +15,6 @@ use connector_core::{
 };
 use serde_json::{Map, Value};
 
-use crate::export::warn_dropped;
 use crate::pool::{Effect, Inner};
 use crate::protocol::{self, PageResult};
 
@@ -164,5 +163,14 @@ pub(crate) fn read_object(
             obj.anchor
         ))),
         ImportItem::Delete { .. } => Ok(None),
+    }
+}
+
+/// Logs, once per object, that the script returned a secret attribute (dropped: scripts never
+/// return secrets).
+pub(crate) fn warn_dropped(inner: &Inner, dropped: &[String]) {
+    if let Some(name) = dropped.first() {
+        tracing::warn!(connector = %inner.name, attribute = %name,
+            "the script returned a value for a secret attribute; it was dropped (scripts never return secrets)");
     }
 }
