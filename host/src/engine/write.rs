@@ -193,17 +193,23 @@ impl Runtime {
         put: bool,
     ) -> Result<(Option<StoredObject>, Value), ApiError> {
         let (new_attrs, new_dn) = binding.extract(&resource)?;
-        // References to the target's form (new ones must name objects the space holds).
-        let rt = self.clone();
-        let kind = binding.kind;
-        let (new_attrs, stored) = blocking(move || {
-            let mut new_attrs = new_attrs;
-            let binding = rt.binding(kind)?;
-            rt.references_to_target(binding, &mut new_attrs, Some(&stored.object.attributes))?;
-            rt.keep_unresolved_references(binding, &mut new_attrs, &stored.object.attributes);
-            Ok((new_attrs, stored))
-        })
-        .await?;
+        // References to the target's form (new ones must name objects the space holds); a
+        // binding without references needs no trip to the blocking pool for that.
+        let (new_attrs, stored) = if binding.has_references() {
+            let rt = self.clone();
+            let kind = binding.kind;
+            blocking(move || {
+                let mut new_attrs = new_attrs;
+                let binding = rt.binding(kind)?;
+                let known = &stored.object.attributes;
+                rt.references_to_target(binding, &mut new_attrs, Some(known))?;
+                rt.keep_unresolved_references(binding, &mut new_attrs, known);
+                Ok((new_attrs, stored))
+            })
+            .await?
+        } else {
+            (new_attrs, stored)
+        };
         let eq = value_eq(self.reference_form());
         let old = &stored.object;
         let mut changes = Vec::new();

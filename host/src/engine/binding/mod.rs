@@ -128,6 +128,11 @@ impl Binding {
         })
     }
 
+    /// Whether any mapped attribute holds references.
+    pub fn has_references(&self) -> bool {
+        self.fields.iter().any(|f| f.kind == AttrKind::Reference)
+    }
+
     /// Whether connector attribute `name` holds references.
     pub fn is_reference(&self, name: &str) -> bool {
         self.fields.iter().any(|f| {
