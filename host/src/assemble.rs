@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use connector_core::{Connector, ConnectorError, ConnectorSchema, Deadline};
+use connector_core::{Capabilities, Connector, ConnectorError, ConnectorSchema, Deadline};
 
 use crate::config::{Config, ConnectorConfig, SchemaMode, TokenHash};
 use crate::engine::Runtime;
@@ -40,7 +40,7 @@ pub fn build_runtime(
         &path.with_extension("schema.json"),
         &c.name,
     )?;
-    let (users, groups) = bind(c, &schema)?;
+    let (users, groups) = bind(c, &schema, &connector.capabilities())?;
     let (space, ready) = open_space(&path, &users, groups.as_ref())?;
     for t in std::iter::once(&users.object_type).chain(groups.iter().map(|g| &g.object_type)) {
         if let Ok(n) = space.count(t) {
@@ -114,6 +114,7 @@ fn discover_schema(
 fn bind(
     c: &ConnectorConfig,
     schema: &ConnectorSchema,
+    caps: &Capabilities,
 ) -> Result<(Binding, Option<Binding>), ConnectorError> {
     let bind_err = |e: String| ConnectorError::misconfigured(format!("connector {}: {e}", c.name));
     let find = |name: &str| {
@@ -132,14 +133,14 @@ fn bind(
     let disable = &c.deprovision.disable;
     let user_ot = find(c.users.object_type.as_deref().unwrap_or("User"))?;
     let users = match c.schema {
-        SchemaMode::Ecma2host => Binding::ecma2host(user_ot, &c.users, disable),
-        SchemaMode::Scim => Binding::scim(ResourceKind::User, user_ot, &c.users, disable),
+        SchemaMode::Ecma2host => Binding::ecma2host(user_ot, &c.users, disable, caps),
+        SchemaMode::Scim => Binding::scim(ResourceKind::User, user_ot, &c.users, disable, caps),
     }
     .map_err(bind_err)?;
     let groups = match &c.groups {
         Some(g) => {
             let ot = find(g.object_type.as_deref().unwrap_or("Group"))?;
-            Some(Binding::scim(ResourceKind::Group, ot, g, disable).map_err(bind_err)?)
+            Some(Binding::scim(ResourceKind::Group, ot, g, disable, caps).map_err(bind_err)?)
         }
         None => None,
     };

@@ -49,7 +49,9 @@ use crate::filter::parse::Parser;
 use crate::filter::resolve_attr;
 use crate::schema::{AttrType, AttributeDef, Mutability, ResourceSchema};
 
-/// Which error an unknown name produces: `invalidSyntax` in a body, `invalidPath` in PATCH.
+/// Which error an unknown name produces: `invalidValue` in a body (the body does not fit the
+/// resource's schema: RFC 7644 §3.12, as for any attribute outside what the service provider
+/// holds), `invalidPath` in PATCH.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Context {
     Body,
@@ -59,7 +61,7 @@ pub(crate) enum Context {
 impl Context {
     pub(crate) fn unknown(self, what: impl std::fmt::Display) -> ScimError {
         match self {
-            Context::Body => ScimError::invalid_syntax(format!("unknown attribute {what}")),
+            Context::Body => ScimError::invalid_value(format!("unknown attribute {what}")),
             Context::Patch => ScimError::invalid_path(format!("unknown attribute {what}")),
         }
     }
@@ -251,8 +253,8 @@ pub(crate) fn resolve_key<'s>(
 /// Normalises a POST/PUT body (see the module docs for each rule): key case → the schema's
 /// spelling, extension attributes nested under their URN with the URN added to `schemas`,
 /// boolean strings, manager shapes, nulls dropped, `readOnly` attributes other than `id` and
-/// `meta` dropped. An unknown attribute is `400 invalidSyntax` naming it; a value of the wrong
-/// type is `400 invalidValue`.
+/// `meta` dropped. An unknown attribute, or a value of the wrong type, is `400 invalidValue`
+/// naming it.
 pub fn normalize_resource(body: Value, schema: &ResourceSchema) -> Result<Value, ScimError> {
     let Value::Object(map) = body else {
         return Err(ScimError::invalid_syntax(

@@ -151,19 +151,19 @@ fn create_body_errors() {
     check_body_err(
         &u,
         json!({"userName": "a", "shoeSize": 9}),
-        ScimType::InvalidSyntax,
+        ScimType::InvalidValue,
         "unknown attribute \"shoeSize\"",
     );
     check_body_err(
         &u,
         json!({"userName": "a", format!("{ECMA}:ContosoLogin"): "x"}),
-        ScimType::InvalidSyntax,
+        ScimType::InvalidValue,
         &format!("unknown attribute \"{ECMA}:ContosoLogin\""),
     );
     check_body_err(
         &u,
         json!({"userName": "a", "name": {"nick": "x"}}),
-        ScimType::InvalidSyntax,
+        ScimType::InvalidValue,
         "unknown attribute \"name.nick\"",
     );
     check_body_err(

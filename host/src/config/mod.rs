@@ -271,6 +271,13 @@ pub struct ResourceMapConfig {
     /// single-valued attribute, which is the default).
     #[serde(default)]
     pub match_attributes: Vec<String>,
+    /// SCIM attributes a write may carry although nothing holds them: accepted and dropped
+    /// (one warning per attribute, and the metric `connector_host_ignored_attributes_total`).
+    /// SCIM paths of the protocol's schema, e.g. `"name.formatted"`, `"roles"`,
+    /// `"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter"`. Anything
+    /// else outside the advertised schema is refused with 400.
+    #[serde(default)]
+    pub ignore: Vec<String>,
 }
 
 /// `[connector.deprovision]`: what disable and delete do, as in the ECMA host's wizard.

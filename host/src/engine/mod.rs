@@ -76,7 +76,8 @@ impl Runtime {
         }
     }
 
-    /// The resource schemas this connector exposes.
+    /// The resource schemas this connector exposes: each binding's advertised schema, exactly
+    /// what it holds (DESIGN §3).
     pub fn resource_schemas(&self) -> Vec<ResourceSchema> {
         let mut out = vec![self.users.schema.clone()];
         if let Some(g) = &self.groups {

@@ -1,5 +1,11 @@
 //! Conversions between SCIM JSON values and connector [`AttrValue`]s, driven by the connector's
 //! attribute kind on the way in and the SCIM attribute type on the way out.
+//!
+//! Both directions know both types, so this is where a SCIM boolean kept in an integer or bit
+//! column (SQLite `INTEGER`, MariaDB `TINYINT(1)`, SQL Server `BIT` read as an integer,
+//! PostgreSQL `smallint`) becomes 1/0 on the way in and a boolean again on the way out, with
+//! no type override: the connector reports the column as it is, the SCIM side says what the
+//! value means.
 
 use connector_core::{AttrKind, AttrValue, Secret};
 use schemas::ScimError;
@@ -8,11 +14,12 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-/// Converts one SCIM JSON value into a value for a connector attribute of kind `kind`.
-/// `Null` and empty strings are "no value".
+/// Converts one SCIM JSON value, of SCIM type `scim_type`, into a value for a connector
+/// attribute of kind `kind`. `Null` and empty strings are "no value".
 pub fn to_connector(
     value: &Value,
     kind: AttrKind,
+    scim_type: AttrType,
     attribute: &str,
 ) -> Result<Option<AttrValue>, ScimError> {
     let bad = |what: &str| {
@@ -31,6 +38,17 @@ pub fn to_connector(
         (AttrKind::Secret, Value::String(s)) => AttrValue::Secret(Secret::new(s.as_str())),
         (AttrKind::Reference, Value::String(s)) => AttrValue::Reference(s.clone()),
         (AttrKind::Reference, Value::Number(n)) => AttrValue::Reference(n.to_string()),
+        // A SCIM boolean in an integer (or bit) column: 1 or 0.
+        (AttrKind::Integer, Value::Bool(b)) if scim_type == AttrType::Boolean => {
+            AttrValue::Integer(i64::from(*b))
+        }
+        (AttrKind::Integer, Value::String(s)) if scim_type == AttrType::Boolean => {
+            match s.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" => AttrValue::Integer(1),
+                "false" | "0" => AttrValue::Integer(0),
+                _ => return Err(bad("a boolean")),
+            }
+        }
         (AttrKind::Integer, Value::Number(n)) => {
             AttrValue::Integer(n.as_i64().ok_or_else(|| bad("an integer"))?)
         }
@@ -147,7 +165,7 @@ mod tests {
 
     #[test]
     fn scim_to_connector_table() {
-        let ok = |v: Value, k: AttrKind| to_connector(&v, k, "a").unwrap();
+        let ok = |v: Value, k: AttrKind| to_connector(&v, k, AttrType::String, "a").unwrap();
         assert_eq!(
             ok(json!("x"), AttrKind::String),
             Some(AttrValue::String("x".into()))
@@ -182,9 +200,30 @@ mod tests {
             (json!({"a": 1}), AttrKind::String),
             (json!("yesterday"), AttrKind::DateTime),
         ] {
-            let e = to_connector(&v, k, "Col").unwrap_err();
+            let e = to_connector(&v, k, AttrType::String, "Col").unwrap_err();
             assert_eq!(e.status, 400);
             assert!(e.detail.contains("Col"), "{}", e.detail);
+        }
+    }
+
+    /// A SCIM boolean kept in an integer column is 1/0 there, and a boolean again when read.
+    #[test]
+    fn booleans_in_integer_columns() {
+        let to = |v: Value| to_connector(&v, AttrKind::Integer, AttrType::Boolean, "Enabled");
+        assert_eq!(to(json!(true)).unwrap(), Some(AttrValue::Integer(1)));
+        assert_eq!(to(json!(false)).unwrap(), Some(AttrValue::Integer(0)));
+        assert_eq!(to(json!("False")).unwrap(), Some(AttrValue::Integer(0)));
+        assert_eq!(to(json!(1)).unwrap(), Some(AttrValue::Integer(1)));
+        assert!(to(json!("maybe")).unwrap_err().detail.contains("Enabled"));
+        // An integer attribute that is an integer in SCIM too takes no boolean.
+        let e =
+            to_connector(&json!(true), AttrKind::Integer, AttrType::Integer, "Age").unwrap_err();
+        assert!(e.detail.contains("expects an integer"), "{}", e.detail);
+        for (stored, shown) in [(1, true), (0, false)] {
+            assert_eq!(
+                to_scim(&AttrValue::Integer(stored), AttrType::Boolean),
+                json!(shown)
+            );
         }
     }
 

@@ -4,19 +4,24 @@
 //! rendered from the connector space; the result is mapped back to connector attributes and
 //! diffed against the stored object, so only what really changed is exported, whatever shape of
 //! PATCH the client sent.
+//!
+//! Every write is first checked against what the binding holds ([`Binding::accept`]): a body,
+//! a PATCH `path` or a patched resource carrying anything else is refused before anything is
+//! written, or, where the connector's `ignore` list names it, accepted and dropped, which is
+//! reported once the write succeeded (a warning per attribute, and a metric).
 
 use std::sync::Arc;
 
 use connector_core::{
     Anchor, AttrKind, AttrValue, AttributeChange, Attributes, Change, ExportStyle, ReferenceForm,
 };
-use schemas::ScimError;
 use schemas::patch::{PatchRequest, apply_patch};
 use schemas::projection::Projection;
 use schemas::quirks::normalize_resource;
+use schemas::{ScimError, ScimType};
 use serde_json::Value;
 
-use super::binding::{ActiveRule, Binding, ConnectorSide};
+use super::binding::{Accepted, ActiveRule, Binding, PathVerdict};
 use super::{Runtime, blocking};
 use crate::error::ApiError;
 use crate::space::StoredObject;
@@ -46,7 +51,8 @@ impl Runtime {
         body: Value,
     ) -> Result<StoredObject, ApiError> {
         self.ensure_ready()?;
-        let resource = normalize_resource(body, &binding.schema)?;
+        let resource = normalize_resource(body, &binding.input)?;
+        let accepted = binding.accept(&resource)?;
         let (mut attrs, dn) = binding.extract(&resource)?;
         if let ActiveRule::SetAttribute {
             attribute,
@@ -133,9 +139,29 @@ impl Runtime {
             dn,
             attributes: attrs,
         };
-        self.export(change, None, guard)
+        let stored = self
+            .export(change, None, guard)
             .await?
-            .ok_or_else(|| ApiError::Internal("an add produced no object".into()))
+            .ok_or_else(|| ApiError::Internal("an add produced no object".into()))?;
+        self.report_ignored(binding, &accepted);
+        Ok(stored)
+    }
+
+    /// Reports what a successful write dropped because the connector ignores it: counted in
+    /// the metrics, and a warning the first time each attribute is dropped.
+    fn report_ignored(&self, binding: &Binding, accepted: &Accepted) {
+        let resource = binding.kind.endpoint();
+        for attribute in &accepted.ignored {
+            if self.metrics.count_ignored(&self.name, resource, attribute) {
+                tracing::warn!(
+                    connector = %self.name,
+                    resource,
+                    attribute = %attribute,
+                    "a write to {resource} carried {attribute}, which this connector's ignore list \
+                     accepts and drops (warned once; connector_host_ignored_attributes_total counts each)"
+                );
+            }
+        }
     }
 
     /// Loads an object for modification, taking its lock.
@@ -166,10 +192,31 @@ impl Runtime {
         base_url: &str,
     ) -> Result<(Option<StoredObject>, Value), ApiError> {
         let request = PatchRequest::from_value(body)?;
+        // Operations on what the binding does not hold are refused, or dropped when ignored.
+        let mut accepted = Accepted::default();
+        let mut operations = Vec::with_capacity(request.operations.len());
+        for (i, op) in request.operations.into_iter().enumerate() {
+            if let Some(path) = &op.path {
+                let verdict = binding.accept_path(path).map_err(|e| {
+                    ScimError::new(
+                        e.scim_type.unwrap_or(ScimType::InvalidPath),
+                        format!("Operations[{i}]: {}", e.detail),
+                    )
+                })?;
+                if let PathVerdict::Ignored(dropped) = verdict {
+                    accepted.merge(dropped);
+                    continue;
+                }
+            }
+            operations.push(op);
+        }
         let (stored, guard) = self.load_locked(binding, id).await?;
         let mut resource = self.render(binding, &stored, base_url);
-        apply_patch(&mut resource, &request.operations, &binding.schema)?;
-        self.modify(binding, stored, resource, guard, false).await
+        apply_patch(&mut resource, &operations, &binding.input)?;
+        accepted.merge(binding.accept(&resource)?);
+        let result = self.modify(binding, stored, resource, guard, false).await?;
+        self.report_ignored(binding, &accepted);
+        Ok(result)
     }
 
     /// PUT: replaces the object's mapped attributes with the body's.
@@ -179,9 +226,12 @@ impl Runtime {
         id: &str,
         body: Value,
     ) -> Result<(Option<StoredObject>, Value), ApiError> {
-        let resource = normalize_resource(body, &binding.schema)?;
+        let resource = normalize_resource(body, &binding.input)?;
+        let accepted = binding.accept(&resource)?;
         let (stored, guard) = self.load_locked(binding, id).await?;
-        self.modify(binding, stored, resource, guard, true).await
+        let result = self.modify(binding, stored, resource, guard, true).await?;
+        self.report_ignored(binding, &accepted);
+        Ok(result)
     }
 
     async fn modify(
@@ -238,9 +288,7 @@ impl Runtime {
                 ))
                 .into());
             }
-            let multi = binding.fields.iter().any(|f| {
-                f.multi_valued && matches!(&f.connector, ConnectorSide::Attribute(a) if a == name)
-            });
+            let multi = binding.is_multi_valued(name);
             if after.is_empty() {
                 changes.push(AttributeChange::Clear {
                     name: name.to_owned(),

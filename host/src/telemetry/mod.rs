@@ -44,6 +44,7 @@ struct State {
     exports: BTreeMap<(String, &'static str, &'static str), Histogram>,
     space_objects: BTreeMap<(String, String), u64>,
     last_import: BTreeMap<String, (f64, bool)>,
+    ignored: BTreeMap<(String, &'static str, String), u64>,
 }
 
 /// The host's metrics.
@@ -102,6 +103,20 @@ impl Metrics {
         self.with(|s| s.last_import.insert(connector.to_owned(), (now, ok)));
     }
 
+    /// Counts one write that carried `attribute`, which connector `connector`'s `ignore` list
+    /// for `resource` (`Users`, `Groups`) drops. True the first time, so the caller warns once
+    /// per attribute rather than per request.
+    pub fn count_ignored(&self, connector: &str, resource: &'static str, attribute: &str) -> bool {
+        self.with(|s| {
+            let n = s
+                .ignored
+                .entry((connector.to_owned(), resource, attribute.to_owned()))
+                .or_default();
+            *n += 1;
+            *n == 1
+        })
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         self.with(|s| {
@@ -134,6 +149,11 @@ impl Metrics {
             for (c, (at, ok)) in &s.last_import {
                 let _ = writeln!(out, "connector_host_last_import_timestamp_seconds{{connector=\"{}\"}} {at}", esc(c));
                 let _ = writeln!(out, "connector_host_last_import_success{{connector=\"{}\"}} {}", esc(c), u8::from(*ok));
+            }
+            let _ = writeln!(out, "# HELP connector_host_ignored_attributes_total Writes that carried an attribute the connector's ignore list accepts and drops.");
+            let _ = writeln!(out, "# TYPE connector_host_ignored_attributes_total counter");
+            for ((c, r, a), n) in &s.ignored {
+                let _ = writeln!(out, "connector_host_ignored_attributes_total{{connector=\"{}\",resource=\"{r}\",attribute=\"{}\"}} {n}", esc(c), esc(a));
             }
             out
         })
@@ -170,5 +190,18 @@ mod tests {
             text.contains("connector_host_space_objects{connector=\"hr\",object_type=\"User\"} 12")
         );
         assert!(text.contains("connector_host_last_import_success{connector=\"hr\"} 1"));
+    }
+
+    #[test]
+    fn ignored_attributes_are_counted_and_first_seen_once() {
+        let m = Metrics::default();
+        assert!(m.count_ignored("hr", "Users", "name.formatted"));
+        assert!(!m.count_ignored("hr", "Users", "name.formatted"));
+        assert!(m.count_ignored("hr", "Groups", "name.formatted"));
+        let text = m.render();
+        assert!(
+            text.contains("connector_host_ignored_attributes_total{connector=\"hr\",resource=\"Users\",attribute=\"name.formatted\"} 2"),
+            "{text}"
+        );
     }
 }

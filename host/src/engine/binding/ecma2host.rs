@@ -2,24 +2,25 @@
 //! connector attribute under the ECMA2Host extension, the DN as `-dn-`, discovered by Entra
 //! through `/Schemas` so an Entra app configured for Microsoft's host works unchanged.
 
-use connector_core::{AttrKind, Direction, DnStyle, ObjectTypeSchema};
+use connector_core::{AttrKind, Capabilities, DnStyle, ObjectTypeSchema};
 use schemas::resource::ECMA2HOST_USER_SCHEMA;
 use schemas::schema::{
     AttrType, AttributeDef, Mutability, Returned, Uniqueness, ecma2host_resource_schema,
 };
 
 use super::{
-    Binding, ConnectorSide, DN_ATTRIBUTE, Field, ResourceKind, ScimSide, active_rule, indexable,
-    list_names, secret_attributes,
+    Binding, ConnectorSide, DN_ATTRIBUTE, Field, ResourceKind, ScimSide, Traits, accept,
+    active_rule, advertise, indexable, list_names, secret_attributes, traits_of,
 };
 use crate::config::{DisableAction, ResourceMapConfig};
 
 impl Binding {
-    /// The `ecma2host` drop-in binding for users of `ot`.
+    /// The `ecma2host` drop-in binding for users of `ot`, on a target with `caps`.
     pub fn ecma2host(
         ot: &ObjectTypeSchema,
         cfg: &ResourceMapConfig,
         disable: &DisableAction,
+        caps: &Capabilities,
     ) -> Result<Binding, String> {
         let exposed: Vec<_> = match &cfg.expose {
             None => ot.attributes.iter().collect(),
@@ -39,60 +40,57 @@ impl Binding {
         let mut defs = Vec::new();
         let mut fields = Vec::new();
         for a in exposed {
-            let mut def = AttributeDef::new(a.name.clone(), kind_to_scim(a.kind))
+            let plain = AttributeDef::new(a.name.clone(), kind_to_scim(a.kind))
                 .with_multi_valued(a.multi_valued)
-                .with_required(a.required)
                 .with_case_exact(a.case_exact);
-            if a.name.eq_ignore_ascii_case(&ot.anchor_attribute) {
-                def = def
-                    .with_mutability(Mutability::Immutable)
-                    .with_uniqueness(Uniqueness::Server)
-                    .with_required(true);
-            }
-            match a.direction {
-                Direction::Import => def = def.with_mutability(Mutability::ReadOnly),
-                Direction::Export => {
-                    def = def
-                        .with_mutability(Mutability::WriteOnly)
-                        .with_returned(Returned::Never)
-                }
-                Direction::ImportExport => {}
-            }
+            let traits = traits_of(&plain, a, ot, caps);
+            let def = plain
+                .with_mutability(traits.mutability)
+                .with_returned(traits.returned)
+                .with_required(traits.required)
+                .with_uniqueness(traits.uniqueness);
             fields.push(Field {
-                scim: ScimSide {
-                    urn: Some(ECMA2HOST_USER_SCHEMA.to_owned()),
-                    name: a.name.clone(),
-                    select: None,
-                    sub: None,
-                },
+                scim: ecma2host_side(&a.name),
                 connector: ConnectorSide::Attribute(a.name.clone()),
                 kind: a.kind,
                 multi_valued: a.multi_valued,
                 value_type: def.attr_type,
                 case_exact: a.case_exact,
                 top: def.clone(),
+                traits,
             });
             defs.push(def);
         }
         if ot.dn_style != DnStyle::None {
-            let def = AttributeDef::new(DN_ATTRIBUTE, AttrType::String);
-            fields.push(Field {
-                scim: ScimSide {
-                    urn: Some(ECMA2HOST_USER_SCHEMA.to_owned()),
-                    name: DN_ATTRIBUTE.to_owned(),
-                    select: None,
-                    sub: None,
+            // A DN is unique; it is set on create and changes only where the target renames.
+            let traits = Traits {
+                mutability: if caps.renames {
+                    Mutability::ReadWrite
+                } else {
+                    Mutability::Immutable
                 },
+                returned: Returned::Default,
+                required: false,
+                uniqueness: Uniqueness::Server,
+            };
+            let def = AttributeDef::new(DN_ATTRIBUTE, AttrType::String)
+                .with_mutability(traits.mutability)
+                .with_uniqueness(traits.uniqueness);
+            fields.push(Field {
+                scim: ecma2host_side(DN_ATTRIBUTE),
                 connector: ConnectorSide::Dn,
                 kind: AttrKind::String,
                 multi_valued: false,
                 value_type: AttrType::String,
                 case_exact: false,
                 top: def.clone(),
+                traits,
             });
             defs.push(def);
         }
-        let schema = ecma2host_resource_schema(&defs);
+        let (schema, input) =
+            advertise::schemas(&ecma2host_resource_schema(&defs), &fields, &["active"]);
+        let ignore = accept::ignore_rules(&cfg.ignore, &input, &fields, "users")?;
         let indexed = if cfg.match_attributes.is_empty() {
             ot.attributes
                 .iter()
@@ -117,6 +115,8 @@ impl Binding {
         Ok(Binding {
             kind: ResourceKind::User,
             schema,
+            input,
+            ignore,
             object_type: ot.name.clone(),
             anchor_attribute: ot.anchor_attribute.clone(),
             dn_style: ot.dn_style,
@@ -126,6 +126,16 @@ impl Binding {
             indexed,
             secrets: secret_attributes(ot),
         })
+    }
+}
+
+/// Where connector attribute `name` sits in the ECMA2Host schema.
+fn ecma2host_side(name: &str) -> ScimSide {
+    ScimSide {
+        urn: Some(ECMA2HOST_USER_SCHEMA.to_owned()),
+        name: name.to_owned(),
+        select: None,
+        sub: None,
     }
 }
 

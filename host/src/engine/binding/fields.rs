@@ -6,44 +6,62 @@ use std::fmt;
 
 use connector_core::{AttrValue, Attributes};
 use schemas::ScimError;
-use schemas::path::values_at;
+use schemas::resource::get_ci;
 use schemas::schema::{AttrType, AttributeDef, Mutability, Returned};
 use serde_json::{Map, Value};
 
+use super::accept::selects;
 use super::{Binding, ConnectorSide, DN_ATTRIBUTE, ScimSide};
 use crate::engine::values;
 
 impl Binding {
-    /// Reads the mapped connector attributes (and DN) out of a SCIM resource.
+    /// Reads the mapped connector attributes (and DN) out of a SCIM resource. A single-valued
+    /// target given several values keeps the one marked `primary`; with none or several so
+    /// marked the request is refused naming the attribute.
     pub fn extract(&self, resource: &Value) -> Result<(Attributes, Option<String>), ScimError> {
         let mut attrs = Attributes::new();
         let mut dn = None;
         for f in &self.fields {
-            if f.top.mutability == Mutability::ReadOnly {
+            if f.traits.mutability == Mutability::ReadOnly {
                 continue;
             }
-            let mut values: Vec<AttrValue> = Vec::new();
-            for v in f.scim.read(resource) {
-                let name = match &f.connector {
-                    ConnectorSide::Attribute(a) => a.as_str(),
-                    ConnectorSide::Dn => DN_ATTRIBUTE,
+            let name = match &f.connector {
+                ConnectorSide::Attribute(a) => a.as_str(),
+                ConnectorSide::Dn => DN_ATTRIBUTE,
+            };
+            // Each distinct value, and whether one of the values it came from is primary.
+            let mut values: Vec<(AttrValue, bool)> = Vec::new();
+            for (v, primary) in f.scim.read_marked(resource) {
+                let Some(cv) = values::to_connector(v, f.kind, f.value_type, name)? else {
+                    continue;
                 };
-                if let Some(cv) = values::to_connector(v, f.kind, name)?
-                    && !values.contains(&cv)
-                {
-                    values.push(cv);
+                match values.iter_mut().find(|(w, _)| *w == cv) {
+                    Some((_, p)) => *p |= primary,
+                    None => values.push((cv, primary)),
                 }
             }
+            if !f.multi_valued && values.len() > 1 {
+                let primaries = values.iter().filter(|(_, p)| *p).count();
+                if primaries != 1 {
+                    return Err(ScimError::invalid_value(format!(
+                        "{} holds one value at the target, but {} were given and {}; mark \
+                         exactly one of them \"primary\": true",
+                        f.scim,
+                        values.len(),
+                        if primaries == 0 {
+                            "none is marked primary".to_owned()
+                        } else {
+                            format!("{primaries} are marked primary")
+                        }
+                    )));
+                }
+                values.retain(|(_, p)| *p);
+            }
+            let values = values.into_iter().map(|(v, _)| v);
             match &f.connector {
-                ConnectorSide::Dn => dn = values.first().map(AttrValue::to_text),
+                ConnectorSide::Dn => dn = values.map(|v| v.to_text()).next(),
                 ConnectorSide::Attribute(a) => {
-                    if !f.multi_valued && values.len() > 1 {
-                        return Err(ScimError::invalid_value(format!(
-                            "{} holds one value at the target, but {} were given",
-                            f.scim,
-                            values.len()
-                        )));
-                    }
+                    let values: Vec<AttrValue> = values.collect();
                     if !values.is_empty() {
                         attrs.entry(a.clone()).or_default().extend(values);
                     }
@@ -64,7 +82,7 @@ impl Binding {
         reference_id: &dyn Fn(&str) -> Option<String>,
     ) {
         for f in &self.fields {
-            if f.top.returned == Returned::Never {
+            if f.traits.returned == Returned::Never {
                 continue;
             }
             let values: Vec<Value> = match &f.connector {
@@ -92,15 +110,45 @@ impl Binding {
 }
 
 impl ScimSide {
-    /// The values at this place in a SCIM resource, flattened over a multi-valued attribute.
-    fn read<'v>(&self, resource: &'v Value) -> Vec<&'v Value> {
-        values_at(
-            resource,
-            self.urn.as_deref(),
-            &self.name,
-            self.select.as_ref().map(|(k, v)| (k.as_str(), v.as_str())),
-            self.sub.as_deref(),
-        )
+    /// The values at this place in a SCIM resource, flattened over a multi-valued attribute
+    /// (as [`schemas::path::values_at`] reads them), each with whether the value it came from
+    /// is marked `primary`.
+    fn read_marked<'v>(&self, resource: &'v Value) -> Vec<(&'v Value, bool)> {
+        let Some(root) = resource.as_object() else {
+            return Vec::new();
+        };
+        let container = match &self.urn {
+            None => Some(root),
+            Some(u) => get_ci(root, u).and_then(Value::as_object),
+        };
+        let Some(top) = container.and_then(|c| get_ci(c, &self.name)) else {
+            return Vec::new();
+        };
+        let pick = |el: &'v Value| -> Option<(&'v Value, bool)> {
+            let primary = |m: &Map<String, Value>| get_ci(m, "primary") == Some(&Value::Bool(true));
+            match (self.sub.as_deref(), el) {
+                (Some(s), Value::Object(m)) => get_ci(m, s).map(|v| (v, primary(m))),
+                (None, Value::Object(m)) => get_ci(m, "value").map(|v| (v, primary(m))),
+                (None, v) => Some((v, false)),
+                (Some(_), _) => None,
+            }
+        };
+        let selected = |el: &Value| match (&self.select, el) {
+            (None, _) => true,
+            (Some((k, text)), Value::Object(m)) => selects(m, k, text),
+            (Some(_), _) => false,
+        };
+        let picked: Vec<(&Value, bool)> = match top {
+            Value::Array(items) => items
+                .iter()
+                .filter(|el| selected(el))
+                .filter_map(pick)
+                .collect(),
+            Value::Null => Vec::new(),
+            single if self.select.is_none() => pick(single).into_iter().collect(),
+            _ => Vec::new(),
+        };
+        picked.into_iter().filter(|(v, _)| !v.is_null()).collect()
     }
 
     /// Writes values at this place in a SCIM resource; `top` is the attribute's definition.
@@ -130,16 +178,23 @@ impl ScimSide {
                 *arr = Value::Array(Vec::new());
             }
             if let Some(items) = arr.as_array_mut() {
-                let pos = items.iter().position(|el| {
-                    el.get(k.as_str())
-                        .and_then(Value::as_str)
-                        .is_some_and(|s| s.eq_ignore_ascii_case(v))
-                });
+                let pos = items
+                    .iter()
+                    .position(|el| el.as_object().is_some_and(|m| selects(m, k, v)));
                 let idx = match pos {
                     Some(i) => i,
                     None => {
                         let mut m = Map::new();
-                        m.insert(k.clone(), Value::String(v.clone()));
+                        // `roles[primary eq "True"]`: a boolean selector is written as one.
+                        let boolean = top
+                            .sub_attribute(k)
+                            .is_some_and(|d| d.attr_type == AttrType::Boolean);
+                        let selector = if boolean {
+                            Value::Bool(v.eq_ignore_ascii_case("true"))
+                        } else {
+                            Value::String(v.clone())
+                        };
+                        m.insert(k.clone(), selector);
                         items.push(Value::Object(m));
                         items.len() - 1
                     }

@@ -6,6 +6,13 @@ use schemas::schema::AttrType;
 
 use super::{Binding, ConnectorSide};
 
+/// Whether the field's values are stored in a form whose text differs from the filter
+/// literal's (a boolean kept as 1/0 in an integer column): such a term is evaluated on the
+/// rendered resource instead of being looked up.
+fn stored_differently(f: &super::Field) -> bool {
+    f.value_type == AttrType::Boolean && f.kind != connector_core::AttrKind::Boolean
+}
+
 /// What a filter term looks up in the connector space.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FilterTarget {
@@ -40,7 +47,8 @@ impl Binding {
             (same_urn
                 && f.scim.select.is_none()
                 && sub_ok
-                && f.scim.name.eq_ignore_ascii_case(name))
+                && f.scim.name.eq_ignore_ascii_case(name)
+                && !stored_differently(f))
             .then(|| match &f.connector {
                 ConnectorSide::Attribute(a) => FilterTarget::Attribute(a.clone()),
                 ConnectorSide::Dn => FilterTarget::Dn,

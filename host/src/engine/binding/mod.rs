@@ -8,6 +8,12 @@
 //!   `emails[type eq "work"].value`, `urn:…:enterprise:2.0:User:manager`, `members`) to connector
 //!   attributes.
 //!
+//! **The advertised schema is the binding** (DESIGN §3): `advertise` derives from the fields
+//! the schema `/Schemas` shows (exactly what is mapped, with `required`, `mutability`,
+//! `returned`, `uniqueness` from the target and the map) and the schema requests are read
+//! with, and `accept` refuses anything a write carries outside it (or drops what the
+//! configuration says to ignore), so nothing a client sends is lost silently.
+//!
 //! This module holds the binding's types and what both modes share (the `active` rule).
 //! `fields` reads and writes a binding's fields in SCIM JSON (values converted by
 //! [`super::values`]); `filter` finds which connector attribute a filter term looks up.
@@ -15,16 +21,22 @@
 //! In both modes the SCIM `id` is the connector anchor, so later requests survive a rename of
 //! the matching attribute, as in Microsoft's host.
 
+mod accept;
+mod advertise;
 mod ecma2host;
 mod fields;
 mod filter;
 mod scim;
 
-use connector_core::{AttrKind, AttrValue, Attributes, DnStyle, ObjectTypeSchema};
-use schemas::schema::{AttrType, AttributeDef, ResourceSchema};
+use connector_core::{
+    AttrKind, AttrValue, AttributeSchema, Attributes, Capabilities, Direction, DnStyle,
+    ObjectTypeSchema,
+};
+use schemas::schema::{AttrType, AttributeDef, Mutability, ResourceSchema, Returned, Uniqueness};
 
 use crate::config::{DisableAction, SimpleAction};
 
+pub use accept::{Accepted, IgnoreRule, PathVerdict};
 pub use filter::FilterTarget;
 
 /// The SCIM name of the DN pseudo-attribute in the ECMA2Host schema.
@@ -76,12 +88,43 @@ pub struct Field {
     pub kind: AttrKind,
     /// Whether the connector attribute holds several values.
     pub multi_valued: bool,
-    /// The SCIM definition of the top-level attribute.
+    /// The SCIM definition of the top-level attribute (as the protocol defines it).
     pub top: AttributeDef,
     /// The SCIM type of the value itself (the sub-attribute's, or the top-level one's).
     pub value_type: AttrType,
     /// Whether values compare case-sensitively.
     pub case_exact: bool,
+    /// How the value behaves at this binding, from the target and the map (what `/Schemas`
+    /// advertises for it).
+    pub traits: Traits,
+}
+
+/// The characteristics of one mapped value that come from the target rather than the protocol:
+/// an import-only column is `readOnly`, an export-only one (a password) `writeOnly` and never
+/// returned, a NOT NULL column `required`, a value the host keeps unique `server`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Traits {
+    pub mutability: Mutability,
+    pub returned: Returned,
+    pub required: bool,
+    pub uniqueness: Uniqueness,
+}
+
+impl Field {
+    /// The sub-attribute this field's value is: the mapped one, or `value` of a complex
+    /// attribute mapped as a whole (`manager`, `members`, `roles`); `None` for a simple one.
+    pub fn value_sub(&self) -> Option<&str> {
+        match &self.scim.sub {
+            Some(s) => Some(s.as_str()),
+            None if self.top.attr_type == AttrType::Complex => Some("value"),
+            None => None,
+        }
+    }
+
+    /// Whether the connector attribute is `name`.
+    fn is_attribute(&self, name: &str) -> bool {
+        matches!(&self.connector, ConnectorSide::Attribute(a) if a == name)
+    }
 }
 
 /// How `active` is represented at the target.
@@ -105,7 +148,15 @@ pub enum ActiveRule {
 #[derive(Debug, Clone)]
 pub struct Binding {
     pub kind: ResourceKind,
+    /// The advertised schema: exactly what this binding holds, as `/Schemas` and
+    /// `/ResourceTypes` show it. Reads (filters, projections) use it.
     pub schema: ResourceSchema,
+    /// The schema requests are read with: the advertised one plus the rest of the protocol's
+    /// schema (so that a write naming a protocol attribute this binding does not hold is
+    /// refused by [`Binding::accept`] with a message naming it, or dropped when ignored).
+    pub input: ResourceSchema,
+    /// The attributes a write may carry without the binding holding them (`ignore`).
+    pub ignore: Vec<IgnoreRule>,
     pub object_type: String,
     pub anchor_attribute: String,
     pub dn_style: DnStyle,
@@ -135,10 +186,16 @@ impl Binding {
 
     /// Whether connector attribute `name` holds references.
     pub fn is_reference(&self, name: &str) -> bool {
-        self.fields.iter().any(|f| {
-            f.kind == AttrKind::Reference
-                && matches!(&f.connector, ConnectorSide::Attribute(a) if a == name)
-        })
+        self.fields
+            .iter()
+            .any(|f| f.kind == AttrKind::Reference && f.is_attribute(name))
+    }
+
+    /// Whether connector attribute `name` holds several values at the target.
+    pub fn is_multi_valued(&self, name: &str) -> bool {
+        self.fields
+            .iter()
+            .any(|f| f.multi_valued && f.is_attribute(name))
     }
 
     /// The connector attributes this binding writes.
@@ -206,6 +263,45 @@ fn active_rule(disable: &DisableAction, ot: &ObjectTypeSchema) -> Result<ActiveR
         }
         _ => ActiveRule::Ignore,
     })
+}
+
+/// The traits of a field that maps connector attribute `a` of `ot` to a value the protocol
+/// defines as `value_def`: the target decides mutability (import-only → `readOnly`,
+/// export-only or secret → `writeOnly` and never returned, the anchor → `immutable`, or
+/// `readOnly` when the target assigns it) and adds `required` (NOT NULL, LDAP MUST, an anchor
+/// the host is given) to the protocol's; the anchor is unique.
+fn traits_of(
+    value_def: &AttributeDef,
+    a: &AttributeSchema,
+    ot: &ObjectTypeSchema,
+    caps: &Capabilities,
+) -> Traits {
+    let anchor = a.name.eq_ignore_ascii_case(&ot.anchor_attribute);
+    let assigned = anchor && caps.anchor_assigned_by_target;
+    let mutability = match a.direction {
+        _ if a.kind == AttrKind::Secret => Mutability::WriteOnly,
+        Direction::Import => Mutability::ReadOnly,
+        Direction::Export => Mutability::WriteOnly,
+        Direction::ImportExport if assigned => Mutability::ReadOnly,
+        Direction::ImportExport if anchor => Mutability::Immutable,
+        Direction::ImportExport => value_def.mutability,
+    };
+    let returned = if mutability == Mutability::WriteOnly {
+        Returned::Never
+    } else {
+        value_def.returned
+    };
+    Traits {
+        mutability,
+        returned,
+        required: mutability != Mutability::ReadOnly
+            && (value_def.required || a.required || (anchor && !assigned)),
+        uniqueness: if anchor {
+            Uniqueness::Server
+        } else {
+            value_def.uniqueness
+        },
+    }
 }
 
 /// Whether values of `kind` can be indexed for lookups (not binary blobs, never secrets).

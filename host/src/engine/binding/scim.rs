@@ -4,28 +4,31 @@
 
 use std::collections::BTreeMap;
 
-use connector_core::{AttrKind, ObjectTypeSchema};
+use connector_core::{AttrKind, Capabilities, ObjectTypeSchema};
 use schemas::filter::{CompareOp, Filter, Literal};
 use schemas::path::PatchPath;
 use schemas::schema::{
-    AttributeDef, ResourceSchema, Uniqueness, group_resource_schema, user_resource_schema,
+    AttrType, AttributeDef, ENTERPRISE_USER_SCHEMA_URN, ResourceSchema, Uniqueness,
+    group_resource_schema, user_resource_schema,
 };
 
 use super::{
-    ActiveRule, Binding, ConnectorSide, Field, ResourceKind, ScimSide, active_rule, indexable,
-    list_names, secret_attributes,
+    ActiveRule, Binding, ConnectorSide, Field, ResourceKind, ScimSide, accept, active_rule,
+    advertise, indexable, list_names, secret_attributes, traits_of,
 };
 use crate::config::{DisableAction, ResourceMapConfig};
 
 impl Binding {
-    /// The standard-schema binding of `kind` onto `ot` through the configured map.
+    /// The standard-schema binding of `kind` onto `ot` through the configured map, on a
+    /// target with `caps`.
     pub fn scim(
         kind: ResourceKind,
         ot: &ObjectTypeSchema,
         cfg: &ResourceMapConfig,
         disable: &DisableAction,
+        caps: &Capabilities,
     ) -> Result<Binding, String> {
-        let schema = match kind {
+        let protocol = match kind {
             ResourceKind::User => user_resource_schema(true),
             ResourceKind::Group => group_resource_schema(),
         };
@@ -55,8 +58,8 @@ impl Binding {
                     list_names(ot)
                 )
             })?;
-            let side =
-                parse_scim_side(path, &schema).map_err(|e| format!("{section}: {path:?}: {e}"))?;
+            let side = parse_scim_side(path, &protocol)
+                .map_err(|e| format!("{section}: {path:?}: {e}"))?;
             if side.urn.is_none() && side.name.eq_ignore_ascii_case("id") {
                 return Err(format!(
                     "{section}: id cannot be mapped; the SCIM id is always the anchor"
@@ -80,32 +83,58 @@ impl Binding {
                     )
                 });
             }
-            let top = schema
+            let top = protocol
                 .attribute(side.urn.as_deref(), &side.name)
                 .cloned()
                 .or_else(|| schemas::schema::common_attribute(&side.name))
                 .ok_or_else(|| format!("{section}: {path:?} is not a SCIM attribute"))?;
             let value_def = match &side.sub {
                 Some(s) => top.sub_attribute(s).cloned().unwrap_or_else(|| top.clone()),
+                None if top.attr_type == AttrType::Complex => {
+                    top.sub_attribute("value").cloned().ok_or_else(|| {
+                        format!(
+                            "{section}: {path:?} is complex: map its sub-attributes ({})",
+                            top.sub_attributes
+                                .iter()
+                                .map(|s| format!("{}.{}", top.name, s.name))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    })?
+                }
                 None => top.clone(),
             };
             let case_exact = value_def.case_exact;
-            if top.uniqueness != Uniqueness::None
-                || (kind == ResourceKind::Group && side.name == "displayName")
+            let mut traits = traits_of(&value_def, a, ot, caps);
+            if kind == ResourceKind::Group && side.urn.is_none() && side.name == "displayName" {
+                traits.uniqueness = Uniqueness::Server;
+            }
+            if traits.uniqueness != Uniqueness::None
+                && !a.name.eq_ignore_ascii_case(&ot.anchor_attribute)
             {
                 unique.push(a.name.clone());
             }
             if !a.multi_valued && indexable(a.kind) {
                 indexed.insert(a.name.clone(), case_exact);
             }
+            // A manager or a member is the id of another object: the engine resolves it
+            // through the connector space even where the column is plain text.
+            let kind_of_value = if names_an_object(&side, kind)
+                && matches!(a.kind, AttrKind::String | AttrKind::Integer)
+            {
+                AttrKind::Reference
+            } else {
+                a.kind
+            };
             fields.push(Field {
                 scim: side,
                 connector: ConnectorSide::Attribute(a.name.clone()),
-                kind: a.kind,
+                kind: kind_of_value,
                 multi_valued: a.multi_valued,
                 value_type: value_def.attr_type,
                 case_exact,
                 top,
+                traits,
             });
         }
         for n in &cfg.match_attributes {
@@ -127,9 +156,18 @@ impl Binding {
         } else {
             active_rule(disable, ot)?
         };
+        let always: &[&str] = if kind == ResourceKind::User {
+            &["active"]
+        } else {
+            &[]
+        };
+        let (schema, input) = advertise::schemas(&protocol, &fields, always);
+        let ignore = accept::ignore_rules(&cfg.ignore, &input, &fields, section_of(kind))?;
         Ok(Binding {
             kind,
             schema,
+            input,
+            ignore,
             object_type: ot.name.clone(),
             anchor_attribute: ot.anchor_attribute.clone(),
             dn_style: ot.dn_style,
@@ -139,6 +177,30 @@ impl Binding {
             indexed: indexed.into_iter().collect(),
             secrets: secret_attributes(ot),
         })
+    }
+}
+
+/// `users` or `groups`, the configuration table of `kind`.
+fn section_of(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::User => "users",
+        ResourceKind::Group => "groups",
+    }
+}
+
+/// Whether the SCIM attribute at `side` holds the id of another object: the enterprise
+/// `manager` of a user, the `members` of a group.
+fn names_an_object(side: &ScimSide, kind: ResourceKind) -> bool {
+    match (kind, side.urn.as_deref()) {
+        (ResourceKind::User, Some(u)) => {
+            u.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA_URN)
+                && side.name == "manager"
+                && side.sub.as_deref().is_none_or(|s| s == "value")
+        }
+        (ResourceKind::Group, None) => {
+            side.name == "members" && side.sub.as_deref().is_none_or(|s| s == "value")
+        }
+        _ => false,
     }
 }
 
