@@ -262,8 +262,7 @@ fn connector_config(db: &Database, mode: Mode, c: &ConnectorSpec) -> String {
     ));
     if mode == Mode::Scim {
         out.push_str(concat!(
-            // Entra sends name.formatted, which no column holds: accepted and dropped.
-            "[connector.users]\nobject_type = \"User\"\nignore = [\"name.formatted\"]\n[connector.users.map]\n",
+            "[connector.users]\nobject_type = \"User\"\n[connector.users.map]\n",
             "userName = \"UserName\"\nexternalId = \"ExternalId\"\n",
             "\"name.givenName\" = \"FirstName\"\n\"name.familyName\" = \"LastName\"\n",
             "displayName = \"DisplayName\"\n'emails[type eq \"work\"].value' = \"Email\"\n",

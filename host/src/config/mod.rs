@@ -275,9 +275,11 @@ pub struct ResourceMapConfig {
     /// (one warning per attribute, and the metric `connector_host_ignored_attributes_total`).
     /// SCIM paths of the protocol's schema, e.g. `"name.formatted"`, `"roles"`,
     /// `"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter"`. Anything
-    /// else outside the advertised schema is refused with 400.
+    /// else outside the advertised schema is refused with 400. Default (absent): what Entra's
+    /// standard requests carry that a map may not hold — users `externalId` and
+    /// `name.formatted`, groups `externalId` — unless mapped; `ignore = []` refuses them too.
     #[serde(default)]
-    pub ignore: Vec<String>,
+    pub ignore: Option<Vec<String>>,
 }
 
 /// `[connector.deprovision]`: what disable and delete do, as in the ECMA host's wizard.

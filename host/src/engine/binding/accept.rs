@@ -6,8 +6,9 @@
 //! no value at all (`null`, `""`, `[]`, `primary: false`). Besides:
 //! - `schemas`, `id` and `meta` (read-only; ignored as RFC 7643 §7 says), and a user's
 //!   `active`, which the deprovisioning rule handles (`[connector.deprovision] disable`);
-//! - `primary: true` on a value feeding a single-valued target: it says which value the target
-//!   keeps when several are sent (see `fields`);
+//! - `primary` on a value the map holds: it says which value a single-valued target keeps when
+//!   several are sent (see `fields`), and is not kept otherwise (Entra marks its one work
+//!   e-mail primary, whatever the target);
 //! - `$ref`, `type` and `display` next to the `value` of a reference (`members`, `manager`):
 //!   they describe the object the id names, which the host knows from the id.
 //!
@@ -85,15 +86,40 @@ pub enum PathVerdict {
     Ignored(Accepted),
 }
 
+/// What a map need not hold although Entra's standard requests carry it (its default
+/// attribute mappings, `reference/entra-ecma.md` D.2 and D.8): ignored unless mapped, or unless
+/// the configuration gives its own `ignore` list.
+fn entra_defaults(kind: ResourceKind) -> &'static [&'static str] {
+    match kind {
+        ResourceKind::User => &["externalId", "name.formatted"],
+        ResourceKind::Group => &["externalId"],
+    }
+}
+
 /// Reads the `ignore` entries of `[connector.<section>]`: SCIM attribute paths (`roles`,
 /// `name.formatted`, `urn:…:enterprise:2.0:User:costCenter`) the protocol defines and no field
-/// maps as a whole.
+/// maps as a whole. Without a configured list, [`entra_defaults`] not mapped.
 pub(super) fn ignore_rules(
-    entries: &[String],
+    configured: Option<&[String]>,
+    kind: ResourceKind,
     input: &ResourceSchema,
     fields: &[Field],
-    section: &str,
 ) -> Result<Vec<IgnoreRule>, String> {
+    let section = match kind {
+        ResourceKind::User => "users",
+        ResourceKind::Group => "groups",
+    };
+    let defaults: Vec<String>;
+    let entries = match configured {
+        Some(list) => list,
+        None => {
+            defaults = entra_defaults(kind)
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect();
+            &defaults
+        }
+    };
     let mut out = Vec::new();
     for entry in entries {
         let bad = |why: String| format!("{section}.ignore: {entry:?} {why}");
@@ -130,6 +156,9 @@ pub(super) fn ignore_rules(
                 }
         });
         if let Some(f) = mapped {
+            if configured.is_none() {
+                continue;
+            }
             return Err(bad(format!(
                 "is mapped (as {}); an attribute is either mapped or ignored",
                 f.scim
@@ -403,8 +432,7 @@ impl Binding {
 }
 
 /// Whether one of `fields` (those taking a value) holds its sub-attribute `sub`: the mapped
-/// value, the selecting sub-attribute, `primary` choosing for a single-valued target, or what
-/// describes a reference.
+/// value, the selecting sub-attribute, `primary`, or what describes a reference.
 fn holds_sub(fields: &[&Field], sub: &str) -> bool {
     fields.iter().any(|f| {
         f.value_sub().is_some_and(|s| s.eq_ignore_ascii_case(sub))
@@ -412,7 +440,7 @@ fn holds_sub(fields: &[&Field], sub: &str) -> bool {
                 .select
                 .as_ref()
                 .is_some_and(|(k, _)| k.eq_ignore_ascii_case(sub))
-            || (sub.eq_ignore_ascii_case("primary") && !f.multi_valued)
+            || sub.eq_ignore_ascii_case("primary")
             || (describes_reference(sub)
                 && f.kind == AttrKind::Reference
                 && f.value_sub() == Some("value"))

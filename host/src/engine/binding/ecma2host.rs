@@ -90,7 +90,8 @@ impl Binding {
         }
         let (schema, input) =
             advertise::schemas(&ecma2host_resource_schema(&defs), &fields, &["active"]);
-        let ignore = accept::ignore_rules(&cfg.ignore, &input, &fields, "users")?;
+        let ignore =
+            accept::ignore_rules(cfg.ignore.as_deref(), ResourceKind::User, &input, &fields)?;
         let indexed = if cfg.match_attributes.is_empty() {
             ot.attributes
                 .iter()

@@ -162,7 +162,7 @@ impl Binding {
             &[]
         };
         let (schema, input) = advertise::schemas(&protocol, &fields, always);
-        let ignore = accept::ignore_rules(&cfg.ignore, &input, &fields, section_of(kind))?;
+        let ignore = accept::ignore_rules(cfg.ignore.as_deref(), kind, &input, &fields)?;
         Ok(Binding {
             kind,
             schema,
@@ -177,14 +177,6 @@ impl Binding {
             indexed: indexed.into_iter().collect(),
             secrets: secret_attributes(ot),
         })
-    }
-}
-
-/// `users` or `groups`, the configuration table of `kind`.
-fn section_of(kind: ResourceKind) -> &'static str {
-    match kind {
-        ResourceKind::User => "users",
-        ResourceKind::Group => "groups",
     }
 }
 

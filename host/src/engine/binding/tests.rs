@@ -202,7 +202,7 @@ fn scim_binding_with(
     for (k, v) in map {
         cfg.map.insert((*k).into(), (*v).into());
     }
-    cfg.ignore = ignore.iter().map(|s| (*s).to_owned()).collect();
+    cfg.ignore = Some(ignore.iter().map(|s| (*s).to_owned()).collect());
     Binding::scim(ResourceKind::User, ot, &cfg, &DisableAction::Default, caps)
 }
 
@@ -376,18 +376,34 @@ fn accepted(b: &Binding, body: Value) -> Vec<String> {
 }
 
 /// A write carrying what the binding does not hold is refused naming it; what carries no
-/// value, what selects a mapped value and what the protocol handles is accepted.
+/// value, what selects a mapped value and what the protocol handles is accepted. Without an
+/// `ignore` list, what Entra's standard payload carries (`externalId`, `name.formatted`) is
+/// ignored; `ignore = []` refuses it too.
 #[test]
 fn writes_carry_only_what_is_held() {
     let b = scim_binding();
     let entra = json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
+        "schemas": ["urn:ietf:params:scim:core:2.0:User", ENTERPRISE],
         "userName": "ada", "active": true, "meta": {"resourceType": "User"}, "roles": [],
-        "nickName": null, "name": {"givenName": "Ada", "familyName": ""},
+        "externalId": "ada", "nickName": null,
+        "name": {"givenName": "Ada", "familyName": "", "formatted": "Ada Lovelace"},
         "emails": [{"primary": true, "type": "work", "value": "a@x"}],
         ENTERPRISE: {"department": "R&D", "manager": [{"$ref": "https://h/Users/7", "value": "7"}]}
     });
-    assert_eq!(accepted(&b, entra), Vec::<String>::new());
+    let mut ignored = accepted(&b, entra);
+    ignored.sort();
+    assert_eq!(ignored, ["externalId", "name.formatted"]);
+    let mut map: Vec<(String, String)> = [
+        ("userName", "UserName"),
+        ("name.givenName", "GivenName"),
+        ("emails[type eq \"work\"].value", "Mail"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    map.push((format!("{ENTERPRISE}:department"), "Dept".into()));
+    let map: Vec<(&str, &str)> = map.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let strict = scim_binding_with(&map, &[], &users_table(), &Capabilities::default()).unwrap();
     for (body, named) in [
         (json!({"userName": "a", "nickName": "Al"}), "nickName"),
         (
@@ -412,10 +428,24 @@ fn writes_carry_only_what_is_held() {
             "roles.value",
         ),
     ] {
-        let detail = refusal(&b, body.clone());
+        let detail = refusal(&strict, body.clone());
         assert!(detail.starts_with(named), "{body}: {detail}");
         assert!(detail.contains("[connector.users] ignore"), "{detail}");
     }
+    // The defaults yield to a mapping.
+    let mut cfg = ResourceMapConfig::default();
+    cfg.map.insert("userName".into(), "UserName".into());
+    cfg.map.insert("externalId".into(), "Mail".into());
+    let mapped = Binding::scim(
+        ResourceKind::User,
+        &users_table(),
+        &cfg,
+        &DisableAction::Default,
+        &Capabilities::default(),
+    )
+    .unwrap();
+    let labels: Vec<&str> = mapped.ignore.iter().map(|r| r.label.as_str()).collect();
+    assert_eq!(labels, ["name.formatted"]);
 }
 
 /// `ignore` accepts and drops what it names, reporting each entry once per write.
