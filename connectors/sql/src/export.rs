@@ -434,6 +434,15 @@ fn add(
             )));
         }
     };
+    // A generated DN follows from the anchor: another one could not be kept, so it is refused
+    // rather than replaced.
+    if let (Some(given), Some(generated)) = (dn, obj.auto_dn(anchor.as_str()))
+        && !given.eq_ignore_ascii_case(&generated)
+    {
+        return Err(ConnectorError::rejected(format!(
+            "the DN is generated from the anchor ({generated}); {given:?} cannot be kept"
+        )));
+    }
     let mut names = vec![anchor_col.quoted.clone()];
     let mut params = vec![param(
         &anchor_col.name,

@@ -244,6 +244,26 @@ fn dns_are_generated_or_read_from_a_column(target: Target) {
         Some("CN=u0001,OBJECT=USER")
     );
 
+    // A generated DN follows from the anchor: an add naming another DN is refused, not
+    // silently given the generated one; the generated one itself is fine.
+    let with_dn = |anchor: &str, dn: &str| Change::Add {
+        object_type: "User".into(),
+        anchor: Some(Anchor(anchor.into())),
+        dn: Some(dn.into()),
+        attributes: user_sample(2),
+    };
+    let err = c
+        .export(&with_dn("u0002", "CN=Someone Else,OU=People"), soon())
+        .unwrap_err();
+    assert!(matches!(err, ConnectorError::Rejected { .. }), "{err:?}");
+    assert!(err.detail().contains("CN=u0002,OBJECT=USER"), "{err}");
+    assert!(
+        !import(&c, "User", 10).contains_key("u0002"),
+        "nothing written"
+    );
+    c.export(&with_dn("u0002", "cn=u0002,object=user"), soon())
+        .unwrap();
+
     let out = c
         .export(
             &Change::Add {
@@ -291,6 +311,21 @@ fn typed_setup(db: &Db) -> SqlConnector {
         );
     }
     db.connector(vec![o])
+}
+
+/// A NOT NULL column without a default is required; a nullable one, or one with a default, is
+/// not (the host advertises `required` from this).
+fn not_null_columns_are_required(target: Target) {
+    let db = Db::new(target);
+    db.exec(r#"CREATE TABLE "Req" ("id" VARCHAR(16) NOT NULL PRIMARY KEY, "must" VARCHAR(16) NOT NULL, "may" VARCHAR(16), "dflt" VARCHAR(16) DEFAULT 'x' NOT NULL)"#);
+    let c = db.connector(vec![ObjectConfig::new("Thing", "Req", "id")]);
+    let schema = c.schema(soon()).unwrap();
+    let t = schema.object_type("Thing").unwrap();
+    let required = |n: &str| t.attribute(n).unwrap().required;
+    assert!(required("id"));
+    assert!(required("must"), "NOT NULL without a default");
+    assert!(!required("may"));
+    assert!(!required("dflt"), "NOT NULL with a default");
 }
 
 fn types_are_discovered_and_converted(target: Target) {
@@ -676,6 +711,7 @@ macro_rules! all_tests {
                 shared_attribute_table,
                 dns_are_generated_or_read_from_a_column,
                 types_are_discovered_and_converted,
+                not_null_columns_are_required,
                 awkward_identifiers_are_quoted,
                 injection_attempts_land_verbatim,
                 driver_errors_are_classified,

@@ -552,6 +552,37 @@ impl OdbcSession<'_> {
         Ok(stmt)
     }
 
+    /// SQLite's ODBC driver reports every column nullable; its own `table_info` says which are
+    /// NOT NULL (and without a default), as the built-in backend reads it. Best effort.
+    fn refine_from_sqlite_pragma(&mut self, table: &str, cols: &mut [ColumnInfo]) {
+        let (schema, name) = match table.rsplit_once('.') {
+            Some((s, n)) => (s.to_owned(), n.to_owned()),
+            None => ("main".to_owned(), table.to_owned()),
+        };
+        let sql = "SELECT name, \"notnull\", dflt_value FROM pragma_table_info(?, ?)";
+        let kinds = [AttrKind::String, AttrKind::Integer, AttrKind::String];
+        let params = [Value::Text(name), Value::Text(schema)];
+        let Ok(rows) = self.query(sql, &params, &kinds) else {
+            return;
+        };
+        for row in rows {
+            let (Some(Value::Text(col)), Some(not_null), Some(default)) =
+                (row.first(), row.get(1), row.get(2))
+            else {
+                continue;
+            };
+            let not_null = match not_null {
+                Value::Int(i) => *i != 0,
+                Value::Text(t) => t.trim() == "1",
+                _ => false,
+            };
+            let has_default = !matches!(default, Value::Null(_));
+            if let Some(c) = cols.iter_mut().find(|c| &c.name == col) {
+                c.required = not_null && !has_default;
+            }
+        }
+    }
+
     /// Refines discovered columns from the catalog: declared type names (PostgreSQL booleans
     /// are described as text by psqlodbc) and defaults. Best effort.
     fn refine_from_catalog(&mut self, table: &str, cols: &mut [ColumnInfo]) {
@@ -692,6 +723,9 @@ impl Session for OdbcSession<'_> {
         match described {
             Ok(mut cols) => {
                 self.refine_from_catalog(table, &mut cols);
+                if self.dialect == Dialect::Sqlite {
+                    self.refine_from_sqlite_pragma(table, &mut cols);
+                }
                 Ok(Some(cols))
             }
             Err(e) => {
