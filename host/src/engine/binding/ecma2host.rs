@@ -9,8 +9,8 @@ use schemas::schema::{
 };
 
 use super::{
-    Binding, ConnectorSide, DN_ATTRIBUTE, Field, ResourceKind, ScimSide, Traits, accept,
-    active_rule, advertise, indexable, list_names, secret_attributes, traits_of,
+    ActiveRule, Binding, ConnectorSide, DN_ATTRIBUTE, Field, ResourceKind, ScimSide, Traits,
+    accept, active_rule, advertise, indexable, list_names, secret_attributes, traits_of,
 };
 use crate::config::{DisableAction, ResourceMapConfig};
 
@@ -37,13 +37,20 @@ impl Binding {
                 })
                 .collect::<Result<_, _>>()?,
         };
+        let active = active_rule(disable, ot)?;
         let mut defs = Vec::new();
         let mut fields = Vec::new();
         for a in exposed {
             let plain = AttributeDef::new(a.name.clone(), kind_to_scim(a.kind))
                 .with_multi_valued(a.multi_valued)
                 .with_case_exact(a.case_exact);
-            let traits = traits_of(&plain, a, ot, caps);
+            let mut traits = traits_of(&plain, a, ot, caps);
+            // The attribute `active` sets (`disable = { set = … }`) is written through `active`.
+            if matches!(&active, ActiveRule::SetAttribute { attribute, .. } if attribute == &a.name)
+            {
+                traits.mutability = Mutability::ReadOnly;
+                traits.required = false;
+            }
             let def = plain
                 .with_mutability(traits.mutability)
                 .with_returned(traits.returned)
@@ -112,7 +119,6 @@ impl Binding {
                 })
                 .collect::<Result<_, _>>()?
         };
-        let active = active_rule(disable, ot)?;
         Ok(Binding {
             kind: ResourceKind::User,
             schema,
