@@ -633,3 +633,33 @@ fn active_on_an_integer_column() {
     };
     assert_eq!(b.filter_target(&path), None);
 }
+
+/// Entra's `SingleAppRoleAssignment` target, `roles[primary eq "True"].value`, on one column:
+/// the primary role is read, written back as a boolean selector, and advertised so.
+#[test]
+fn the_primary_role_maps_to_one_column() {
+    let b = scim_binding_with(
+        &[
+            ("userName", "UserName"),
+            ("roles[primary eq \"True\"].value", "Dept"),
+        ],
+        &["roles.type"],
+        &users_table(),
+        &Capabilities::default(),
+    )
+    .unwrap();
+    let body = json!({"userName": "a", "roles": [
+        {"primary": true, "type": "WindowsAzureActiveDirectoryRole", "value": "Admin"}]});
+    assert_eq!(accepted(&b, body.clone()), ["roles.type"]);
+    let (attrs, _) = b.extract(&body).unwrap();
+    assert_eq!(attrs["Dept"], vec![AttrValue::String("Admin".into())]);
+    let mut doc = Map::new();
+    b.render_into(&mut doc, &attrs, None, &|r| Some(r.to_owned()));
+    assert_eq!(doc["roles"], json!([{"primary": true, "value": "Admin"}]));
+    let roles = b.schema.core.attribute("roles").unwrap();
+    assert_eq!(names(&roles.sub_attributes), ["value", "primary"]);
+    assert_eq!(
+        b.accept_path("roles[primary eq \"True\"].value").unwrap(),
+        super::PathVerdict::Held
+    );
+}
