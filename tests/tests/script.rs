@@ -666,7 +666,8 @@ async fn script_failures_reach_the_scim_client_as_useful_errors() {
     let dir = tempfile::tempdir().unwrap();
     let mut faulty = Script::python("faulty", Mode::Ecma2host, "\"none\"", "\"delete\"");
     faulty.command = ("python3", misbehave(), vec![python_reference()]);
-    faulty.extra = "export_timeout = \"3s\"";
+    // Long enough for a good export on a loaded 2-core machine; the hang case waits it out.
+    faulty.extra = "export_timeout = \"8s\"";
     faulty.script_extra = "max_message_size = 65536";
     let mut host = TestHost::start(&host_config(&[&faulty]), dir)
         .await
