@@ -143,13 +143,21 @@ pub fn fingerprint_sha256(cert: &CertificateDer<'_>) -> String {
 /// # Errors
 /// [`CertError::EmptyChain`] or [`CertError::BadCertificate`].
 pub fn inspect(material: &TlsMaterial) -> Result<CertInfo, CertError> {
-    let source = "the TLS material";
     let leaf = material
         .chain
         .first()
         .ok_or_else(|| CertError::EmptyChain {
-            source_name: source.to_string(),
+            source_name: "the TLS material".to_string(),
         })?;
+    inspect_certificate(leaf)
+}
+
+/// Describes one certificate (e.g. the leaf a [`crate::ReloadableResolver`] serves now).
+///
+/// # Errors
+/// [`CertError::BadCertificate`].
+pub fn inspect_certificate(leaf: &CertificateDer<'_>) -> Result<CertInfo, CertError> {
+    let source = "the TLS material";
     let bad = |reason: String| CertError::BadCertificate {
         source_name: source.to_string(),
         index: 1,

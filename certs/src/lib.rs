@@ -32,7 +32,7 @@ pub use generate::{CERT_FILE_NAME, DEFAULT_VALIDITY_DAYS, KEY_FILE_NAME};
 pub use generate::{GeneratedCert, Provenance, ensure_self_signed, generate_self_signed};
 pub use inspect::{
     CertInfo, EXPIRY_WARNING_DAYS, KeyKind, PolicyWarning, check_policy, fingerprint_sha256,
-    inspect,
+    inspect, inspect_certificate,
 };
 pub use load::{load_pem, load_pfx};
 pub use resolver::{ReloadableResolver, server_config};

@@ -1,5 +1,5 @@
 //! The `connector-host` command line: `serve`, `demo`, `init`, `check-config`, `cert`, `token`,
-//! `connector test`, `import` and `space`. Start-up errors carry operator-level context
+//! `connector test`, `import`, `space` and `match`. Start-up errors carry operator-level context
 //! ("while reading …"); this is the only module that uses `anyhow`.
 
 use std::io::IsTerminal;
@@ -83,6 +83,27 @@ pub enum Command {
         #[command(subcommand)]
         action: SpaceAction,
     },
+    /// Before go-live: report which of the connector's accounts Entra will match to which of its
+    /// users, which users it will create, and which accounts it will leave alone or fail on.
+    /// Writes one CSV per list into the data directory (the console shows the last report).
+    Match(MatchArgs),
+}
+
+/// The arguments of `match`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct MatchArgs {
+    /// The connector whose accounts (the users in its connector space) are matched.
+    pub connector: String,
+    /// The Entra users: the CSV the Entra admin center downloads (Users > All users > Download
+    /// users), or Microsoft Graph `GET /users` pages saved as JSON, one file per page. Repeat for
+    /// several files.
+    #[arg(long, required = true)]
+    pub entra: Vec<PathBuf>,
+    /// A matching rule ENTRA_ATTRIBUTE=TARGET_ATTRIBUTE, e.g. userPrincipalName=UserName; the
+    /// target attribute as the connector names it (or its SCIM name). Repeat in the order of
+    /// the Entra app's matching precedence: the first rule that finds an account decides.
+    #[arg(long = "on", required = true)]
+    pub on: Vec<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -270,6 +291,183 @@ pub fn main() -> Result<()> {
             Ok(())
         }
         Command::Space { action } => space(&cli.config, action),
+        Command::Match(args) => {
+            let (config, connectors) = load(&cli.config)?;
+            init_logging(config.server.log_format);
+            let (dir, summary) = match_report(&config, &connectors, &args)?;
+            print_match_summary(&dir, &summary);
+            Ok(())
+        }
+    }
+}
+
+/// Makes the matching report of `args.connector` against an Entra export and keeps it as the
+/// connector's last report (in `<data_dir>/match/<connector>/`); returns that directory and the
+/// report's summary.
+pub fn match_report(
+    config: &Config,
+    connectors: &Connectors,
+    args: &MatchArgs,
+) -> Result<(PathBuf, crate::matching::Summary)> {
+    use crate::matching::{self, ReportWriter, Rule, TargetAccount};
+
+    let mut rules = args
+        .on
+        .iter()
+        .map(|r| Rule::parse(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let rt = runtime(config, connectors, &args.connector)?;
+    let binding = &rt.users;
+    let mut sides = Vec::new();
+    for rule in &mut rules {
+        let (side, case_exact) = match_target(binding, &rule.target)?;
+        rule.case_exact = case_exact;
+        sides.push(side);
+    }
+    let entra_attributes: Vec<String> = rules.iter().map(|r| r.entra.clone()).collect();
+    let users = matching::read_users(&args.entra, &entra_attributes)
+        .context("while reading the Entra export")?;
+    let dir = matching::store::report_dir(&config.data_dir(), &args.connector);
+    let mut writer = ReportWriter::create(
+        &dir,
+        &args.connector,
+        &args.entra,
+        &rules,
+        users.len() as u64,
+    )?;
+    let space = &rt.space;
+    let object_type = &binding.object_type;
+    matching::run(
+        &users,
+        &rules,
+        |visit| {
+            let mut after = None;
+            loop {
+                let page = space
+                    .scan(object_type, after.as_ref(), 1000)
+                    .map_err(|e| matching::MatchError::Target(e.to_string()))?;
+                let Some(last) = page.last() else {
+                    return Ok(());
+                };
+                after = Some(last.object.anchor.clone());
+                for s in &page {
+                    let values = sides
+                        .iter()
+                        .map(|side| match side {
+                            MatchTarget::Anchor => vec![s.object.anchor.to_string()],
+                            MatchTarget::Dn => s.object.dn.iter().cloned().collect(),
+                            MatchTarget::Attribute(a) => {
+                                s.object.values(a).iter().map(|v| v.to_text()).collect()
+                            }
+                        })
+                        .collect();
+                    visit(TargetAccount {
+                        anchor: s.object.anchor.to_string(),
+                        values,
+                    })?;
+                }
+            }
+        },
+        &mut writer,
+    )?;
+    let summary = writer.finish()?;
+    Ok((dir, summary))
+}
+
+/// Where a rule's target value is read from.
+enum MatchTarget {
+    Anchor,
+    Dn,
+    Attribute(String),
+}
+
+/// The connector attribute a rule's target names (as the connector spells it, or as its SCIM
+/// attribute), and whether its values compare case-sensitively.
+fn match_target(
+    binding: &crate::engine::binding::Binding,
+    name: &str,
+) -> Result<(MatchTarget, bool)> {
+    use crate::engine::binding::{ConnectorSide, FilterTarget};
+    let case_exact_of = |attribute: &str| {
+        binding
+            .fields
+            .iter()
+            .find(|f| matches!(&f.connector, ConnectorSide::Attribute(a) if a == attribute))
+            .map(|f| f.case_exact)
+            .or_else(|| {
+                binding
+                    .indexed
+                    .iter()
+                    .find(|(a, _)| a == attribute)
+                    .map(|(_, exact)| *exact)
+            })
+            .unwrap_or(false)
+    };
+    if name == binding.anchor_attribute {
+        return Ok((MatchTarget::Anchor, true));
+    }
+    if let Some(a) = binding
+        .mapped_attributes()
+        .find(|a| *a == name)
+        .or_else(|| {
+            binding
+                .mapped_attributes()
+                .find(|a| a.eq_ignore_ascii_case(name))
+        })
+    {
+        return Ok((MatchTarget::Attribute(a.to_owned()), case_exact_of(a)));
+    }
+    let (urn, rest) = match name.rsplit_once(':') {
+        Some((urn, rest)) if name.to_ascii_lowercase().starts_with("urn:") => {
+            (Some(urn.to_owned()), rest)
+        }
+        _ => (None, name),
+    };
+    let (top, sub) = match rest.split_once('.') {
+        Some((top, sub)) => (top, Some(sub.to_owned())),
+        None => (rest, None),
+    };
+    let path = schemas::filter::AttrPath {
+        urn,
+        name: top.to_owned(),
+        sub,
+    };
+    match binding.filter_target(&path) {
+        Some(FilterTarget::Anchor) => Ok((MatchTarget::Anchor, true)),
+        Some(FilterTarget::Dn) => Ok((MatchTarget::Dn, false)),
+        Some(FilterTarget::Attribute(a)) => {
+            let exact = case_exact_of(&a);
+            Ok((MatchTarget::Attribute(a), exact))
+        }
+        None => bail!(
+            "the connector has no attribute {name:?} to match on; it has: {}",
+            binding.mapped_attributes().collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+fn print_match_summary(dir: &Path, s: &crate::matching::Summary) {
+    use crate::matching::List;
+    println!(
+        "matching report of {}: {} Entra users, {} target accounts, rules {}",
+        s.connector,
+        s.entra_users,
+        s.target_accounts,
+        s.rules.join(", then ")
+    );
+    for list in List::ALL {
+        println!(
+            "  {:>8}  {}  ({})",
+            s.count(list),
+            list.title(),
+            dir.join(format!("{}.csv", list.name())).display()
+        );
+    }
+    if s.entra_users_failing > 0 {
+        println!(
+            "  {} Entra users match several target accounts; Entra will fail them",
+            s.entra_users_failing
+        );
     }
 }
 

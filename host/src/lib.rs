@@ -12,6 +12,10 @@
 //!   constructor); the only place that names a kind or a connector crate. The host loads its
 //!   configuration through [`registry::load`], which reads every connector's settings.
 //! - [`http`]: routing, authentication, request ids, SCIM responses and errors.
+//! - [`console`]: the operations console (HTML behind an admin session): connector states,
+//!   imports on demand, the connector space, run history, the last matching report.
+//! - [`matching`]: the matching report (which target accounts Entra will match to which of its
+//!   users), pure logic over an Entra export and the accounts it is handed.
 //! - [`engine`]: the SCIM ↔ connector binding (`engine::binding`, one module per schema mode),
 //!   the write path (create/PATCH/PUT/DELETE → one change → export → write-through), the read
 //!   path (lookups, filters, paging) and rendering (resources, their URLs and ETags).
@@ -24,8 +28,8 @@
 //! - [`tls`], [`telemetry`]: certificates, logs and metrics.
 //! - [`error`]: [`error::ApiError`], mapped to SCIM in exactly one place.
 //!
-//! Dependencies inside the host run one way: `cli` → `server` → `http`/`imports` → `engine` →
-//! `space`, with `config` and `telemetry` underneath; the engine knows no HTTP and no imports,
+//! Dependencies inside the host run one way: `cli` → `server` → `console` → `http`/`imports` →
+//! `engine` → `space`, with `config` and `telemetry` underneath (and `matching` beside them); the engine knows no HTTP and no imports,
 //! the space no SCIM, and only `registry` knows a connector crate.
 //!
 //! **Architecture invariant:** the host never touches a driver; connectors are
@@ -34,11 +38,13 @@
 mod assemble;
 pub mod cli;
 pub mod config;
+pub mod console;
 mod demo;
 pub mod engine;
 pub mod error;
 pub mod http;
 pub mod imports;
+pub mod matching;
 pub mod registry;
 pub mod server;
 pub mod space;

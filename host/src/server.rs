@@ -11,6 +11,7 @@ use crate::HostError;
 use crate::assemble::build_runtime;
 use crate::config::{Config, ConnectorConfig};
 use crate::http::{AppState, Slot};
+use crate::imports::ImportControl;
 use crate::registry::{self, Connectors};
 use crate::telemetry::Metrics;
 use crate::tls::TlsSource;
@@ -76,6 +77,7 @@ pub async fn serve(
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut slots = HashMap::new();
+    let mut controls = HashMap::new();
     let mut first_attempts = Vec::new();
     let config = Arc::new(config);
     let connectors = Arc::new(connectors);
@@ -85,6 +87,8 @@ pub async fn serve(
             runtime: RwLock::new(Err("starting".into())),
         });
         slots.insert(c.name.clone(), slot.clone());
+        let control = Arc::new(ImportControl::default());
+        controls.insert(c.name.clone(), control.clone());
         let (first_tx, first_rx) = tokio::sync::oneshot::channel();
         first_attempts.push(first_rx);
         tokio::spawn(bring_up(
@@ -92,6 +96,7 @@ pub async fn serve(
             c.clone(),
             connectors.clone(),
             slot,
+            control,
             metrics.clone(),
             stop_rx.clone(),
             first_tx,
@@ -108,7 +113,9 @@ pub async fn serve(
         metrics,
         max_body: config.server.max_body_bytes,
     });
-    let app = crate::http::router(state);
+    let console =
+        crate::console::Console::new(state.clone(), controls, resolver.clone(), config.data_dir());
+    let app = crate::http::router(state).merge(crate::console::router(console));
 
     let handle = axum_server::Handle::new();
     let shutdown_handle = handle.clone();
@@ -148,6 +155,7 @@ async fn bring_up(
     c: ConnectorConfig,
     connectors: Arc<Connectors>,
     slot: Arc<Slot>,
+    control: Arc<ImportControl>,
     metrics: Arc<Metrics>,
     stop: tokio::sync::watch::Receiver<bool>,
     first_attempt: tokio::sync::oneshot::Sender<()>,
@@ -175,11 +183,12 @@ async fn bring_up(
                 if let Some(tx) = first_attempt.take() {
                     let _ = tx.send(());
                 }
-                crate::imports::schedule(rt, stop, reimport).await;
+                crate::imports::schedule(rt, control, stop, reimport).await;
                 return;
             }
             Ok(Err(e)) => {
                 tracing::error!(connector = %c.name, error = %e, "connector cannot start; retrying in {}s", delay.as_secs());
+                control.start_failed(e.detail().to_owned(), e.is_retryable());
                 if let Ok(mut w) = slot.runtime.write() {
                     *w = Err(e.detail().to_owned());
                 }

@@ -5,6 +5,10 @@
 //! While a full import runs, exports keep going; the space's [`Journal`](crate::space::Journal)
 //! re-applies their write-throughs right after the import commits.
 
+mod control;
+
+pub use control::{Failure, ImportControl, ImportKind, RunningImport};
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -214,8 +218,10 @@ pub fn next_full_import_due(rt: &Runtime) -> Result<Option<OffsetDateTime>, Spac
 /// The background task that keeps a connector's space fresh: a full import now if the space
 /// never completed one, then one every `full_import_every`, and in between a delta import
 /// every `delta_import_every` where the connector supports it. Failures are retried sooner.
+/// An import requested through `control` runs next; `control` also shows the running one.
 pub async fn schedule(
     rt: Arc<Runtime>,
+    control: Arc<ImportControl>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
     mut import_now: bool,
 ) {
@@ -255,15 +261,31 @@ pub async fn schedule(
         };
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
+            _ = control.requested_now() => {}
             _ = shutdown.changed() => return,
         }
         import_now = false;
-        let task_rt = rt.clone();
-        let result = if run_delta {
-            tokio::task::spawn_blocking(move || delta_import(&task_rt)).await
+        let scheduled = if run_delta {
+            ImportKind::Delta
         } else {
-            tokio::task::spawn_blocking(move || full_import(&task_rt, &|_, _| {})).await
+            ImportKind::Full
         };
+        let kind = control.start(scheduled);
+        let task_rt = rt.clone();
+        let task_control = control.clone();
+        let result = tokio::task::spawn_blocking(move || match kind {
+            ImportKind::Delta => delta_import(&task_rt),
+            ImportKind::Full => full_import(&task_rt, &|t, n| task_control.progress(t, n)),
+        })
+        .await;
+        control.finish(match &result {
+            Ok(Ok(_)) => None,
+            Ok(Err(e)) => Some((
+                e.to_string(),
+                matches!(e, ImportError::Connector(c) if c.is_retryable()),
+            )),
+            Err(e) => Some((e.to_string(), false)),
+        });
         match result {
             Ok(Ok(_)) => rt.set_ready(),
             Ok(Err(ImportError::Connector(ConnectorError::ResyncRequired { detail }))) => {

@@ -13,6 +13,7 @@
 //! - `pending`: exports the target accepted but queued (approvals): what each waits for, and
 //!   how imports end them (confirmed, read back, rejected, expired).
 //! - `runs`: import run history.
+//! - `browse`: paged reads for the operations console (index lookups, pending exports).
 //! - `pool`: read-only connections for concurrent lookups.
 //!
 //! # Durability and concurrency
@@ -30,6 +31,7 @@
 //! **Architecture invariant:** nothing outside this module knows SQL or the file layout; the
 //! host sees `Space` and its value types only.
 
+mod browse;
 mod error;
 mod import;
 mod index;

@@ -176,4 +176,30 @@ impl Space {
             Ok(query_runs(conn, &sql, [object_type])?.into_iter().next())
         })
     }
+
+    /// `limit` runs after skipping the `offset` newest, newest first, and how many there are.
+    pub fn runs_page(&self, offset: u64, limit: u64) -> Result<(u64, Vec<RunRecord>), SpaceError> {
+        self.read(|conn| {
+            let total: i64 = conn
+                .prepare_cached("SELECT count(*) FROM runs")?
+                .query_row([], |row| row.get(0))?;
+            let sql = format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT ?1 OFFSET ?2");
+            let page = query_runs(conn, &sql, [to_i64(limit), to_i64(offset)])?;
+            Ok((u64::try_from(total).unwrap_or(0), page))
+        })
+    }
+
+    /// The latest run of `kind` (`full` or `delta`) of an object type, whatever its outcome
+    /// (running, succeeded or failed).
+    pub fn last_run(&self, object_type: &str, kind: &str) -> Result<Option<RunRecord>, SpaceError> {
+        self.read(|conn| {
+            let sql = format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE object_type = ?1 AND kind = ?2
+                 ORDER BY id DESC LIMIT 1"
+            );
+            Ok(query_runs(conn, &sql, [object_type, kind])?
+                .into_iter()
+                .next())
+        })
+    }
 }

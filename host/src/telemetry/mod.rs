@@ -5,7 +5,7 @@
 //! rates (tens per second) and even at our benchmark's tens of thousands, an uncontended mutex
 //! per request costs far less than the TLS record it rides in.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -45,6 +45,46 @@ struct State {
     space_objects: BTreeMap<(String, String), u64>,
     last_import: BTreeMap<String, (f64, bool)>,
     ignored: BTreeMap<(String, &'static str, String), u64>,
+    /// Per connector, exports by minute (newest last), for the console's "exports per minute".
+    export_minutes: BTreeMap<String, VecDeque<ExportMinute>>,
+}
+
+/// The exports of one connector in one minute, by outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExportMinute {
+    /// The minute, as Unix seconds of its start.
+    pub start: i64,
+    pub succeeded: u64,
+    pub failed: u64,
+}
+
+/// How many minutes of export counts are kept per connector.
+pub const EXPORT_MINUTES: usize = 60;
+
+impl State {
+    fn count_export_minute(&mut self, connector: &str, ok: bool, now: time::OffsetDateTime) {
+        let start = now.unix_timestamp().div_euclid(60) * 60;
+        let minutes = match self.export_minutes.get_mut(connector) {
+            Some(m) => m,
+            None => self.export_minutes.entry(connector.to_owned()).or_default(),
+        };
+        if minutes.back().is_none_or(|m| m.start < start) {
+            if minutes.len() >= EXPORT_MINUTES {
+                minutes.pop_front();
+            }
+            minutes.push_back(ExportMinute {
+                start,
+                ..ExportMinute::default()
+            });
+        }
+        if let Some(m) = minutes.back_mut() {
+            if ok {
+                m.succeeded += 1;
+            } else {
+                m.failed += 1;
+            }
+        }
+    }
 }
 
 /// The host's metrics.
@@ -86,7 +126,33 @@ impl Metrics {
             }
             h.sum += secs;
             h.count += 1;
+            s.count_export_minute(connector, ok, time::OffsetDateTime::now_utc());
         });
+    }
+
+    /// The exports of `connector` in each of the `minutes` minutes up to `now` (oldest first,
+    /// the current minute last), by outcome; a minute without exports counts zero.
+    pub fn exports_per_minute(
+        &self,
+        connector: &str,
+        minutes: usize,
+        now: time::OffsetDateTime,
+    ) -> Vec<ExportMinute> {
+        let current = now.unix_timestamp().div_euclid(60) * 60;
+        self.with(|s| {
+            let kept = s.export_minutes.get(connector);
+            (0..minutes as i64)
+                .rev()
+                .map(|back| {
+                    let start = current - back * 60;
+                    kept.and_then(|k| k.iter().find(|m| m.start == start).copied())
+                        .unwrap_or(ExportMinute {
+                            start,
+                            ..ExportMinute::default()
+                        })
+                })
+                .collect()
+        })
     }
 
     /// Sets the object count of one object type in a connector space.
@@ -203,5 +269,38 @@ mod tests {
             text.contains("connector_host_ignored_attributes_total{connector=\"hr\",resource=\"Users\",attribute=\"name.formatted\"} 2"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn exports_are_counted_per_minute_by_outcome() {
+        let m = Metrics::default();
+        let at = |secs: i64| time::OffsetDateTime::from_unix_timestamp(secs).unwrap();
+        m.with(|s| {
+            s.count_export_minute("hr", true, at(6_000));
+            s.count_export_minute("hr", true, at(6_059));
+            s.count_export_minute("hr", false, at(6_030));
+            s.count_export_minute("hr", true, at(6_120));
+            s.count_export_minute("other", true, at(6_120));
+        });
+        let got = m.exports_per_minute("hr", 4, at(6_150));
+        let counts: Vec<(i64, u64, u64)> = got
+            .iter()
+            .map(|x| (x.start, x.succeeded, x.failed))
+            .collect();
+        assert_eq!(
+            counts,
+            [(5_940, 0, 0), (6_000, 2, 1), (6_060, 0, 0), (6_120, 1, 0)]
+        );
+        assert!(
+            m.exports_per_minute("none", 2, at(6_150))
+                .iter()
+                .all(|x| x.succeeded == 0)
+        );
+        m.with(|s| {
+            for i in 0..(EXPORT_MINUTES as i64 + 5) {
+                s.count_export_minute("hr", true, at(10_000 * 60 + i * 60));
+            }
+            assert_eq!(s.export_minutes["hr"].len(), EXPORT_MINUTES, "bounded");
+        });
     }
 }
