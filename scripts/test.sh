@@ -128,6 +128,8 @@ command -v cc >/dev/null || PACKAGES+=(gcc libc6-dev)
 # The script connector's reference connectors and tests run python3, sh and jq.
 command -v python3 >/dev/null || PACKAGES+=(python3)
 command -v jq >/dev/null || PACKAGES+=(jq)
+# The console test drives a real browser: Debian's headless Chromium through chromedriver.
+PACKAGES+=(chromium chromium-driver)
 # A server package is only needed when nothing answers on its port; the client is
 # always needed to check that the server accepts our user.
 if port_open "$PG_HOST" "$PG_PORT"; then

@@ -205,6 +205,12 @@ fn run_cell(run: Option<&RunRecord>, class: &str) -> Markup {
     }
 }
 
+/// The height class (0 to 8) of a bar for `n` of `peak` (classes, not inline styles: the
+/// Content-Security-Policy allows no inline style).
+fn bar(n: u64, peak: u64) -> u64 {
+    (n * 8).div_ceil(peak.max(1)).min(8)
+}
+
 /// The operations page: one card per connector.
 pub fn operations(
     session: &Session,
@@ -244,6 +250,15 @@ fn card(session: &Session, c: &ConnectorStatus, cert: Option<&Certificate>) -> M
     };
     let bound = matches!(c.state, State::FirstImport | State::Serving);
     let last_minute = c.exports.last().copied().unwrap_or_default();
+    let succeeded: u64 = c.exports.iter().map(|m| m.succeeded).sum();
+    let failed: u64 = c.exports.iter().map(|m| m.failed).sum();
+    let peak = c
+        .exports
+        .iter()
+        .map(|m| m.succeeded + m.failed)
+        .max()
+        .unwrap_or(0)
+        .max(1);
     html! {
         section.card id=(format!("connector-{}", c.name)) data-connector=(c.name) {
             div.head {
@@ -281,11 +296,17 @@ fn card(session: &Session, c: &ConnectorStatus, cert: Option<&Certificate>) -> M
             div.facts {
                 div {
                     h3 { "Exports per minute" }
-                    p { span.add { (last_minute.succeeded) " succeeded" } ", " span.del { (last_minute.failed) " failed" } " this minute" }
-                    table.minutes {
-                        tr { @for m in &c.exports { td title=(when(OffsetDateTime::from_unix_timestamp(m.start).unwrap_or(OffsetDateTime::UNIX_EPOCH))) {
-                            span.add { (m.succeeded) } "/" span.del { (m.failed) }
-                        } } }
+                    p data-exports-succeeded=(succeeded) data-exports-failed=(failed) {
+                        span.add { (number(succeeded)) " succeeded" } ", " span.del { (number(failed)) " failed" }
+                        " in the last " (c.exports.len()) " minutes; this minute " (last_minute.succeeded) " / " (last_minute.failed)
+                    }
+                    div.bars {
+                        @for m in &c.exports {
+                            span.minute title=(format!("{}: {} succeeded, {} failed", when(OffsetDateTime::from_unix_timestamp(m.start).unwrap_or(OffsetDateTime::UNIX_EPOCH)), m.succeeded, m.failed)) {
+                                span.bar.bad.(format!("h{}", bar(m.failed, peak))) {}
+                                span.bar.ok.(format!("h{}", bar(m.succeeded, peak))) {}
+                            }
+                        }
                     }
                 }
                 div {
@@ -546,6 +567,18 @@ pub fn pending(
     )
 }
 
+/// When a report was made, from its RFC 3339 time.
+fn made(created: &str) -> String {
+    OffsetDateTime::parse(created, &time::format_description::well_known::Rfc3339)
+        .map(when)
+        .unwrap_or_else(|_| created.to_owned())
+}
+
+/// The last part of a path.
+fn file_name(path: &str) -> &str {
+    path.rsplit(['/', '\\']).next().unwrap_or(path)
+}
+
 /// The last matching report, one list at a time.
 pub fn matching(
     session: &Session,
@@ -569,7 +602,11 @@ pub fn matching(
                 }
                 Some((summary, rows)) => {
                     p.muted {
-                        "Made " (summary.created) " from " (summary.entra_files.join(", "))
+                        "Made " (made(&summary.created)) " from "
+                        @for (i, f) in summary.entra_files.iter().enumerate() {
+                            @if i > 0 { ", " }
+                            span title=(f) { (file_name(f)) }
+                        }
                         "; rules, first match wins: " (summary.rules.join(", then "))
                         "; " (number(summary.entra_users)) " Entra users, " (number(summary.target_accounts)) " target accounts."
                     }
@@ -586,11 +623,13 @@ pub fn matching(
                     }
                     h2 { (list.title()) }
                     p { a href=(format!("{b}/match/{}.csv", list.name())) { "Download " (list.name()) ".csv" } }
-                    table.results.report {
-                        thead { tr { @for h in &rows.header { th { (h) } } } }
-                        tbody {
-                            @for row in &rows.rows { tr { @for cell in row { td { (cell) } } } }
-                            @if rows.rows.is_empty() { tr { td.muted colspan=(rows.header.len().max(1)) { "None." } } }
+                    div.scroll {
+                        table.results.report {
+                            thead { tr { @for h in &rows.header { th { (h) } } } }
+                            tbody {
+                                @for row in &rows.rows { tr { @for cell in row { td { (cell) } } } }
+                                @if rows.rows.is_empty() { tr { td.muted colspan=(rows.header.len().max(1)) { "None." } } }
+                            }
                         }
                     }
                     (pager(&format!("{b}/match"), &[("list", list.name())], page, rows.total, crate::matching::store::PAGE_ROWS))
