@@ -387,56 +387,12 @@ fn match_target(
     binding: &crate::engine::binding::Binding,
     name: &str,
 ) -> Result<(MatchTarget, bool)> {
-    use crate::engine::binding::{ConnectorSide, FilterTarget};
-    let case_exact_of = |attribute: &str| {
-        binding
-            .fields
-            .iter()
-            .find(|f| matches!(&f.connector, ConnectorSide::Attribute(a) if a == attribute))
-            .map(|f| f.case_exact)
-            .or_else(|| {
-                binding
-                    .indexed
-                    .iter()
-                    .find(|(a, _)| a == attribute)
-                    .map(|(_, exact)| *exact)
-            })
-            .unwrap_or(false)
-    };
-    if name == binding.anchor_attribute {
-        return Ok((MatchTarget::Anchor, true));
-    }
-    if let Some(a) = binding
-        .mapped_attributes()
-        .find(|a| *a == name)
-        .or_else(|| {
-            binding
-                .mapped_attributes()
-                .find(|a| a.eq_ignore_ascii_case(name))
-        })
-    {
-        return Ok((MatchTarget::Attribute(a.to_owned()), case_exact_of(a)));
-    }
-    let (urn, rest) = match name.rsplit_once(':') {
-        Some((urn, rest)) if name.to_ascii_lowercase().starts_with("urn:") => {
-            (Some(urn.to_owned()), rest)
-        }
-        _ => (None, name),
-    };
-    let (top, sub) = match rest.split_once('.') {
-        Some((top, sub)) => (top, Some(sub.to_owned())),
-        None => (rest, None),
-    };
-    let path = schemas::filter::AttrPath {
-        urn,
-        name: top.to_owned(),
-        sub,
-    };
-    match binding.filter_target(&path) {
+    use crate::engine::binding::FilterTarget;
+    match binding.target_named(name) {
         Some(FilterTarget::Anchor) => Ok((MatchTarget::Anchor, true)),
         Some(FilterTarget::Dn) => Ok((MatchTarget::Dn, false)),
         Some(FilterTarget::Attribute(a)) => {
-            let exact = case_exact_of(&a);
+            let exact = binding.is_case_exact(&a);
             Ok((MatchTarget::Attribute(a), exact))
         }
         None => bail!(

@@ -55,4 +55,57 @@ impl Binding {
             })
         })
     }
+
+    /// The connector side of an attribute named the way the connector names it (`UserName`)
+    /// or the way SCIM does (`userName`, `name.givenName`,
+    /// `urn:ietf:params:scim:schemas:extension:ECMA2Host:2.0:User:UserName`), as an admin
+    /// writes it in a matching rule.
+    pub fn target_named(&self, name: &str) -> Option<FilterTarget> {
+        if name == self.anchor_attribute {
+            return Some(FilterTarget::Anchor);
+        }
+        let mapped = |exact: bool| {
+            self.mapped_attributes().find(|a| {
+                if exact {
+                    *a == name
+                } else {
+                    a.eq_ignore_ascii_case(name)
+                }
+            })
+        };
+        if let Some(a) = mapped(true).or_else(|| mapped(false)) {
+            return Some(FilterTarget::Attribute(a.to_owned()));
+        }
+        let (urn, rest) = match name.rsplit_once(':') {
+            Some((urn, rest)) if name.to_ascii_lowercase().starts_with("urn:") => {
+                (Some(urn.to_owned()), rest)
+            }
+            _ => (None, name),
+        };
+        let (top, sub) = match rest.split_once('.') {
+            Some((top, sub)) => (top, Some(sub.to_owned())),
+            None => (rest, None),
+        };
+        self.filter_target(&AttrPath {
+            urn,
+            name: top.to_owned(),
+            sub,
+        })
+    }
+
+    /// Whether values of connector attribute `name` compare case-sensitively (as the
+    /// connector space indexes them).
+    pub fn is_case_exact(&self, name: &str) -> bool {
+        self.fields
+            .iter()
+            .find(|f| matches!(&f.connector, ConnectorSide::Attribute(a) if a == name))
+            .map(|f| f.case_exact)
+            .or_else(|| {
+                self.indexed
+                    .iter()
+                    .find(|(a, _)| a == name)
+                    .map(|(_, exact)| *exact)
+            })
+            .unwrap_or(false)
+    }
 }

@@ -141,6 +141,31 @@ fn filter_targets_resolve_to_columns() {
 }
 
 #[test]
+fn attributes_named_in_either_words_resolve_to_columns() {
+    let b = scim_binding();
+    let attr = |a: &str| Some(FilterTarget::Attribute(a.into()));
+    assert_eq!(
+        b.target_named("UserName"),
+        attr("UserName"),
+        "the connector's name"
+    );
+    assert_eq!(b.target_named("username"), attr("UserName"));
+    assert_eq!(
+        b.target_named("userName"),
+        attr("UserName"),
+        "the SCIM name"
+    );
+    assert_eq!(b.target_named("name.givenName"), attr("GivenName"));
+    assert_eq!(
+        b.target_named("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department"),
+        attr("Dept")
+    );
+    assert_eq!(b.target_named("EmployeeId"), Some(FilterTarget::Anchor));
+    assert_eq!(b.target_named("title"), None);
+    assert!(!b.is_case_exact("UserName"));
+}
+
+#[test]
 fn ecma2host_exposes_every_column_and_the_dn() {
     let b = Binding::ecma2host(
         &users_table(),
