@@ -76,3 +76,78 @@ impl Space {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use connector_core::import::ImportItem;
+    use connector_core::object::{AttrValue, ConnectorObject};
+
+    use super::super::{ImportStats, IndexSpec, IndexedAttribute, Origin, Space};
+
+    fn user(anchor: &str, dept: &str) -> ImportItem {
+        ImportItem::Upsert(
+            ConnectorObject::new("User", anchor).with("dept", vec![AttrValue::from(dept)]),
+        )
+    }
+
+    #[test]
+    fn lookups_runs_and_pending_come_a_page_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let space = Space::open(
+            &dir.path().join("s.db"),
+            IndexSpec::new(vec![IndexedAttribute::new("User", "dept")]),
+        )
+        .unwrap();
+        let items: Vec<ImportItem> = (0..7)
+            .map(|i| user(&format!("u{i}"), if i % 2 == 0 { "Sales" } else { "R&D" }))
+            .collect();
+        space.apply_delta("User", &items, None).unwrap();
+
+        let anchors = |page: &[super::StoredObject]| -> Vec<String> {
+            page.iter().map(|s| s.object.anchor.to_string()).collect()
+        };
+        let (total, first) = space.lookup_page("User", "dept", "SALES", 0, 3).unwrap();
+        assert_eq!(
+            (total, anchors(&first)),
+            (4, vec!["u0".into(), "u2".into(), "u4".into()])
+        );
+        let (_, rest) = space.lookup_page("User", "dept", "sales", 3, 3).unwrap();
+        assert_eq!(anchors(&rest), ["u6"]);
+        assert!(
+            space.lookup_page("User", "nope", "x", 0, 3).is_err(),
+            "not indexed"
+        );
+
+        for kind in ["full", "delta", "delta"] {
+            let id = space.start_run(kind, "User").unwrap();
+            space
+                .finish_run(id, "success", &ImportStats::default())
+                .unwrap();
+        }
+        let failed = space.start_run("delta", "User").unwrap();
+        space
+            .finish_run(failed, "failed: target down", &ImportStats::default())
+            .unwrap();
+        let (total, runs) = space.runs_page(1, 2).unwrap();
+        assert_eq!(total, 4);
+        assert_eq!(
+            runs.iter().map(|r| r.id).collect::<Vec<_>>(),
+            [failed - 1, failed - 2]
+        );
+        let last = space.last_run("User", "delta").unwrap().unwrap();
+        assert_eq!(
+            (last.id, last.outcome.as_str()),
+            (failed, "failed: target down")
+        );
+        assert!(space.last_run("Group", "full").unwrap().is_none());
+
+        for i in 0..3 {
+            let o = ConnectorObject::new("User", format!("p{i}"));
+            space.put_pending(&o, &format!("approval {i}")).unwrap();
+        }
+        let page = space.pending_page(1, 5).unwrap();
+        assert_eq!(page.len(), 2);
+        assert_eq!(page[0].detail, "approval 1");
+        assert_eq!(page[0].object.origin, Origin::Pending);
+    }
+}
