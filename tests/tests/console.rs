@@ -336,6 +336,12 @@ async fn a_browser_runs_the_console() {
     c.goto(&format!("{origin}/console/")).await.unwrap();
     wait_text(&c, "h1", |t| t == "Log in", "the login page").await;
     assert!(c.find(Locator::Css("[data-connector]")).await.is_err());
+    // The page is styled: the Content-Security-Policy lets its own stylesheet through.
+    let header = c.find(Locator::Css("header.top")).await.unwrap();
+    assert_eq!(
+        header.css_value("background-color").await.unwrap(),
+        "rgba(20, 33, 61, 1)"
+    );
     screenshot(&c, "login").await;
 
     // A wrong token: refused, still no session.
@@ -778,6 +784,7 @@ async fn no_console_path_answers_data_without_a_session() {
         "/console/c/nosuch/space",
         "/console/logout",
         "/console/anything/else",
+        "/console/static/console.css",
     ];
     let forged = format!("__Host-connector-host-console={}", "ab".repeat(32));
     for path in paths {
@@ -800,7 +807,10 @@ async fn no_console_path_answers_data_without_a_session() {
                     .unwrap()
                     .to_owned();
                 assert!(
-                    csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+                    csp.starts_with("default-src 'none'; style-src 'sha256-")
+                        && csp.contains("frame-ancestors 'none'")
+                        && !csp.contains("script-src")
+                        && !csp.contains("unsafe"),
                     "{what}: {csp}"
                 );
                 assert_eq!(r.headers()["cache-control"], "no-store", "{what}");
@@ -830,7 +840,7 @@ async fn no_console_path_answers_data_without_a_session() {
         .unwrap();
     assert_eq!(runs, 1);
 
-    // The public parts hold no data: the redirect, the login form and the stylesheet.
+    // The public parts hold no data: the redirect and the login form.
     let r = http.get(format!("{origin}/console")).send().await.unwrap();
     assert!(r.status().is_redirection());
     assert_eq!(r.headers()[LOCATION], "/console/");
@@ -841,18 +851,14 @@ async fn no_console_path_answers_data_without_a_session() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert!(!r.text().await.unwrap().contains("Lovelace"));
+    // Nothing else of the console answers without a session: not even a stylesheet (it is in
+    // the page, allowed by its hash).
     let r = http
         .get(format!("{origin}/console/static/console.css"))
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    assert!(
-        r.headers()[CONTENT_TYPE]
-            .to_str()
-            .unwrap()
-            .starts_with("text/css")
-    );
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 
     // The token travels in a form body, never a URL; a wrong one gets no cookie.
     let login = |token: &str| {

@@ -13,9 +13,10 @@
 //!
 //! Access: the admin token (`[server] admin_token`) is entered once on the login page and
 //! exchanged for a session cookie (`session`); without an admin token the console is off. Every
-//! answer forbids framing, caching and anything not served by the host itself (a strict
-//! Content-Security-Policy); the pages are server-rendered HTML from templates compiled into the
-//! binary (`maud`) with one stylesheet and no script.
+//! answer forbids framing, caching and everything but its own stylesheet (a strict
+//! Content-Security-Policy that names that stylesheet by its hash); the pages are server-rendered
+//! HTML from templates compiled into the binary (`maud`), with no script. Nothing but the login
+//! form answers without a session.
 //!
 //! The console reads the connector spaces and runs imports through each connector's
 //! [`ImportControl`], so a click asks the connector's schedule for an import and never runs two
@@ -27,7 +28,7 @@ mod status;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use axum::Router;
 use axum::body::Body;
@@ -119,32 +120,39 @@ pub fn router(console: Console) -> Router {
     Router::new()
         .route("/console", get(|| async { Redirect::to("/console/") }))
         .route("/console/login", any(login))
-        .route("/console/static/console.css", get(stylesheet))
         .merge(protected)
         .layer(middleware::from_fn(security_headers))
         .with_state(console)
 }
 
-/// Headers on every console answer: nothing but the host's own stylesheet, images and forms
-/// (no script at all), no framing, no caching, no referrer, no MIME sniffing.
+/// The Content-Security-Policy of every console answer: the pages' one stylesheet (inline,
+/// allowed by its hash) and forms to the host itself; no script, no image, no frame, nothing
+/// from anywhere else.
+static CONTENT_SECURITY_POLICY: LazyLock<String> = LazyLock::new(|| {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(pages::CSS));
+    format!(
+        "default-src 'none'; style-src 'sha256-{hash}'; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'"
+    )
+});
+
+/// Headers on every console answer: the Content-Security-Policy, no framing, no caching, no
+/// referrer, no MIME sniffing.
 async fn security_headers(req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
     let set = |h: &mut HeaderMap, name: &'static str, value: &'static str| {
         h.insert(name, HeaderValue::from_static(value));
     };
-    set(
-        h,
-        "content-security-policy",
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
-         frame-ancestors 'none'; base-uri 'none'",
-    );
+    if let Ok(csp) = HeaderValue::from_str(&CONTENT_SECURITY_POLICY) {
+        h.insert("content-security-policy", csp);
+    }
     set(h, "x-frame-options", "DENY");
     set(h, "x-content-type-options", "nosniff");
     set(h, "referrer-policy", "no-referrer");
-    if !h.contains_key(header::CACHE_CONTROL) {
-        set(h, "cache-control", "no-store");
-    }
+    set(h, "cache-control", "no-store");
     resp
 }
 
@@ -292,17 +300,6 @@ fn check_csrf(session: &Session, fields: &HashMap<String, String>) -> Result<(),
             "the form's CSRF token is missing or wrong; reload the page and try again",
         ))
     }
-}
-
-async fn stylesheet() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        include_str!("console.css"),
-    )
-        .into_response()
 }
 
 /// `GET /console/login` shows the form; `POST` checks the admin token and starts a session.

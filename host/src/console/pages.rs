@@ -3,7 +3,7 @@
 //! and every form that changes something carries the session's CSRF token. No script: a page
 //! with an import running refreshes itself (`<meta http-equiv="refresh">`).
 
-use maud::{DOCTYPE, Markup, html};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use time::OffsetDateTime;
 
@@ -12,6 +12,10 @@ use super::status::{Certificate, ConnectorStatus, PAGE, Search, SearchResult, Sh
 use crate::engine::Runtime;
 use crate::matching::{List, ListPage, Summary};
 use crate::space::{PendingExport, RunRecord, StoredObject};
+
+/// The console's stylesheet, inlined into every page (the Content-Security-Policy allows exactly
+/// this text, by its hash).
+pub const CSS: &str = include_str!("console.css");
 
 /// One path segment, percent-encoded.
 fn seg(s: &str) -> String {
@@ -86,7 +90,7 @@ fn layout(title: &str, session: Option<&Session>, refresh: bool, body: Markup) -
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 @if refresh { meta http-equiv="refresh" content="2"; }
                 title { (title) " · connector-host" }
-                link rel="stylesheet" href="/console/static/console.css";
+                style { (PreEscaped(CSS)) }
             }
             body {
                 header.top {
