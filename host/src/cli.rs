@@ -446,10 +446,7 @@ fn space(config_path: &Path, action: SpaceAction) -> Result<()> {
                 path.display()
             );
         }
-        Ok(crate::space::Space::open(
-            &path,
-            crate::space::IndexSpec::new(Vec::new()),
-        )?)
+        Ok(crate::space::Space::open_as_stored(&path)?)
     };
     let print = |s: &crate::space::StoredObject| {
         println!(

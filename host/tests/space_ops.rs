@@ -423,3 +423,22 @@ fn stepping_through_pages_matches_offsets_even_across_writes() {
     assert_eq!(anchors(&space.list("User", 5, 2).unwrap()), ["05", "06"]);
     assert_eq!(anchors(&space.list("User", 7, 2).unwrap()), ["07", "08"]);
 }
+
+#[test]
+fn a_tool_opening_the_space_as_stored_keeps_the_index_of_the_host_serving_it() {
+    let (dir, space) = fresh();
+    space
+        .put(&user("1", "alice", &[("mail", "a@x")]), Origin::Export)
+        .unwrap();
+    // The `space` CLI opens the file while the host still has it open.
+    let tool = Space::open_as_stored(&dir.path().join("space.db")).unwrap();
+    for a in &space.index_spec().attributes {
+        assert!(tool.is_indexed(&a.object_type, &a.name), "{a:?}");
+    }
+    assert_eq!(anchors(&tool.lookup("User", "mail", "A@X").unwrap()), ["1"]);
+    drop(tool);
+    assert_eq!(
+        anchors(&space.lookup("User", "mail", "a@x").unwrap()),
+        ["1"]
+    );
+}

@@ -150,6 +150,25 @@ impl Space {
         })
     }
 
+    /// Opens an existing space with the index it was last opened with, changing nothing in
+    /// it: for tools (the `space` CLI) that read a space a running host may be serving. Opening
+    /// it with any other index would rebuild the index entries under the host's feet.
+    pub fn open_as_stored(path: &Path) -> Result<Space, SpaceError> {
+        let stored = {
+            let conn = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(|e| SpaceError::sqlite(path, e))?;
+            // A file without a meta table is not a space yet; `open` says so precisely.
+            schema::get_meta(&conn, "index_spec").unwrap_or(None)
+        };
+        let index = stored
+            .map(|text| IndexSpec::from_stored(&text))
+            .unwrap_or_default();
+        Space::open(path, index)
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
