@@ -133,6 +133,11 @@ impl Runtime {
         let deadline = Deadline::after(self.export_timeout());
         let task = tokio::task::spawn_blocking(move || {
             let _guard = guard;
+            // Recorded before the target sees the change and cleared with its write-through,
+            // so a crash in between costs a re-read of this one object at the next start.
+            let intent = rt
+                .space
+                .record_intent(change.object_type(), change.anchor())?;
             let started = std::time::Instant::now();
             let result = rt.connector.export(&change, deadline);
             let elapsed = started.elapsed();
@@ -161,7 +166,15 @@ impl Runtime {
             );
             rt.metrics
                 .observe_export(&rt.name, op, result.is_ok(), elapsed);
-            write_through(&rt, &change, before.as_ref(), result)
+            // A refused export left the target as it was; an anchorless create's write-through
+            // had no anchor to clear its intent by. A timeout keeps it open unless read back.
+            let refused = matches!(&result, Err(e) if !matches!(e, ConnectorError::Timeout { .. }));
+            let anchorless = result.is_ok() && change.anchor().is_none();
+            let written = write_through(&rt, &change, before.as_ref(), result);
+            if refused || (anchorless && written.is_ok()) {
+                rt.space.clear_intent(intent)?;
+            }
+            written
         });
         // The connector stops at the deadline; a little grace lets it say so itself.
         let budget = self.export_timeout() + EXPORT_GRACE;

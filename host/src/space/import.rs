@@ -34,6 +34,8 @@ pub struct FullImport<'a> {
     finished: bool,
     /// Pending objects this import does not show are removed once they waited this long.
     pending_expiry: Option<std::time::Duration>,
+    /// When staging began: anchorless intents older than this are settled by the merge.
+    started: OffsetDateTime,
 }
 
 impl std::fmt::Debug for FullImport<'_> {
@@ -68,6 +70,7 @@ impl Space {
             table,
             finished: false,
             pending_expiry: None,
+            started: OffsetDateTime::now_utc(),
         };
         self.writer()
             .execute_batch(&format!(
@@ -153,6 +156,7 @@ impl FullImport<'_> {
                     table: &self.table,
                     watermark,
                     pending_expiry: self.pending_expiry,
+                    started: self.started,
                 },
                 &mut ended,
             )
@@ -217,6 +221,7 @@ struct Merge<'a> {
     table: &'a str,
     watermark: Option<&'a Watermark>,
     pending_expiry: Option<std::time::Duration>,
+    started: OffsetDateTime,
 }
 
 /// The merge, in one immediate transaction; pending exports it ends go to `ended`.
@@ -231,6 +236,7 @@ fn merge(
         table,
         watermark,
         pending_expiry,
+        started,
     } = m;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut stats = ImportStats::default();
@@ -328,6 +334,7 @@ fn merge(
          DROP TABLE {table};"
     ))?;
     set_watermark(&tx, object_type, watermark)?;
+    super::intents::clear_anchorless(&tx, object_type, started)?;
     tx.commit()?;
     Ok(stats)
 }
