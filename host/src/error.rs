@@ -36,9 +36,13 @@ pub enum ApiError {
     /// A method the endpoint does not support.
     #[error("{0}")]
     MethodNotAllowed(String),
-    /// The connector has not finished its first full import, so lookups cannot be answered.
-    #[error("{0}")]
-    Importing(String),
+    /// The connector has not finished its first full import, so lookups cannot be answered;
+    /// the client is asked to retry after `retry_after`.
+    #[error("{detail}")]
+    Importing {
+        detail: String,
+        retry_after: Duration,
+    },
     /// A bug or an unexpected state; details only in the log.
     #[error("internal error: {0}")]
     Internal(String),
@@ -128,8 +132,11 @@ impl ApiError {
             ),
             ApiError::NotFound(detail) => r(404, None, detail.clone()),
             ApiError::MethodNotAllowed(detail) => r(405, None, detail.clone()),
-            ApiError::Importing(detail) => Rendered {
-                retry_after: Some(DEFAULT_RETRY_AFTER.as_secs()),
+            ApiError::Importing {
+                detail,
+                retry_after,
+            } => Rendered {
+                retry_after: Some(retry_after.as_secs().max(1)),
                 ..r(503, None, detail.clone())
             },
             ApiError::Internal(_) => r(
@@ -189,7 +196,15 @@ mod tests {
         check(ApiError::TooLarge(10), 413, None, false);
         check(ApiError::NotFound("x".into()), 404, None, false);
         check(ApiError::MethodNotAllowed("x".into()), 405, None, false);
-        check(ApiError::Importing("first import".into()), 503, None, true);
+        check(
+            ApiError::Importing {
+                detail: "first import".into(),
+                retry_after: Duration::from_secs(5),
+            },
+            503,
+            None,
+            true,
+        );
         check(ApiError::Internal("bug".into()), 500, None, false);
     }
 

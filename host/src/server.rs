@@ -191,8 +191,9 @@ async fn bring_up(
             metrics.clone(),
         );
         let token = slot.token.clone();
+        let ctl = control.clone();
         let built =
-            tokio::task::spawn_blocking(move || build_runtime(&cfg, &cc, &cs, token, m)).await;
+            tokio::task::spawn_blocking(move || build_runtime(&cfg, &cc, &cs, token, m, ctl)).await;
         match built {
             Ok(Ok(rt)) => {
                 let rt = Arc::new(rt);

@@ -60,6 +60,9 @@ pub struct Runtime {
     pub max_filter_scan: u64,
     /// Write-throughs made while a full import runs, re-applied after it commits.
     pub journal: Journal,
+    /// The connector's import schedule as operators see it: the running import's progress is
+    /// what a request refused during the first import is told.
+    pub control: Arc<crate::imports::ImportControl>,
 }
 
 impl Runtime {
@@ -87,16 +90,31 @@ impl Runtime {
     }
 
     /// Refuses lookups and writes until the first full import completed, as Microsoft's host
-    /// does: an empty space would make Entra create duplicates of existing objects.
+    /// does: an empty space would make Entra create duplicates of existing objects. The answer
+    /// says how far the import is and asks the client to come back when it should be done
+    /// (at most 30 s later).
     pub fn ensure_ready(&self) -> Result<(), ApiError> {
         if self.ready.load(Ordering::Acquire) {
-            Ok(())
-        } else {
-            Err(ApiError::Importing(format!(
-                "connector {} is still importing from the target system; retry shortly",
-                self.name
-            )))
+            return Ok(());
         }
+        let now = time::OffsetDateTime::now_utc();
+        let running = self.control.running();
+        let progress = running
+            .as_ref()
+            .map(|r| format!(" ({})", r.describe(now)))
+            .unwrap_or_default();
+        let retry_after = running
+            .and_then(|r| r.eta(now))
+            .map_or(FIRST_IMPORT_RETRY, |eta| {
+                eta.clamp(Duration::from_secs(1), FIRST_IMPORT_RETRY)
+            });
+        Err(ApiError::Importing {
+            detail: format!(
+                "connector {} is running its first import from the target system{progress}; retry later",
+                self.name
+            ),
+            retry_after,
+        })
     }
 
     /// Marks the space as holding a complete import.
@@ -188,6 +206,9 @@ impl Runtime {
         }
     }
 }
+
+/// The longest `Retry-After` a request refused during the first import is given.
+const FIRST_IMPORT_RETRY: Duration = Duration::from_secs(30);
 
 /// How long past an export's deadline the host waits for the connector to report it.
 const EXPORT_GRACE: Duration = Duration::from_millis(500);

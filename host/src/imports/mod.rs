@@ -27,8 +27,9 @@ pub enum ImportError {
     Space(#[from] SpaceError),
 }
 
-/// Progress of a running import, for a terminal progress bar.
-pub type Progress<'a> = &'a dyn Fn(&str, u64);
+/// Progress of a running import: object type, objects read so far, and how many the connector
+/// expects (when it can tell).
+pub type Progress<'a> = &'a dyn Fn(&str, u64, Option<u64>);
 
 /// Runs a full import of every object type the connector serves. Blocking.
 pub fn full_import(
@@ -57,11 +58,13 @@ fn import_one(
     let mut staging = rt.space.begin_full_import(object_type)?;
     staging.expire_pending_after(rt.config.pending_expiry.0);
     let mut seen = 0u64;
+    let total = stream.expected_total();
+    progress(object_type, 0, total);
     while let Some(mut items) = stream.next_page(Deadline::after(PAGE_BUDGET))? {
         seen += items.len() as u64;
         without_secrets(rt, object_type, &mut items);
         staging.add_page(&items)?;
-        progress(object_type, seen);
+        progress(object_type, seen, total);
     }
     Ok(staging.commit(stream.watermark().as_ref())?)
 }
@@ -340,7 +343,9 @@ pub async fn schedule(
         let task_control = control.clone();
         let result = tokio::task::spawn_blocking(move || match kind {
             ImportKind::Delta => delta_import(&task_rt),
-            ImportKind::Full => full_import(&task_rt, &|t, n| task_control.progress(t, n)),
+            ImportKind::Full => {
+                full_import(&task_rt, &|t, n, total| task_control.progress(t, n, total))
+            }
         })
         .await;
         control.finish(match &result {

@@ -1,8 +1,9 @@
-//! The real `connector-host` binary killed with SIGKILL, as a crash or the OOM killer would:
-//! in the middle of concurrent creates, and in the middle of a full import. After a restart the
-//! connector space must equal the target table, lookups must answer from the persisted space
-//! at once (no 503 while a full import re-reads the target), and no full import may run just
-//! because the stop was unclean.
+//! The real `connector-host` binary across starts. Killed with SIGKILL, as a crash or the OOM
+//! killer would, in the middle of concurrent creates and in the middle of a full import: after
+//! a restart the connector space must equal the target table, lookups must answer from the
+//! persisted space at once (no 503 while a full import re-reads the target), and no full import
+//! may run just because the stop was unclean. On a very first start, requests get a 503 that
+//! says how far the first import is, and `import` shows the same progress.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -119,6 +120,21 @@ userName = "UserName"
             client,
             starts: 0,
         }
+    }
+
+    /// Fills the target with `n` more rows `bulk-<i>` in one transaction.
+    fn grow(&self, n: u64) {
+        let mut t = target(self.dir.path());
+        let tx = t.transaction().unwrap();
+        {
+            let mut insert = tx.prepare("INSERT INTO Employees VALUES (?1, ?2)").unwrap();
+            for i in 0..n {
+                insert
+                    .execute([format!("n{i:07}"), format!("bulk-{i}")])
+                    .unwrap();
+            }
+        }
+        tx.commit().unwrap();
     }
 
     /// Starts the binary and waits until it serves HTTPS (not until the connector is ready).
@@ -390,19 +406,7 @@ fn a_kill_during_a_full_import_leaves_the_previous_state() {
     assert_eq!(setup.listed(), before);
 
     // A target that grows by 100,000 rows: the next scheduled full import takes a while.
-    {
-        let mut t = target(setup.dir.path());
-        let tx = t.transaction().unwrap();
-        {
-            let mut insert = tx.prepare("INSERT INTO Employees VALUES (?1, ?2)").unwrap();
-            for i in 0..100_000 {
-                insert
-                    .execute([format!("n{i:06}"), format!("new-{i}")])
-                    .unwrap();
-            }
-        }
-        tx.commit().unwrap();
-    }
+    setup.grow(100_000);
     // Kill an import 200 ms after it started, once one is still running then: one that read
     // the 20 rows before the insert committed is over by then.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -435,4 +439,70 @@ fn a_kill_during_a_full_import_leaves_the_previous_state() {
     let _restarted = setup.start();
     let (status, _) = setup.lookup("before-1");
     assert_eq!(status, 200, "served from the persisted space at once");
+}
+
+#[test]
+fn the_first_start_answers_503_with_progress_until_its_import_is_done() {
+    let mut setup = Setup::new("2h");
+    setup.grow(50_000);
+    let _host = setup.start();
+    let mut progress = None;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        assert!(Instant::now() < deadline, "the first import never finished");
+        let r = setup
+            .client
+            .get(format!(
+                "{}?filter=userName%20eq%20%22bulk-7%22",
+                setup.users_url()
+            ))
+            .bearer_auth(TOKEN)
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        if status == 200 {
+            let body: Value = r.json().unwrap();
+            assert_eq!(body["totalResults"], 1);
+            break;
+        }
+        assert_eq!(status, 503, "only 503 before the first import is done");
+        let retry: u64 = r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=30).contains(&retry), "Retry-After {retry}");
+        assert_eq!(
+            r.headers()["content-type"].to_str().unwrap(),
+            "application/scim+json"
+        );
+        let body: Value = r.json().unwrap();
+        let detail = body["detail"].as_str().unwrap().to_owned();
+        assert!(detail.contains("first import"), "{detail}");
+        if detail.contains("of 50000 objects read") && detail.contains("objects/s") {
+            progress = Some(detail);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let progress = progress.expect("no 503 showed the import's progress");
+    eprintln!("{progress}");
+}
+
+#[test]
+fn import_prints_objects_read_of_the_total() {
+    let setup = Setup::new("2h");
+    setup.grow(1_000);
+    let out = Command::new(BIN)
+        .args(["--config", "ch.toml", "import", "hr"])
+        .current_dir(setup.dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("User: 0 of 1000 objects read"), "{stderr}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1000 added"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
