@@ -36,6 +36,9 @@ pub struct FullImport<'a> {
     pending_expiry: Option<std::time::Duration>,
     /// When staging began: anchorless intents older than this are settled by the merge.
     started: OffsetDateTime,
+    /// On the bulk path (see `bulk`), `table` holds index entries, not objects; whether an
+    /// anchor was replaced or deleted during the load.
+    bulk: Option<bool>,
 }
 
 impl std::fmt::Debug for FullImport<'_> {
@@ -64,20 +67,35 @@ impl Space {
         // Built only from a counter: safe to splice into SQL.
         let table = format!("temp.staging_{seq}");
         // From here on, dropping `import` releases the object type and the table.
-        let import = FullImport {
+        let mut import = FullImport {
             space: self,
             object_type: object_type.to_owned(),
             table,
             finished: false,
             pending_expiry: None,
             started: OffsetDateTime::now_utc(),
+            bulk: None,
         };
-        self.writer()
-            .execute_batch(&format!(
-                "CREATE TABLE {} (anchor TEXT PRIMARY KEY, body TEXT NOT NULL)",
-                import.table
-            ))
-            .map_err(|e| SpaceError::sqlite(&self.path, e))?;
+        let bulk = {
+            let mut conn = self.writer();
+            let mut run = || -> Result<bool, Fail> {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let bulk = super::bulk::begin(&tx, object_type, &import.table)?;
+                if !bulk {
+                    tx.execute_batch(&format!(
+                        "CREATE TABLE {} (anchor TEXT PRIMARY KEY, body TEXT NOT NULL)",
+                        import.table
+                    ))?;
+                }
+                tx.commit()?;
+                Ok(bulk)
+            };
+            run().map_err(|e| e.at(&self.path))?
+        };
+        if bulk {
+            tracing::info!(object_type, "first import of this type: loading in bulk");
+        }
+        import.bulk = bulk.then_some(false);
         Ok(import)
     }
 }
@@ -97,6 +115,9 @@ impl FullImport<'_> {
     /// Stages one page. Upserts of an anchor already staged replace it; a `Delete` unstages
     /// the anchor (so the merge removes the object). Invisible to lookups until `commit`.
     pub fn add_page(&mut self, items: &[ImportItem]) -> Result<(), SpaceError> {
+        if self.bulk.is_some() {
+            return self.add_bulk_page(items);
+        }
         let mut rows = Vec::with_capacity(items.len());
         for item in items {
             match item {
@@ -138,6 +159,63 @@ impl FullImport<'_> {
         run().map_err(|e| e.at(&space.path))
     }
 
+    /// A page of a bulk load: written into `objects` at once (see `bulk`).
+    fn add_bulk_page(&mut self, items: &[ImportItem]) -> Result<(), SpaceError> {
+        let mut rows = Vec::with_capacity(items.len());
+        for item in items {
+            match item {
+                ImportItem::Upsert(object) => {
+                    self.check_type(&object.object_type)?;
+                    rows.push((
+                        object.anchor.as_str(),
+                        Some((object, stored::encode(object)?)),
+                    ));
+                }
+                ImportItem::Delete {
+                    object_type,
+                    anchor,
+                } => {
+                    self.check_type(object_type)?;
+                    rows.push((anchor.as_str(), None));
+                }
+            }
+        }
+        let space = self.space;
+        let mut conn = space.writer();
+        let _moving = space.moving();
+        let mut run = || -> Result<bool, Fail> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let page =
+                super::bulk::write_page(&tx, &space.index, &self.table, &self.object_type, &rows)?;
+            tx.commit()?;
+            Ok(page.replaced)
+        };
+        let replaced = run().map_err(|e| e.at(&space.path))?;
+        if replaced {
+            self.bulk = Some(true);
+        }
+        Ok(())
+    }
+
+    /// Ends a bulk load: index entries in, watermark stored, the load no longer discarded.
+    fn commit_bulk(
+        &self,
+        conn: &mut Connection,
+        watermark: Option<&Watermark>,
+    ) -> Result<u64, Fail> {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let added = super::bulk::finish(
+            &tx,
+            &self.object_type,
+            &self.table,
+            self.bulk.unwrap_or(false),
+        )?;
+        set_watermark(&tx, &self.object_type, watermark)?;
+        super::intents::clear_anchorless(&tx, &self.object_type, self.started)?;
+        tx.commit()?;
+        Ok(added)
+    }
+
     /// Merges the staged objects into the space in one transaction: objects not staged are
     /// removed, changed ones updated (version + 1), unchanged ones left alone, new ones added,
     /// index entries follow, and the watermark is stored (`None` clears it: a full import
@@ -148,18 +226,26 @@ impl FullImport<'_> {
             let mut conn = space.writer();
             let _moving = space.moving();
             let mut ended = Vec::new();
-            let stats = merge(
-                &mut conn,
-                space,
-                Merge {
-                    object_type: &self.object_type,
-                    table: &self.table,
-                    watermark,
-                    pending_expiry: self.pending_expiry,
-                    started: self.started,
-                },
-                &mut ended,
-            )
+            let stats = if self.bulk.is_some() {
+                self.commit_bulk(&mut conn, watermark)
+                    .map(|added| ImportStats {
+                        added,
+                        ..ImportStats::default()
+                    })
+            } else {
+                merge(
+                    &mut conn,
+                    space,
+                    Merge {
+                        object_type: &self.object_type,
+                        table: &self.table,
+                        watermark,
+                        pending_expiry: self.pending_expiry,
+                        started: self.started,
+                    },
+                    &mut ended,
+                )
+            }
             .map_err(|e| e.at(&space.path))?;
             space.record_ended(ended);
             // The merge filled the writer's page cache; give it back rather than keep it for
@@ -189,12 +275,21 @@ impl FullImport<'_> {
     /// Drops the staging table (unless the merge already did) and frees the object type.
     fn release(&mut self) {
         if !self.finished {
-            let dropped = self
-                .space
-                .writer()
-                .execute_batch(&format!("DROP TABLE IF EXISTS {}", self.table));
+            let mut conn = self.space.writer();
+            let _moving = self.space.moving();
+            let mut run = || -> Result<(), Fail> {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                if self.bulk.is_some() {
+                    super::bulk::discard(&tx, &self.object_type)?;
+                }
+                tx.execute_batch(&format!("DROP TABLE IF EXISTS {}", self.table))?;
+                tx.commit()?;
+                Ok(())
+            };
+            let dropped = run().map_err(|e| e.at(&self.space.path));
+            drop(conn);
             if let Err(e) = dropped {
-                tracing::warn!(table = %self.table, error = %e, "could not drop a staging table");
+                tracing::warn!(table = %self.table, error = %e, "could not discard a staged import");
             }
             self.finished = true;
         }

@@ -9,6 +9,7 @@
 //! - `stored`: `StoredObject`, `Origin`, `ImportStats`, and the one function that writes an
 //!   object (added / updated / unchanged, version and index entries).
 //! - `import`: `FullImport`, staged page by page and merged in one transaction.
+//! - `bulk`: the first import of a type into a space without it, written straight in.
 //! - `journal`: write-throughs made during a full import, re-applied after its commit.
 //! - `intents`: exports in flight, so a crash costs a read-back of those objects only.
 //! - `pending`: exports the target accepted but queued (approvals): what each waits for, and
@@ -37,6 +38,7 @@
 //! host sees `Space` and its value types only.
 
 mod browse;
+mod bulk;
 mod error;
 mod import;
 mod index;
@@ -642,6 +644,9 @@ fn prepare(conn: &mut Connection, path: &Path, index: &IndexSpec) -> Result<Opti
             ))
             .into());
         }
+    }
+    for t in bulk::discard_interrupted(&tx)? {
+        tracing::warn!(object_type = %t, "the first import of this type was interrupted; what it had loaded was removed");
     }
     let stored = schema::get_meta(&tx, "index_spec")?
         .map(|text| IndexSpec::from_stored(&text))
