@@ -5,9 +5,13 @@
 //!
 //! Staging goes to SQLite's temporary storage (a file under `SQLITE_TMPDIR`/`TMPDIR`, not
 //! memory), outside the WAL: staging a page takes no lock on the space, so exports and
-//! lookups carry on while an import streams. The merge removes objects not staged, then walks
-//! the staged objects by anchor in batches, comparing each with the stored one: only changed
-//! content gets a new version, and memory stays bounded by the batch size.
+//! lookups carry on while an import streams. An object whose content the space already holds
+//! is staged without its body (compared in SQL while staging, so an unchanged re-import moves
+//! anchors, not bodies). The merge removes objects not staged, then walks the staged objects by
+//! anchor in batches, comparing each changed one with the stored one: only changed content gets
+//! a new version, and memory stays bounded by the batch size.
+//!
+//! The first import of a type into a space without it takes the bulk path instead (`bulk`).
 
 use std::sync::PoisonError;
 use std::sync::atomic::Ordering;
@@ -83,7 +87,7 @@ impl Space {
                 let bulk = super::bulk::begin(&tx, object_type, &import.table)?;
                 if !bulk {
                     tx.execute_batch(&format!(
-                        "CREATE TABLE {} (anchor TEXT PRIMARY KEY, body TEXT NOT NULL)",
+                        "CREATE TABLE {} (anchor TEXT PRIMARY KEY, body TEXT)",
                         import.table
                     ))?;
                 }
@@ -146,9 +150,22 @@ impl FullImport<'_> {
                 ))?;
                 let mut delete =
                     tx.prepare_cached(&format!("DELETE FROM {} WHERE anchor = ?1", self.table))?;
+                // Content the space already holds is staged without its body: the merge then
+                // only keeps the object (the common case of a scheduled re-import).
+                let mut same = tx.prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM objects WHERE object_type = ?1 AND anchor = ?2
+                     AND body = ?3 AND origin <> ?4)",
+                )?;
                 for (anchor, body) in &rows {
                     match body {
-                        Some(body) => insert.execute(params![anchor, body])?,
+                        Some(body) => {
+                            let unchanged: bool = same.query_row(
+                                params![self.object_type, anchor, body, Origin::Pending.code()],
+                                |row| row.get(0),
+                            )?;
+                            let staged = (!unchanged).then_some(body.as_str());
+                            insert.execute(params![anchor, staged])?
+                        }
                         None => delete.execute([anchor])?,
                     };
                 }
@@ -379,12 +396,12 @@ fn merge(
 
     let select = format!(
         "SELECT s.anchor, s.body, o.id, {O_COLUMNS} FROM {table} s
-         LEFT JOIN objects o ON o.object_type = ?1 AND o.anchor = s.anchor
+         LEFT JOIN objects o ON s.body IS NOT NULL AND o.object_type = ?1 AND o.anchor = s.anchor
          WHERE s.anchor > ?2 ORDER BY s.anchor LIMIT ?3"
     );
     let mut after = String::new();
     loop {
-        let batch: Vec<(String, String, Option<Existing>)> = {
+        let batch: Vec<(String, Option<String>, Option<Existing>)> = {
             let mut stmt = tx.prepare_cached(&select)?;
             let rows = stmt.query_map(params![object_type, after, MERGE_BATCH], |row| {
                 Ok((row.get(0)?, row.get(1)?, Existing::read(row, 2)?))
@@ -396,6 +413,11 @@ fn merge(
         };
         after = last.clone();
         for (anchor, body, existing) in batch {
+            // Staged without a body: the space held exactly this content when it was read.
+            let Some(body) = body else {
+                stats.unchanged += 1;
+                continue;
+            };
             if existing
                 .as_ref()
                 .is_some_and(|e| e.row.body == body && e.row.origin != Origin::Pending.code())
