@@ -26,6 +26,9 @@ use super::pending::{PendingEnd, PendingOutcome};
 use super::stored::{self, Existing, ImportStats, O_COLUMNS, Origin, to_nanos};
 use super::{Space, set_watermark};
 
+/// Objects a bulk load writes per transaction.
+const BULK_TRANSACTION: usize = 50_000;
+
 /// Staged objects compared per batch during the merge.
 const MERGE_BATCH: i64 = 1_000;
 
@@ -43,6 +46,8 @@ pub struct FullImport<'a> {
     /// On the bulk path (see `bulk`), `table` holds index entries, not objects; whether an
     /// anchor was replaced or deleted during the load.
     bulk: Option<bool>,
+    /// Objects written by the bulk load's open transaction (0: none open).
+    bulk_open: usize,
 }
 
 impl std::fmt::Debug for FullImport<'_> {
@@ -79,6 +84,7 @@ impl Space {
             pending_expiry: None,
             started: OffsetDateTime::now_utc(),
             bulk: None,
+            bulk_open: 0,
         };
         let bulk = {
             let mut conn = self.writer();
@@ -197,14 +203,31 @@ impl FullImport<'_> {
                 }
             }
         }
+        // In anchor order within the page (stable: a later duplicate stays later), so the
+        // anchor index is appended to rather than split at random.
+        rows.sort_by(|a, b| a.0.cmp(b.0));
         let space = self.space;
-        let mut conn = space.writer();
+        let conn = space.writer();
         let _moving = space.moving();
+        // One transaction spans many pages: each commit rewrites every index page it touched,
+        // so fewer commits write far less. Nothing else writes meanwhile: the connector is not
+        // serving before its first import completes.
         let mut run = || -> Result<bool, Fail> {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let page =
-                super::bulk::write_page(&tx, &space.index, &self.table, &self.object_type, &rows)?;
-            tx.commit()?;
+            if self.bulk_open == 0 {
+                conn.execute_batch("BEGIN IMMEDIATE")?;
+            }
+            self.bulk_open += rows.len().max(1);
+            let page = super::bulk::write_page(
+                &conn,
+                &space.index,
+                &self.table,
+                &self.object_type,
+                &rows,
+            )?;
+            if self.bulk_open >= BULK_TRANSACTION {
+                conn.execute_batch("COMMIT")?;
+                self.bulk_open = 0;
+            }
             Ok(page.replaced)
         };
         let replaced = run().map_err(|e| e.at(&space.path))?;
@@ -216,10 +239,14 @@ impl FullImport<'_> {
 
     /// Ends a bulk load: index entries in, watermark stored, the load no longer discarded.
     fn commit_bulk(
-        &self,
+        &mut self,
         conn: &mut Connection,
         watermark: Option<&Watermark>,
     ) -> Result<u64, Fail> {
+        if self.bulk_open > 0 {
+            conn.execute_batch("COMMIT")?;
+            self.bulk_open = 0;
+        }
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let added = super::bulk::finish(
             &tx,
@@ -295,6 +322,10 @@ impl FullImport<'_> {
             let mut conn = self.space.writer();
             let _moving = self.space.moving();
             let mut run = || -> Result<(), Fail> {
+                if self.bulk_open > 0 {
+                    conn.execute_batch("ROLLBACK")?;
+                    self.bulk_open = 0;
+                }
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 if self.bulk.is_some() {
                     super::bulk::discard(&tx, &self.object_type)?;
