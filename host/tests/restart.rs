@@ -444,7 +444,7 @@ fn a_kill_during_a_full_import_leaves_the_previous_state() {
 #[test]
 fn the_first_start_answers_503_with_progress_until_its_import_is_done() {
     let mut setup = Setup::new("2h");
-    setup.grow(50_000);
+    setup.grow(200_000);
     let _host = setup.start();
     let mut progress = None;
     let deadline = Instant::now() + Duration::from_secs(300);
@@ -479,7 +479,7 @@ fn the_first_start_answers_503_with_progress_until_its_import_is_done() {
         let body: Value = r.json().unwrap();
         let detail = body["detail"].as_str().unwrap().to_owned();
         assert!(detail.contains("first import"), "{detail}");
-        if detail.contains("of 50000 objects read") && detail.contains("objects/s") {
+        if detail.contains("of 200000 objects read") && detail.contains("objects/s") {
             progress = Some(detail);
         }
         std::thread::sleep(Duration::from_millis(20));

@@ -103,11 +103,13 @@ impl Runtime {
             .as_ref()
             .map(|r| format!(" ({})", r.describe(now)))
             .unwrap_or_default();
-        let retry_after = running
-            .and_then(|r| r.eta(now))
-            .map_or(FIRST_IMPORT_RETRY, |eta| {
+        let retry_after = match running {
+            Some(r) if r.storing() => STORING_RETRY,
+            Some(r) => r.eta(now).map_or(FIRST_IMPORT_RETRY, |eta| {
                 eta.clamp(Duration::from_secs(1), FIRST_IMPORT_RETRY)
-            });
+            }),
+            None => FIRST_IMPORT_RETRY,
+        };
         Err(ApiError::Importing {
             detail: format!(
                 "connector {} is running its first import from the target system{progress}; retry later",
@@ -209,6 +211,10 @@ impl Runtime {
 
 /// The longest `Retry-After` a request refused during the first import is given.
 const FIRST_IMPORT_RETRY: Duration = Duration::from_secs(30);
+
+/// `Retry-After` once the first import has read everything and is storing it (about 12 s per
+/// million objects in the space benchmark).
+const STORING_RETRY: Duration = Duration::from_secs(5);
 
 /// How long past an export's deadline the host waits for the connector to report it.
 const EXPORT_GRACE: Duration = Duration::from_millis(500);

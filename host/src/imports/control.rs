@@ -58,8 +58,18 @@ impl RunningImport {
         (self.seen > 0 && secs > 0.0).then(|| self.seen as f64 / secs)
     }
 
-    /// The time left at the rate so far, when the total is known.
+    /// Whether every object of the type has been read and the import is storing them (the
+    /// import reports a total equal to what it read once the connector's stream ended).
+    pub fn storing(&self) -> bool {
+        self.object_type.is_some() && self.total.is_some_and(|t| self.seen >= t)
+    }
+
+    /// The time left reading at the rate so far, when the total is known (`None` once
+    /// storing: how long that takes is not measured).
     pub fn eta(&self, now: OffsetDateTime) -> Option<std::time::Duration> {
+        if self.storing() {
+            return None;
+        }
         let left = self.total?.saturating_sub(self.seen);
         let rate = self.rate(now)?;
         std::time::Duration::try_from_secs_f64(left as f64 / rate).ok()
@@ -75,6 +85,10 @@ impl RunningImport {
             Some(total) => format!("{t}: {} of {total} objects read", self.seen),
             None => format!("{t}: {} objects read", self.seen),
         };
+        if self.storing() {
+            out.push_str(", storing them");
+            return out;
+        }
         if let Some(rate) = self.rate(now) {
             out.push_str(&format!(", {rate:.0} objects/s"));
         }
@@ -221,6 +235,18 @@ mod tests {
         assert_eq!(
             (running.object_type.as_deref(), running.seen),
             (Some("User"), 500)
+        );
+        let later = running.type_started + time::Duration::seconds(10);
+        assert_eq!(
+            running.describe(later),
+            "User: 500 of 1000 objects read, 50 objects/s, about 10 s left"
+        );
+        c.progress("User", 1000, Some(1000));
+        let running = c.running().unwrap();
+        assert!(running.storing() && running.eta(later).is_none());
+        assert_eq!(
+            running.describe(later),
+            "User: 1000 of 1000 objects read, storing them"
         );
         c.finish(Some(("target down".into(), true)));
         assert!(c.running().is_none());

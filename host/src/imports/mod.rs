@@ -66,6 +66,8 @@ fn import_one(
         staging.add_page(&items)?;
         progress(object_type, seen, total);
     }
+    // Everything read: what remains is storing it.
+    progress(object_type, seen, Some(seen));
     Ok(staging.commit(stream.watermark().as_ref())?)
 }
 
