@@ -3,8 +3,9 @@
 //!
 //! Every path under a connector is dispatched by one handler that parses the path itself, so
 //! that every failure, including an unknown path or a bad query string, is answered in SCIM's
-//! error format rather than a framework's. The only routes without a token are `/healthz` and,
-//! where no admin token is configured, nothing else.
+//! error format rather than a framework's. Every route here needs a token except `/healthz`;
+//! the operations console (`crate::console`, merged beside this router in `server.rs`) adds
+//! one more, its login form, which shows no data.
 
 mod scim;
 mod view;
