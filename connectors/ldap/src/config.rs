@@ -78,8 +78,8 @@ pub struct LdapConfig {
     #[serde(default)]
     pub password_mode: PasswordMode,
     /// Delta imports: `"none"` (the default: full imports only), `"sync"` (RFC 4533
-    /// refreshOnly with the cookie as the watermark; needs `anchor = "entryUUID"`) or
-    /// `"timestamp"` (entries whose `timestamp_attribute` is at or after the watermark, a UTC
+    /// refreshOnly with the cookie as the watermark; needs `anchor = "entryUUID"`, or
+    /// `"nsUniqueId"` on 389 DS) or `"timestamp"` (entries whose `timestamp_attribute` is at or after the watermark, a UTC
     /// time; adds and changes only, deletes are not seen).
     #[serde(default)]
     pub delta: DeltaMode,
@@ -270,6 +270,18 @@ impl AnchorConfig {
             AnchorConfig::Dn => "dn",
             AnchorConfig::Attribute(a) => a,
         }
+    }
+
+    /// Whether this is 389 Directory Server's `nsUniqueId`, which its content synchronisation
+    /// reports entries by.
+    pub fn is_nsuniqueid(&self) -> bool {
+        matches!(self, AnchorConfig::Attribute(a) if a.eq_ignore_ascii_case("nsUniqueId"))
+    }
+
+    /// Whether RFC 4533 sync controls name entries in this anchor's terms (`entryUUID` on
+    /// OpenLDAP, `nsUniqueId` on 389 DS).
+    pub fn carried_by_sync(&self) -> bool {
+        *self == AnchorConfig::EntryUuid || self.is_nsuniqueid()
     }
 }
 

@@ -226,9 +226,10 @@ fn validate(config: &LdapConfig) -> Result<(), ConnectorError> {
     if config.page_size == 0 {
         return bad("page_size must be at least 1".into());
     }
-    if config.delta == DeltaMode::Sync && config.anchor != AnchorConfig::EntryUuid {
+    if config.delta == DeltaMode::Sync && !config.anchor.carried_by_sync() {
         return bad(
-            "delta = \"sync\" reports deletes by entryUUID, so it needs anchor = \"entryUUID\""
+            "delta = \"sync\" reports deletes by entryUUID (OpenLDAP) or nsUniqueId (389 DS), \
+             so it needs anchor = \"entryUUID\" or \"nsUniqueId\""
                 .into(),
         );
     }
@@ -413,7 +414,7 @@ impl Connector for LdapConnector {
         let watermark = match self.config.delta {
             DeltaMode::Sync => {
                 let cookies = conn.run(deadline, "reading the sync cookie", async |ldap| {
-                    import::current_cookies(ldap, obj).await
+                    import::current_cookies(ldap, obj, model.server.is_389()).await
                 })?;
                 Some(import::encode_watermark(&cookies))
             }
