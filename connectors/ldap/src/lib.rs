@@ -77,6 +77,7 @@ use connector_core::{
 };
 use ldap3::Scope;
 
+mod accesslog;
 pub mod config;
 mod conn;
 pub mod dn;
@@ -230,6 +231,12 @@ fn validate(config: &LdapConfig) -> Result<(), ConnectorError> {
         return bad(
             "delta = \"sync\" reports deletes by entryUUID (OpenLDAP) or nsUniqueId (389 DS), \
              so it needs anchor = \"entryUUID\" or \"nsUniqueId\""
+                .into(),
+        );
+    }
+    if config.delta == DeltaMode::Accesslog && config.anchor != AnchorConfig::EntryUuid {
+        return bad(
+            "delta = \"accesslog\" names entries by reqEntryUUID, so it needs anchor = \"entryUUID\""
                 .into(),
         );
     }
@@ -421,6 +428,14 @@ impl Connector for LdapConnector {
             DeltaMode::Timestamp => {
                 Some(import::timestamp_watermark(self.config.timestamp_overlap))
             }
+            DeltaMode::Accesslog => {
+                let base = self.config.accesslog_base.clone();
+                Some(
+                    conn.run(deadline, "reading the accesslog watermark", async |ldap| {
+                        accesslog::current(ldap, &base).await
+                    })?,
+                )
+            }
             DeltaMode::None => None,
         };
         let cursor =
@@ -464,6 +479,23 @@ impl Connector for LdapConnector {
             return Ok(Box::new(
                 import::FullImport::new(cursor, Some(next)).filtered(filter),
             ));
+        }
+        if self.config.delta == DeltaMode::Accesslog {
+            let since = accesslog::decode(since).ok_or_else(|| {
+                ConnectorError::resync_required(format!(
+                    "the watermark {:?} is not an accesslog watermark of this LDAP connector",
+                    since.0
+                ))
+            })?;
+            let conn = self.pool.get(deadline)?;
+            return Ok(Box::new(accesslog::AccesslogImport::new(
+                self,
+                model.clone(),
+                index,
+                conn,
+                since,
+                self.page_size(page_size),
+            )));
         }
         let cookies = import::decode_watermark(since)
             .filter(|c| c.len() == obj.bases.len())
