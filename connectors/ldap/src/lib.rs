@@ -4,11 +4,12 @@
 //! One [`LdapConnector`] serves every object type configured in its [`LdapConfig`]: each type is
 //! a set of object classes under one or more bases (with an optional filter), named by a DN
 //! template. The schema is discovered from the root DSE and the subschema entry; the anchor is
-//! `entryUUID`, `objectGUID` or the DN; references (`manager`, `member`, `uniqueMember`) are
+//! `entryUUID`, `objectGUID`, `nsUniqueId` (389 DS) or the DN; references (`manager`, `member`, `uniqueMember`) are
 //! DNs ([`connector_core::ReferenceForm::Dn`]); the password attribute is a write-only secret.
-//! Full imports page with the Simple Paged Results control; delta imports use RFC 4533
-//! refreshOnly with the cookie as the watermark. See the crate's `README.md` for every
-//! configuration key and what was verified.
+//! Full imports page with the Simple Paged Results control and follow AD's ranged retrieval of
+//! large attributes; delta imports use RFC 4533 refreshOnly with the cookie as the watermark
+//! (OpenLDAP syncprov, 389 DS content sync), OpenLDAP's accesslog, or timestamp polling. See the
+//! crate's `README.md` for every configuration key and what was verified.
 //!
 //! # Why ldap3, and why async inside a synchronous connector
 //!
@@ -60,8 +61,9 @@
 //! [`config`] (the `[connector.ldap]` table), `conn` (runtime, TLS, pool, failover, deadlines),
 //! `errors` (result codes → [`ConnectorError`]), [`dn`] (RFC 4514/4515 escaping, DN parsing,
 //! templates), `schema` (root DSE, subschema, the model of each object type), `value` (values
-//! and anchors), `entry` (search by anchor, entries → objects), `export` (changes → operations)
-//! and `import` (paged full imports, sync delta imports).
+//! and anchors), `entry` (search by anchor, ranged retrieval, entries → objects), `export`
+//! (changes → operations), `import` (paged full imports, sync and timestamp delta imports) and
+//! `accesslog` (delta imports from OpenLDAP's accesslog).
 //!
 //! **Invariants.** Every value placed in a DN or a filter is escaped ([`dn`]). Secrets are
 //! written only through `Secret::expose`, never requested by a search, dropped if returned, and
