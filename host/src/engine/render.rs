@@ -60,6 +60,23 @@ pub fn etag(stored: &StoredObject) -> String {
     format!("W/\"{}\"", stored.version)
 }
 
+/// Whether an `If-Match` / `If-None-Match` header value names the stored object's version:
+/// `*` names any existing object; otherwise one of the comma-separated entity tags must carry
+/// the same version. Tags compare weakly (RFC 7232 §2.3.2: `W/` is ignored), as SCIM's
+/// versions are weak (RFC 7644 §3.14).
+pub fn etag_matches(header: &str, stored: &StoredObject) -> bool {
+    let current = stored.version.to_string();
+    header.split(',').map(str::trim).any(|tag| {
+        tag == "*"
+            || tag
+                .strip_prefix("W/")
+                .unwrap_or(tag)
+                .strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .is_some_and(|v| v == current)
+    })
+}
+
 /// Percent-encodes one path segment (anchors may contain `/`, spaces, `=`, …).
 fn encode_segment(s: &str) -> String {
     const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC

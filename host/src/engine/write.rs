@@ -164,11 +164,14 @@ impl Runtime {
         }
     }
 
-    /// Loads an object for modification, taking its lock.
+    /// Loads an object for modification, taking its lock. An `If-Match` is checked here, on the
+    /// version read under the lock, so no other write can slip in between the check and this
+    /// one: a stale version is refused with 412 and nothing is written.
     async fn load_locked(
         self: &Arc<Self>,
         binding: &Binding,
         id: &str,
+        if_match: Option<&str>,
     ) -> Result<(StoredObject, super::locks::KeyGuard), ApiError> {
         self.ensure_ready()?;
         let guard = self.locks.lock(lock_key(binding, id)).await;
@@ -179,6 +182,16 @@ impl Runtime {
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))??
             .ok_or_else(|| not_found(binding, id))?;
+        if let Some(wanted) = if_match
+            && !super::etag_matches(wanted, &stored)
+        {
+            return Err(ApiError::PreconditionFailed(format!(
+                "If-Match {wanted} does not match the current version {} of {} {id:?}; nothing \
+                 was changed: read the resource again and retry",
+                super::etag(&stored),
+                binding.schema.name
+            )));
+        }
         Ok((stored, guard))
     }
 
@@ -190,6 +203,7 @@ impl Runtime {
         id: &str,
         body: Value,
         base_url: &str,
+        if_match: Option<&str>,
     ) -> Result<(Option<StoredObject>, Value), ApiError> {
         let request = PatchRequest::from_value(body)?;
         // Operations on what the binding does not hold are refused, or dropped when ignored.
@@ -210,7 +224,7 @@ impl Runtime {
             }
             operations.push(op);
         }
-        let (stored, guard) = self.load_locked(binding, id).await?;
+        let (stored, guard) = self.load_locked(binding, id, if_match).await?;
         let mut resource = self.render(binding, &stored, base_url);
         apply_patch(&mut resource, &operations, &binding.input)?;
         accepted.merge(binding.accept(&resource)?);
@@ -225,10 +239,11 @@ impl Runtime {
         binding: &Binding,
         id: &str,
         body: Value,
+        if_match: Option<&str>,
     ) -> Result<(Option<StoredObject>, Value), ApiError> {
         let resource = normalize_resource(body, &binding.input)?;
         let accepted = binding.accept(&resource)?;
-        let (stored, guard) = self.load_locked(binding, id).await?;
+        let (stored, guard) = self.load_locked(binding, id, if_match).await?;
         let result = self.modify(binding, stored, resource, guard, true).await?;
         self.report_ignored(binding, &accepted);
         Ok(result)
@@ -402,8 +417,13 @@ impl Runtime {
 
     /// DELETE: deletes the object at the target (or, with `delete = "none"`, only checks that it
     /// exists).
-    pub async fn delete(self: &Arc<Self>, binding: &Binding, id: &str) -> Result<(), ApiError> {
-        let (stored, guard) = self.load_locked(binding, id).await?;
+    pub async fn delete(
+        self: &Arc<Self>,
+        binding: &Binding,
+        id: &str,
+        if_match: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let (stored, guard) = self.load_locked(binding, id, if_match).await?;
         if !self.deletes() {
             tracing::info!(connector = %self.name, anchor = id, "DELETE ignored: deprovision.delete = \"none\"");
             return Ok(());
