@@ -792,6 +792,136 @@ async fn matrix(backend: Backend, mode: Mode) {
     );
 }
 
+/// How many members the big group has: Microsoft's ceiling for directory groups.
+const BIG: usize = 50_000;
+
+/// Inserts `BIG` users (ids 38 characters long, like the GUIDs Entra sends) in one statement.
+fn seed_members(backend: Backend) -> String {
+    let id = r#"'m-' || i || '-0123456789abcdef0123456789ab'"#;
+    match backend {
+        #[cfg(feature = "odbc")]
+        Backend::Postgres => format!(
+            r#"INSERT INTO "Staff" ("StaffId", "Login") SELECT {id}, 'member' || i FROM generate_series(1, {BIG}) AS i"#
+        ),
+        _ => format!(
+            r#"INSERT INTO "Staff" ("StaffId", "Login") WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {BIG}) SELECT {id}, 'member' || i FROM n"#
+        ),
+    }
+}
+
+fn member_id(i: usize) -> String {
+    format!("m-{i}-0123456789abcdef0123456789ab")
+}
+
+/// A group of 50,000 members: one POST, one-member PATCHes, listed without members, read
+/// whole. The timings are printed for BENCHMARKS.md, not asserted.
+async fn big_group(backend: Backend) {
+    let seeded = std::time::Instant::now();
+    let mut ctx = Ctx::start(
+        backend,
+        Mode::Scim,
+        4 * 1024 * 1024,
+        &[seed_members(backend)],
+    )
+    .await;
+    let report = |what: &str, t: std::time::Instant| {
+        eprintln!("[{backend:?}] {what}: {} ms", t.elapsed().as_millis());
+    };
+    report("seed and first import of 50,000 users", seeded);
+    let client = ctx.client();
+    let team = unique("big");
+    let members: Vec<Value> = (1..=BIG).map(|i| json!({"value": member_id(i)})).collect();
+    let body = json!({"schemas": [CORE_GROUP], "displayName": team, "members": members});
+    eprintln!("[{backend:?}] POST body: {} bytes", body.to_string().len());
+    let t = std::time::Instant::now();
+    let created = client.post("/Groups", &body).await.unwrap();
+    report("POST /Groups with 50,000 members", t);
+    created.expect_status(&[201]).unwrap();
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let in_table = |ctx: &Ctx| {
+        ctx.count(&format!(
+            r#"SELECT "MemberId" FROM "TeamMembers" WHERE "TeamId" = '{id}'"#
+        ))
+        .unwrap()
+    };
+    assert_eq!(in_table(&ctx), BIG);
+    assert_eq!(created.body["members"].as_array().map(Vec::len), Some(BIG));
+
+    let extra = ctx.create_user(&unique("extra")).await.unwrap();
+    let path = format!("/Groups/{id}");
+    let add = json!({"schemas": [e2e::client::PATCH_OP],
+        "Operations": [{"op": "add", "path": "members", "value": [{"value": extra}]}]});
+    let t = std::time::Instant::now();
+    let r = client.patch(&path, &add).await.unwrap();
+    report("PATCH add one member", t);
+    r.expect_status(&[200, 204]).unwrap();
+    assert_eq!(in_table(&ctx), BIG + 1);
+    let remove = json!({"schemas": [e2e::client::PATCH_OP],
+        "Operations": [{"op": "remove", "path": format!("members[value eq \"{extra}\"]")}]});
+    let t = std::time::Instant::now();
+    let r = client.patch(&path, &remove).await.unwrap();
+    report("PATCH remove one member", t);
+    r.expect_status(&[200, 204]).unwrap();
+    assert_eq!(in_table(&ctx), BIG);
+    let gone = ctx
+        .count(&format!(
+            r#"SELECT "MemberId" FROM "TeamMembers" WHERE "MemberId" = '{extra}'"#
+        ))
+        .unwrap();
+    assert_eq!(gone, 0);
+
+    let filter = format!("displayName eq \"{team}\"");
+    let t = std::time::Instant::now();
+    let r = client
+        .get(
+            "/Groups",
+            &[
+                ("excludedAttributes", "members"),
+                ("filter", filter.as_str()),
+            ],
+        )
+        .await
+        .unwrap();
+    report(
+        "GET /Groups?excludedAttributes=members&filter=displayName eq …",
+        t,
+    );
+    r.expect_status(&[200]).unwrap();
+    assert_eq!(r.body["totalResults"], json!(1));
+    assert_eq!(r.body["Resources"][0]["id"], json!(id));
+    assert!(
+        r.body["Resources"][0].get("members").is_none(),
+        "{}",
+        r.text.len()
+    );
+    let t = std::time::Instant::now();
+    let r = client
+        .get("/Groups", &[("excludedAttributes", "members")])
+        .await
+        .unwrap();
+    report("GET /Groups?excludedAttributes=members", t);
+    assert_eq!(r.body["totalResults"], json!(1));
+    assert!(r.body["Resources"][0].get("members").is_none());
+    let t = std::time::Instant::now();
+    let r = client.get(&path, &[]).await.unwrap();
+    report("GET /Groups/{id} with its 50,000 members", t);
+    let got = r.body["members"].as_array().map(Vec::len);
+    assert_eq!(got, Some(BIG));
+    assert_eq!(r.body["members"][BIG - 1]["value"].as_str().is_some(), true);
+    ctx.host.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn big_group_sqlite() {
+    big_group(Backend::Sqlite).await;
+}
+
+#[cfg(feature = "odbc")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn big_group_postgres() {
+    big_group(Backend::Postgres).await;
+}
+
 macro_rules! backend {
     ($module:ident, $backend:expr) => {
         mod $module {

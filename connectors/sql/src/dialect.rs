@@ -38,6 +38,12 @@ pub(crate) enum BoolBinding {
 }
 
 impl Dialect {
+    /// Whether one `INSERT … VALUES (…), (…)` may carry several rows (Oracle before 23 and an
+    /// unknown ANSI database may not).
+    pub fn multi_row_values(self) -> bool {
+        !matches!(self, Dialect::Oracle | Dialect::Ansi)
+    }
+
     /// The dialect for an ODBC `SQL_DBMS_NAME` (e.g. `PostgreSQL`, `MySQL`, `MariaDB`,
     /// `Microsoft SQL Server`, `SQLite`, `Oracle`, `DB2/LINUXX8664`).
     pub fn from_dbms_name(name: &str) -> Dialect {

@@ -10,6 +10,7 @@
 //! written, or, where the connector's `ignore` list names it, accepted and dropped, which is
 //! reported once the write succeeded (a warning per attribute, and a metric).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use connector_core::{
@@ -275,7 +276,7 @@ impl Runtime {
         } else {
             (new_attrs, stored)
         };
-        let eq = value_eq(self.reference_form());
+        let key = value_key(self.reference_form());
         let old = &stored.object;
         let mut changes = Vec::new();
         let mut names: Vec<&str> = binding.mapped_attributes().collect();
@@ -284,7 +285,9 @@ impl Runtime {
         for name in names {
             let before = old.values(name);
             let after: &[AttrValue] = new_attrs.get(name).map(Vec::as_slice).unwrap_or(&[]);
-            if same_values(before, after, eq) {
+            let before_keys: HashSet<String> = before.iter().map(key).collect();
+            let after_keys: HashSet<String> = after.iter().map(key).collect();
+            if before.len() == after.len() && before_keys == after_keys {
                 continue;
             }
             // A secret is never stored, so one the request leaves out is unchanged, not cleared.
@@ -311,12 +314,12 @@ impl Runtime {
             } else if multi {
                 let add: Vec<_> = after
                     .iter()
-                    .filter(|v| !before.iter().any(|w| eq(v, w)))
+                    .filter(|v| !before_keys.contains(&key(v)))
                     .cloned()
                     .collect();
                 let remove: Vec<_> = before
                     .iter()
-                    .filter(|v| !after.iter().any(|w| eq(v, w)))
+                    .filter(|v| !after_keys.contains(&key(v)))
                     .cloned()
                     .collect();
                 if !add.is_empty() {
@@ -442,18 +445,15 @@ pub fn not_found(binding: &Binding, id: &str) -> ApiError {
     ApiError::NotFound(format!("no {} with id {id:?}", binding.schema.name))
 }
 
-/// How two values are compared when diffing: by text, and references in DN form regardless of
-/// case (a DN the target reported may be spelt differently from the referenced object's).
-fn value_eq(form: ReferenceForm) -> fn(&AttrValue, &AttrValue) -> bool {
+/// What two values are compared by when diffing: their text, and references in DN form
+/// regardless of case (a DN the target reported may be spelt differently from the referenced
+/// object's). Keys go into hash sets, so a group of 50,000 members diffs in linear time.
+fn value_key(form: ReferenceForm) -> fn(&AttrValue) -> String {
     match form {
-        ReferenceForm::Anchor => |a, b| a.to_text() == b.to_text(),
-        ReferenceForm::Dn => |a, b| match (a, b) {
-            (AttrValue::Reference(x), AttrValue::Reference(y)) => x.eq_ignore_ascii_case(y),
-            _ => a.to_text() == b.to_text(),
+        ReferenceForm::Anchor => AttrValue::to_text,
+        ReferenceForm::Dn => |v| match v {
+            AttrValue::Reference(x) => x.to_lowercase(),
+            _ => v.to_text(),
         },
     }
-}
-
-fn same_values(a: &[AttrValue], b: &[AttrValue], eq: fn(&AttrValue, &AttrValue) -> bool) -> bool {
-    a.len() == b.len() && a.iter().all(|v| b.iter().any(|w| eq(v, w)))
 }
