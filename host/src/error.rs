@@ -218,6 +218,17 @@ mod tests {
     }
 
     #[test]
+    fn method_not_allowed_names_the_allowed_methods() {
+        let r = ApiError::MethodNotAllowed {
+            detail: "PUT is not supported on /Schemas".into(),
+            allow: "GET",
+        }
+        .render();
+        assert_eq!((r.status, r.allow), (405, Some("GET")));
+        assert_eq!(ApiError::NotFound("x".into()).render().allow, None);
+    }
+
+    #[test]
     fn server_faults_do_not_leak_their_cause() {
         for err in [
             ApiError::Connector(ConnectorError::misconfigured("password=hunter2 rejected")),

@@ -254,6 +254,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn multi_row_values_only_where_the_database_takes_them() {
+        assert!(Dialect::Sqlite.multi_row_values());
+        assert!(Dialect::PostgreSql.multi_row_values());
+        assert!(Dialect::MySql.multi_row_values());
+        assert!(Dialect::SqlServer.multi_row_values());
+        assert!(!Dialect::Oracle.multi_row_values());
+        assert!(!Dialect::Ansi.multi_row_values());
+    }
+
+    #[test]
     fn identifiers_are_quoted_per_dialect() {
         let check = |d: Dialect, input: &str, expected: &str| {
             assert_eq!(d.quote_ident(input).unwrap(), expected, "{d:?} {input}")

@@ -65,7 +65,11 @@ pub fn etag(stored: &StoredObject) -> String {
 /// the same version. Tags compare weakly (RFC 7232 §2.3.2: `W/` is ignored), as SCIM's
 /// versions are weak (RFC 7644 §3.14).
 pub fn etag_matches(header: &str, stored: &StoredObject) -> bool {
-    let current = stored.version.to_string();
+    names_version(header, stored.version)
+}
+
+fn names_version(header: &str, version: u64) -> bool {
+    let current = version.to_string();
     header.split(',').map(str::trim).any(|tag| {
         tag == "*"
             || tag
@@ -85,4 +89,21 @@ fn encode_segment(s: &str) -> String {
         .remove(b'.')
         .remove(b'~');
     utf8_percent_encode(s, SEGMENT).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_version;
+
+    #[test]
+    fn entity_tags_compare_weakly_and_star_matches_any() {
+        assert!(names_version("W/\"3\"", 3));
+        assert!(names_version("\"3\"", 3));
+        assert!(names_version("*", 3));
+        assert!(names_version("W/\"1\", W/\"3\"", 3));
+        assert!(!names_version("W/\"2\"", 3));
+        assert!(!names_version("W/\"33\"", 3));
+        assert!(!names_version("3", 3));
+        assert!(!names_version("", 3));
+    }
 }
