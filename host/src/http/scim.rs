@@ -49,7 +49,7 @@ fn not_allowed(method: &Method, path: &str, allow: &'static str) -> ApiError {
     }
 }
 
-fn header<'r>(req: &'r Request, name: header::HeaderName) -> Option<&'r str> {
+fn header(req: &Request, name: header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
