@@ -706,6 +706,30 @@ async fn etags(ctx: &Ctx) -> Result<()> {
     )
     .await?
     .error(412, None)?;
+    // Two writers with the same version at once: the check and the write are one step under
+    // the object's lock, so exactly one wins and the other gets 412.
+    let same = [json_ct, ("if-match", new_tag.as_str())];
+    let (a, b) = tokio::join!(
+        ctx.raw(
+            Method::PATCH,
+            &path,
+            &same,
+            Some(ctx.given_patch("RaceA").to_string()),
+        ),
+        ctx.raw(
+            Method::PATCH,
+            &path,
+            &same,
+            Some(ctx.given_patch("RaceB").to_string()),
+        ),
+    );
+    let mut statuses = [a?.status, b?.status];
+    statuses.sort_unstable();
+    check(
+        "two PATCHes with the same If-Match",
+        statuses == [200, 412],
+        || format!("one 200 and one 412; got {statuses:?}"),
+    )?;
     let r = ctx
         .raw(
             Method::PUT,

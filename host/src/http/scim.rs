@@ -1,5 +1,11 @@
 //! The SCIM resource endpoints of one connector: `Users`, `Groups`, `Schemas`,
 //! `ResourceTypes`, `ServiceProviderConfig` and `.search`, dispatched by method and path.
+//!
+//! What RFC 7644 asks of the protocol lives here, so every SCIM client (not only Entra) gets
+//! it: endpoint names in any case, 405 with the `Allow` methods, 415 for a body that is not
+//! JSON (via [`super::json_body`]), the same answer from `POST .search` as from GET, and
+//! ETags (`If-None-Match` here; `If-Match` is handed to the engine, which checks it under the
+//! object's export lock).
 
 use std::sync::Arc;
 
