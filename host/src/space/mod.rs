@@ -31,6 +31,7 @@
 //! **Architecture invariant:** nothing outside this module knows SQL or the file layout; the
 //! host sees `Space` and its value types only.
 
+mod batch;
 mod browse;
 mod error;
 mod import;
