@@ -110,8 +110,8 @@ pub async fn handle(
                 ([".search"], _) => Err(not_allowed(&method, &path, "POST")),
                 ([id], &Method::GET) => {
                     let projection = Projection::parse(
-                        params.get("attributes").map(String::as_str),
-                        params.get("excludedAttributes").map(String::as_str),
+                        param(&params, "attributes"),
+                        param(&params, "excludedAttributes"),
                     )?;
                     let (stored, doc) = rt.get(binding, id, &projection, base).await?;
                     if header(&req, header::IF_NONE_MATCH).is_some_and(|h| etag_matches(h, &stored)) {
@@ -225,13 +225,17 @@ async fn search(
     Ok(scim_json(StatusCode::OK, &list))
 }
 
+/// A query parameter by name in any case (`excludedattributes` as well as the RFC's spelling),
+/// the same for a list and for a GET by id.
+fn param<'a>(params: &'a std::collections::HashMap<String, String>, name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
 fn query_from_params(params: &std::collections::HashMap<String, String>) -> Query {
-    let get = |k: &str| {
-        params
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(k))
-            .map(|(_, v)| v.clone())
-    };
+    let get = |k: &str| param(params, k).map(str::to_owned);
     Query {
         filter: get("filter"),
         start_index: get("startIndex"),
