@@ -250,8 +250,9 @@ fn import(objects: usize, rt: &tokio::runtime::Runtime) -> Result<Import> {
     })
 }
 
-/// Raw `POST v2/resources/` of Persons `from..from+n`, the connector's body and headers.
-async fn raw_creates(url: &str, from: usize, n: usize) -> Result<Vec<Duration>> {
+/// Raw `POST v2/resources/` of Persons `from..from+n`, the connector's body and headers;
+/// with `lookup`, each first searched by AccountName as `matching_attribute` does.
+async fn raw_creates(url: &str, lookup: bool, from: usize, n: usize) -> Result<Vec<Duration>> {
     let client = basic_client()?;
     let mut latencies = Vec::with_capacity(n);
     for i in from..from + n {
@@ -260,6 +261,26 @@ async fn raw_creates(url: &str, from: usize, n: usize) -> Result<Vec<Duration>> 
             map.insert("ObjectType".into(), json!("Person"));
         }
         let t = Instant::now();
+        if lookup {
+            let filter = format!("/Person[AccountName = 'user{i}']");
+            let search = reqwest::Url::parse_with_params(
+                &format!("{url}v2/resources/"),
+                [
+                    ("filter", filter.as_str()),
+                    ("pageSize", "2"),
+                    ("attributes", "ObjectID"),
+                ],
+            )?;
+            let r = client
+                .get(search)
+                .basic_auth(USER, Some(PASSWORD))
+                .send()
+                .await?;
+            if r.status().as_u16() != 200 {
+                bail!("raw lookup {i}: {}", r.status());
+            }
+            r.bytes().await?;
+        }
         let r = client
             .post(format!("{url}v2/resources/"))
             .basic_auth(USER, Some(PASSWORD))
@@ -425,11 +446,20 @@ fn main() -> Result<()> {
     let sim = SimProcess::start(0)?;
     let n = args.exports;
     let block = 100_000_000;
+    // The floor on a runtime of its own thread, like the connector's calls: no hand-over
+    // between threads per request.
+    let local = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let raw = measured(n, block, |from, k| {
-        rt.block_on(raw_creates(&sim.url, from, k))
+        local.block_on(raw_creates(&sim.url, false, from, k))
     })?;
     let direct = measured(n, 2 * block, |from, k| {
         connector_creates(&sim.url, false, from, k)
+    })?;
+    // Right before the connector's lookups, on (almost) the same number of objects.
+    let raw_lookup = measured(n, 5 * block, |from, k| {
+        local.block_on(raw_creates(&sim.url, true, from, k))
     })?;
     let matched = measured(n, 3 * block, |from, k| {
         connector_creates(&sim.url, true, from, k)
@@ -474,6 +504,13 @@ fn main() -> Result<()> {
     println!(
         "{}",
         row(
+            "raw lookup by AccountName + `POST` with reqwest (the floor)",
+            &raw_lookup
+        )
+    );
+    println!(
+        "{}",
+        row(
             "`MimServiceConnector::export` with `matching_attribute` (lookup + POST)",
             &matched
         )
@@ -487,8 +524,9 @@ fn main() -> Result<()> {
     );
     println!();
     println!(
-        "- connector / floor: **{:.2}×** the creates per second; host / floor: **{:.2}×**",
+        "- connector / floor: **{:.2}×** the creates per second (with lookup: **{:.2}×**); host / floor: **{:.2}×**",
         direct.rate / raw.rate,
+        matched.rate / raw_lookup.rate,
         host.rate / raw.rate
     );
     if let (Some(a), Some(b)) = (imports.first(), imports.last()) {
