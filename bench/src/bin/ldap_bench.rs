@@ -4,9 +4,8 @@
 //!
 //! 1. **full import**: every user read by `LdapConnector::full_import` (pages of 500) against a
 //!    raw `ldap3` paged search (pages of 500, entries decoded) of the same entries, after one
-//!    unmeasured raw pass that warms slapd's caches; rate, and the
-//!    peak resident memory each adds to this process (VmHWM reset through
-//!    `/proc/self/clear_refs` before each, minus the resident size before);
+//!    unmeasured raw pass that warms slapd's caches; rate, and the peak resident memory
+//!    (`VmHWM`) of a process that does only that import (this binary, run again);
 //! 2. **adds**: `POST /Users` (ecma2host) through the release `connector-host` binary in front of
 //!    the same slapd, at 1 and 8 keep-alive TLS connections, against raw `ldap3` adds of the
 //!    same entries at 1 and 8 LDAP connections;
@@ -39,6 +38,9 @@ const PEOPLE: &str = "ou=people,dc=example,dc=com";
 const GROUPS: &str = "ou=groups,dc=example,dc=com";
 const RAW: &str = "ou=raw,dc=example,dc=com";
 const SCIM: &str = "ou=scim,dc=example,dc=com";
+/// testkit's slapd root DN and password.
+const ADMIN_DN: &str = "cn=admin,dc=example,dc=com";
+const ADMIN_PASSWORD: &str = "adminpw";
 const ECMA: &str = "urn:ietf:params:scim:schemas:extension:ECMA2Host:2.0:User";
 const CORE: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 
@@ -60,6 +62,18 @@ struct Args {
     /// Skip `POST /Users` through the host (a quick check without a release build).
     #[arg(long)]
     no_host: bool,
+    /// slapd with `dbnosync`: writes are not flushed to disk before the answer, so the adds
+    /// measure the software on both sides rather than the disk's flush time.
+    #[arg(long)]
+    nosync: bool,
+    /// Internal: run one full import (`raw` or `connector`) of `--url` in this process and print
+    /// `entries nanoseconds peak_kib` (each import is measured in a process of its own, so that
+    /// its peak memory is its own).
+    #[arg(long, hide = true)]
+    measure_import: Option<String>,
+    /// Internal: the slapd of `--measure-import`.
+    #[arg(long, hide = true)]
+    url: Option<String>,
 }
 
 fn progress(msg: impl AsRef<str>) {
@@ -91,26 +105,27 @@ fn ldif(entries: usize) -> String {
     s
 }
 
-/// This process's memory; `VmHWM` reset to the current size first when `reset`.
-fn memory(reset: bool) -> Result<Memory> {
-    if reset {
-        std::fs::write("/proc/self/clear_refs", "5").context("resetting VmHWM")?;
-    }
+/// This process's memory.
+fn memory() -> Result<Memory> {
     let status = std::fs::read_to_string("/proc/self/status")?;
     Memory::parse(&status).context("no VmRSS/VmHWM")
 }
 
 fn connector(slapd: &Slapd, tweak: impl FnOnce(&mut LdapConfig)) -> Result<LdapConnector> {
+    connector_at(&slapd.url(), tweak)
+}
+
+fn connector_at(url: &str, tweak: impl FnOnce(&mut LdapConfig)) -> Result<LdapConnector> {
     let mut group = ObjectConfig::new("Group", &["groupOfNames"], GROUPS, "cn");
     group.references.insert("member".into(), "User".into());
     let mut c = LdapConfig::new(
-        vec![slapd.url()],
+        vec![url.to_owned()],
         vec![
             ObjectConfig::new("User", &["inetOrgPerson"], PEOPLE, "uid"),
             group,
         ],
     )
-    .with_simple_bind(slapd.admin_dn(), slapd.admin_password());
+    .with_simple_bind(ADMIN_DN, ADMIN_PASSWORD);
     c.delta = DeltaMode::Sync;
     tweak(&mut c);
     LdapConnector::new(c, Path::new(".")).map_err(|e| anyhow::anyhow!("connector: {e}"))
@@ -137,14 +152,16 @@ impl Measured {
     }
 }
 
-fn raw_import(slapd: &Slapd) -> Result<Measured> {
-    let before = memory(true)?;
-    let started = Instant::now();
+fn raw_import(url: &str) -> Result<usize> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let n = rt.block_on(async {
-        let mut ldap = bind(slapd).await?;
+    rt.block_on(async {
+        let (conn, mut ldap) = LdapConnAsync::new(url).await?;
+        ldap3::drive!(conn);
+        ldap.simple_bind(ADMIN_DN, ADMIN_PASSWORD)
+            .await?
+            .success()?;
         let adapters: Vec<Box<dyn Adapter<_, _>>> = vec![
             Box::new(EntriesOnly::new()),
             Box::new(PagedResults::new(500)),
@@ -165,19 +182,47 @@ fn raw_import(slapd: &Slapd) -> Result<Measured> {
         }
         stream.finish().await.success()?;
         anyhow::Ok(n)
-    })?;
-    let elapsed = started.elapsed();
-    let after = memory(false)?;
-    Ok(Measured {
-        n,
-        elapsed,
-        peak_mib: after.hwm_mib() - before.rss_mib(),
     })
 }
 
-fn connector_import(c: &LdapConnector) -> Result<(Measured, connector_core::Watermark)> {
-    let before = memory(true)?;
+/// Child mode: one import, measured, printed.
+fn measure_import(kind: &str, url: &str) -> Result<()> {
     let started = Instant::now();
+    let n = match kind {
+        "raw" => raw_import(url)?,
+        "connector" => connector_import(&connector_at(url, |_| {})?)?.0,
+        other => bail!("--measure-import {other}: raw or connector"),
+    };
+    let elapsed = started.elapsed();
+    let mem = memory()?;
+    println!("{n} {} {}", elapsed.as_nanos(), mem.hwm_kib);
+    Ok(())
+}
+
+/// Runs [`measure_import`] in a child process.
+fn import_in_child(kind: &str, url: &str) -> Result<Measured> {
+    let out = Command::new(std::env::current_exe()?)
+        .args(["--measure-import", kind, "--url", url])
+        .output()?;
+    if !out.status.success() {
+        bail!("{kind} import: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let text = String::from_utf8(out.stdout)?;
+    let f: Vec<u128> = text
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
+    let [n, ns, kib] = f[..] else {
+        bail!("{kind} import printed {text:?}");
+    };
+    Ok(Measured {
+        n: usize::try_from(n)?,
+        elapsed: Duration::from_nanos(u64::try_from(ns)?),
+        peak_mib: kib as f64 / 1024.0,
+    })
+}
+
+fn connector_import(c: &LdapConnector) -> Result<(usize, connector_core::Watermark)> {
     let mut stream = c
         .full_import("User", 500, soon())
         .map_err(|e| anyhow::anyhow!("full import: {e}"))?;
@@ -189,17 +234,7 @@ fn connector_import(c: &LdapConnector) -> Result<(Measured, connector_core::Wate
         n += page.len();
     }
     let watermark = stream.watermark().context("no watermark")?;
-    drop(stream);
-    let elapsed = started.elapsed();
-    let after = memory(false)?;
-    Ok((
-        Measured {
-            n,
-            elapsed,
-            peak_mib: after.hwm_mib() - before.rss_mib(),
-        },
-        watermark,
-    ))
+    Ok((n, watermark))
 }
 
 /// `total` raw adds under `ou=raw` over `conns` connections; adds per second.
@@ -446,10 +481,18 @@ fn secs(d: Duration) -> String {
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    if let Some(kind) = &args.measure_import {
+        return measure_import(kind, args.url.as_deref().context("--url")?);
+    }
     progress(format!("slapadd of {} users", args.entries));
     let (load_time, slapd) = timed(|| {
         Slapd::try_start_with_options(&SlapdOptions {
             ldif: ldif(args.entries),
+            database_config: if args.nosync {
+                "dbnosync\n".into()
+            } else {
+                String::new()
+            },
             ..SlapdOptions::default()
         })
         .map_err(|e| anyhow::anyhow!("{e}"))
@@ -457,11 +500,13 @@ fn main() -> Result<()> {
     progress(format!("loaded in {}", secs(load_time)));
 
     progress("full import: raw ldap3 paged search, once to warm slapd's caches, once measured");
-    raw_import(&slapd)?;
-    let raw = raw_import(&slapd)?;
+    import_in_child("raw", &slapd.url())?;
+    let raw = import_in_child("raw", &slapd.url())?;
     progress("full import: the connector");
+    let conn = import_in_child("connector", &slapd.url())?;
+    // The watermark for part 3, from an unmeasured import in this process.
     let c = connector(&slapd, |_| {})?;
-    let (conn, watermark) = connector_import(&c)?;
+    let (_, watermark) = connector_import(&c)?;
     if raw.n != args.entries || conn.n != args.entries {
         bail!(
             "read {} raw and {} by the connector of {}",
@@ -575,7 +620,7 @@ fn main() -> Result<()> {
     let (list_with, _) = list(false)?;
 
     println!(
-        "| Full import of {} users | per second | time | peak memory added |",
+        "| Full import of {} users | per second | time | peak resident memory of the process |",
         args.entries
     );
     println!("|---|---:|---:|---:|");
@@ -594,7 +639,7 @@ fn main() -> Result<()> {
     println!(
         "- connector / raw: **{:.2}×** the time, **{:.2}×** the peak memory",
         conn.elapsed.as_secs_f64() / raw.elapsed.as_secs_f64(),
-        conn.peak_mib / raw.peak_mib.max(0.1)
+        conn.peak_mib / raw.peak_mib
     );
     println!();
     println!(
