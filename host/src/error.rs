@@ -33,9 +33,15 @@ pub enum ApiError {
     /// No such endpoint or connector.
     #[error("{0}")]
     NotFound(String),
-    /// A method the endpoint does not support.
+    /// A method the endpoint does not support; `allow` lists those it does (the `Allow` header).
+    #[error("{detail}")]
+    MethodNotAllowed { detail: String, allow: &'static str },
+    /// A request body of a media type other than SCIM's JSON.
     #[error("{0}")]
-    MethodNotAllowed(String),
+    UnsupportedMediaType(String),
+    /// An `If-Match` that does not match the resource's current version (RFC 7644 §3.14).
+    #[error("{0}")]
+    PreconditionFailed(String),
     /// The connector has not finished its first full import, so lookups cannot be answered;
     /// the client is asked to retry after `retry_after`.
     #[error("{detail}")]
@@ -59,6 +65,8 @@ pub struct Rendered {
     pub retry_after: Option<u64>,
     /// Whether the cause is on the server side and must be logged as an error.
     pub server_fault: bool,
+    /// `Allow`: the methods the endpoint supports (405 only).
+    pub allow: Option<&'static str>,
 }
 
 /// Seconds a client is asked to wait after a target outage or timeout.
@@ -73,6 +81,7 @@ impl ApiError {
             detail,
             retry_after: None,
             server_fault: status >= 500,
+            allow: None,
         };
         match self {
             ApiError::Scim(e) => r(e.status, e.scim_type, e.detail.clone()),
@@ -131,7 +140,12 @@ impl ApiError {
                 format!("the request body is larger than the limit of {limit} bytes"),
             ),
             ApiError::NotFound(detail) => r(404, None, detail.clone()),
-            ApiError::MethodNotAllowed(detail) => r(405, None, detail.clone()),
+            ApiError::MethodNotAllowed { detail, allow } => Rendered {
+                allow: Some(allow),
+                ..r(405, None, detail.clone())
+            },
+            ApiError::UnsupportedMediaType(detail) => r(415, None, detail.clone()),
+            ApiError::PreconditionFailed(detail) => r(412, None, detail.clone()),
             ApiError::Importing {
                 detail,
                 retry_after,
@@ -195,7 +209,17 @@ mod tests {
         check(ApiError::Unauthorized("no token"), 401, None, false);
         check(ApiError::TooLarge(10), 413, None, false);
         check(ApiError::NotFound("x".into()), 404, None, false);
-        check(ApiError::MethodNotAllowed("x".into()), 405, None, false);
+        check(
+            ApiError::MethodNotAllowed {
+                detail: "x".into(),
+                allow: "GET",
+            },
+            405,
+            None,
+            false,
+        );
+        check(ApiError::UnsupportedMediaType("x".into()), 415, None, false);
+        check(ApiError::PreconditionFailed("x".into()), 412, None, false);
         check(
             ApiError::Importing {
                 detail: "first import".into(),
@@ -206,6 +230,17 @@ mod tests {
             true,
         );
         check(ApiError::Internal("bug".into()), 500, None, false);
+    }
+
+    #[test]
+    fn method_not_allowed_names_the_allowed_methods() {
+        let r = ApiError::MethodNotAllowed {
+            detail: "PUT is not supported on /Schemas".into(),
+            allow: "GET",
+        }
+        .render();
+        assert_eq!((r.status, r.allow), (405, Some("GET")));
+        assert_eq!(ApiError::NotFound("x".into()).render().allow, None);
     }
 
     #[test]

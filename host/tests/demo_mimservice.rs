@@ -114,6 +114,16 @@ fn the_mimservice_demo_serves_the_simulator_and_lists_pending_approvals() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 201, "{}", r.text().unwrap());
 
+    // A group: MIM's required Scope, Type, … come from the demo's create_defaults.
+    let r = client
+        .post(format!("https://127.0.0.1:{port}/ecma2host_mim/scim/Groups"))
+        .bearer_auth(&token)
+        .header("Content-Type", "application/scim+json")
+        .body(r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Demo Group","members":[]}"#)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201, "{}", r.text().unwrap());
+
     let out = Command::new(BIN)
         .arg("--config")
         .arg(demo.join("connector-host.toml"))

@@ -268,3 +268,35 @@ fn canonical_paths_resolve_against_the_schema() {
     check_canonical("name.shoe", None);
     check_canonical("urn:ietf:params:scim:schemas:core:2.0:User:manager", None);
 }
+
+#[test]
+fn unknown_attributes_are_named() {
+    let unknown = |filter: &str| {
+        Filter::parse(filter)
+            .unwrap()
+            .unknown_attribute(&user_schema())
+    };
+    for known in [
+        r#"userName eq "a""#,
+        r#"id eq "1" and meta.lastModified gt "2020-01-01T00:00:00Z""#,
+        r#"not (externalId pr) or emails[type eq "work" and value co "@"]"#,
+        r#"emails[type eq "work"].value eq "x""#,
+        r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "7""#,
+    ] {
+        assert_eq!(unknown(known), None, "{known}");
+    }
+    assert_eq!(
+        unknown(r#"PLACEHOLDER eq "x""#).as_deref(),
+        Some("PLACEHOLDER")
+    );
+    assert_eq!(
+        unknown(r#"userName eq "a" and shoeSize gt 3"#).as_deref(),
+        Some("shoeSize")
+    );
+    assert_eq!(unknown(r#"name.shoe pr"#).as_deref(), Some("name.shoe"));
+    assert_eq!(
+        unknown(r#"emails[colour eq "red"]"#).as_deref(),
+        Some("emails.colour")
+    );
+    assert_eq!(unknown(r#"hats[value eq "x"]"#).as_deref(), Some("hats"));
+}

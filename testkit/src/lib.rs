@@ -1,7 +1,7 @@
 //! Test-only helpers that give connector and end-to-end tests real targets:
 //! a fresh, uniquely named PostgreSQL, MariaDB or SQLite database reached
 //! through ODBC ([`fresh_postgres`], [`fresh_mariadb`], [`fresh_sqlite_odbc`]),
-//! a private OpenLDAP server ([`Slapd`]), ODBC one-liners for fixtures and
+//! a private OpenLDAP server ([`Slapd`]), a 389 Directory Server ([`Ds389`]), ODBC one-liners for fixtures and
 //! assertions ([`execute`], [`query_strings`]) and [`free_port`].
 //!
 //! It exists so that every test talks to the real thing instead of a mock, and
@@ -51,9 +51,11 @@
 //! - `db`: [`TestDb`], [`DbKind`], the connection strings and their creation/drop.
 //! - `odbc`: [`execute`] and [`query_strings`] over `odbc-api`.
 //! - `slapd`: [`Slapd`].
+//! - `ds389`: [`Ds389`], a 389 Directory Server shared by the tests of one binary.
 //! - `private_pg`: [`PrivatePostgres`], a server a test may stop and start.
 
 mod db;
+mod ds389;
 mod odbc;
 mod private_pg;
 mod slapd;
@@ -64,6 +66,7 @@ pub use db::{
     DbKind, TestDb, fresh_mariadb, fresh_postgres, fresh_sqlite_odbc, try_fresh_mariadb,
     try_fresh_postgres, try_fresh_sqlite_odbc,
 };
+pub use ds389::Ds389;
 pub use odbc::{execute, query_strings, try_execute, try_query_strings};
 pub use private_pg::PrivatePostgres;
 pub use slapd::{CLIENT_CERT_SUBJECT, Slapd, SlapdOptions, SlapdTls};
@@ -120,6 +123,9 @@ pub enum TestkitError {
     /// `slapd` started but did not become ready.
     #[error("slapd did not start: {0}")]
     Slapd(String),
+    /// The 389 Directory Server instance could not be made or started.
+    #[error("389 Directory Server: {0}")]
+    Ds389(String),
 }
 
 fn alternative(variables: Option<&str>) -> String {

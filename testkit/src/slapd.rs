@@ -8,8 +8,10 @@
 //! `adminpw`), the `syncprov` overlay (RFC 4533, for delta imports) with a
 //! session log of 100,000 operations (so a refresh reports deletes as a
 //! `syncIdSet` instead of a present phase) and default access (everyone may
-//! read). Before the first start `slapadd` loads the base entry, `ou=people`
-//! and `ou=groups` under it, and any LDIF the test passes.
+//! read). With [`SlapdOptions::accesslog`] writes are also logged by the
+//! `accesslog` overlay into a second database, `cn=accesslog`. Before the
+//! first start `slapadd` loads the base entry, `ou=people` and `ou=groups`
+//! under it, and any LDIF the test passes.
 //!
 //! With [`SlapdOptions::tls`] slapd also gets a certificate from a CA made for
 //! it (rcgen, P-256; the server certificate names `127.0.0.1` and `localhost`),
@@ -45,6 +47,10 @@ pub struct SlapdOptions {
     /// Extra `slapd.conf` lines at the end of the database section: overlays
     /// such as `refint` (load their module in [`SlapdOptions::config`]).
     pub database_config: String,
+    /// Log every write (failed ones too) with the `accesslog` overlay into a second
+    /// database, suffix `cn=accesslog` (readable by everyone, like the rest),
+    /// for accesslog delta imports.
+    pub accesslog: bool,
 }
 
 /// The PEM files of a TLS-enabled [`Slapd`], all inside its directory.
@@ -370,6 +376,22 @@ authz-regexp \"^{CLIENT_CERT_SUBJECT}$\" \"{ADMIN_DN}\"
         ),
         None => String::new(),
     };
+    let (accesslog_db, accesslog_overlay) = if options.accesslog {
+        let log = dir.join("accesslog");
+        fs::create_dir(&log).map_err(|e| io("creating the accesslog directory", e))?;
+        (
+            format!(
+                "moduleload accesslog\ndatabase mdb\nmaxsize 1073741824\nsuffix \"cn=accesslog\"\n\
+                 rootdn \"{ADMIN_DN}\"\ndirectory {}\nindex reqStart,reqResult eq\n",
+                log.display()
+            ),
+            "overlay accesslog\nlogdb cn=accesslog\nlogops writes\n\
+             logpurge 07+00:00 01+00:00\n"
+                .to_owned(),
+        )
+    } else {
+        (String::new(), String::new())
+    };
     let config = format!(
         "\
 include /etc/ldap/schema/core.schema
@@ -384,6 +406,7 @@ moduleload back_mdb
 moduleload syncprov
 {tls_config}
 {extra}
+{accesslog_db}
 database mdb
 maxsize 1073741824
 suffix \"{BASE_DN}\"
@@ -395,6 +418,7 @@ index entryCSN,entryUUID eq
 overlay syncprov
 syncprov-checkpoint 100 10
 syncprov-sessionlog 100000
+{accesslog_overlay}
 {database_extra}
 ",
         data = data.display()
@@ -411,7 +435,7 @@ fn load(dir: &Path, conf: &Path, ldif: &str) -> Result<(), TestkitError> {
     fs::write(&file, format!("{BASE_LDIF}\n{ldif}\n"))
         .map_err(|e| io("writing the initial LDIF", e))?;
     let output = Command::new(SLAPADD)
-        .args(["-q", "-f"])
+        .args(["-q", "-b", BASE_DN, "-f"])
         .arg(conf)
         .arg("-l")
         .arg(&file)

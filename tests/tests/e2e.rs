@@ -1110,7 +1110,7 @@ async fn oversized_body(ctx: &Ctx) -> Result<()> {
     let client = ctx.client(&ctx.hr);
     let p = Person::new("huge");
     let mut body = p.create_body(ctx.mode);
-    let big = "x".repeat(1024 * 1024 + 1024);
+    let big = "x".repeat(4 * 1024 * 1024 + 1024);
     match ctx.mode {
         Mode::Scim => body["displayName"] = json!(big),
         Mode::Ecma2host => body[ecma("DisplayName").as_str()] = json!(big),

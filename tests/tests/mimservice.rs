@@ -6,7 +6,10 @@
 //! - the user lifecycle in the `scim` mode (Person attributes mapped from core, enterprise and
 //!   `emails[type eq "work"]`): probe, match, create, both PATCH shapes, disable, re-enable,
 //!   manager as a reference (an ObjectID in MIM), delete;
-//! - the same in the `ecma2host` mode (create, match, update, delete);
+//! - the group lifecycle in the `scim` mode: create with a member (MIM's required Scope, Type,
+//!   MembershipLocked and MembershipAddWorkflow from `create_defaults`), members added and
+//!   removed in both of Entra's PATCH shapes as ObjectID references, rename, delete;
+//! - the user lifecycle in the `ecma2host` mode (create, match, update, delete);
 //! - approvals: a create waiting for approval is answered 201 with the object, listed by
 //!   `GET …/space/pending` with the MIM Request it waits for, found by lookup; after the
 //!   approver approves, an import confirms it; after the approver rejects, an import removes
@@ -79,6 +82,26 @@ fn config(sim: &SimHandle, mode: Mode, imports: &str) -> String {
         ),
         Mode::Ecma2host => ("ecma2host", "[connector.users]\nobject_type = \"Person\"\n"),
     };
+    // Groups in the scim mode: displayName and members (ObjectID references to Persons); what
+    // MIM requires on a group and SCIM lacks comes from create_defaults.
+    let groups = match mode {
+        Mode::Scim => concat!(
+            "[connector.groups]\nobject_type = \"Group\"\n[connector.groups.map]\n",
+            "displayName = \"DisplayName\"\nmembers = \"ExplicitMember\"\n",
+        ),
+        Mode::Ecma2host => "",
+    };
+    let group_object = match mode {
+        Mode::Scim => concat!(
+            "[[connector.mimservice.object]]\ntype = \"Group\"\n",
+            "attributes = [\"DisplayName\", \"Scope\", \"Type\", \"ExplicitMember\"]\n",
+            "references = { ExplicitMember = \"Person\" }\n",
+            "[connector.mimservice.create_defaults.Group]\n",
+            "Scope = \"Universal\"\nType = \"Security\"\n",
+            "MembershipLocked = false\nMembershipAddWorkflow = \"None\"\n",
+        ),
+        Mode::Ecma2host => "",
+    };
     format!(
         r#"version = 1
 [server]
@@ -106,7 +129,7 @@ type = "Person"
 attributes = ["AccountName", "DisplayName", "FirstName", "LastName", "Email", "EmployeeID", "EmployeeType", "JobTitle", "Department", "Manager", "IsRASEnabled"]
 matching_attribute = "AccountName"
 on_match = "adopt"
-{users}"#,
+{group_object}{users}{groups}"#,
         hash = token_hash(TOKEN),
         base = sim.base_url(),
     )
@@ -286,6 +309,140 @@ fn scim_mode_user_lifecycle_with_manager() {
                 .unwrap()
                 .is_none()
         );
+    });
+}
+
+/// The one Group with this DisplayName in MIM.
+fn mim_group(sim: &SimHandle, name: &str) -> Option<Value> {
+    let mut found = sim
+        .search(&format!("/Group[DisplayName = '{name}']"))
+        .unwrap();
+    assert!(found.len() <= 1, "two Groups named {name}");
+    found.pop()
+}
+
+/// The ExplicitMember ObjectIDs of a MIM group, sorted.
+fn mim_members(sim: &SimHandle, group: &Value) -> Vec<String> {
+    let mut m = sim.values(text(group, "ObjectID").unwrap(), "ExplicitMember");
+    m.sort();
+    m
+}
+
+/// The ObjectIDs of Persons by AccountName, sorted.
+fn object_ids(sim: &SimHandle, accounts: &[&str]) -> Vec<String> {
+    let mut ids: Vec<String> = accounts
+        .iter()
+        .map(|a| {
+            text(&person(sim, a).unwrap(), "ObjectID")
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// The SCIM ids in a group's `members`, sorted.
+fn scim_members(group: &Value) -> Vec<String> {
+    let mut m: Vec<String> = group["members"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v["value"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    m.sort();
+    m
+}
+
+#[test]
+fn scim_mode_group_lifecycle_with_members_as_object_ids() {
+    let sim = sim(SimOptions::default());
+    run(async {
+        let (_host, c) = start(&sim, Mode::Scim, NO_SCHEDULE).await;
+        entra::probe_group(&c).await.unwrap();
+        let mut users = Vec::new();
+        for name in ["gm1", "gm2", "gm3"] {
+            users.push(
+                entra::create(&c, "/Users", &scim_user(name, false))
+                    .await
+                    .unwrap()
+                    .id,
+            );
+        }
+        let sorted = |ids: &[&String]| {
+            let mut v: Vec<String> = ids.iter().map(|s| (*s).clone()).collect();
+            v.sort();
+            v
+        };
+
+        // Create with a member: the group gets MIM's required attributes from create_defaults.
+        assert!(entra::find_group(&c, "Sales Team").await.unwrap().is_none());
+        let body = json!({
+            "schemas": [entra::CORE_GROUP, entra::ADSCIM_GROUP],
+            "externalId": "sales-team",
+            "displayName": "Sales Team",
+            "members": [{"value": users[0]}],
+        });
+        let g = entra::create(&c, "/Groups", &body).await.unwrap();
+        let mim = mim_group(&sim, "Sales Team").expect("created in MIM");
+        assert_eq!(text(&mim, "Scope"), Some("Universal"));
+        assert_eq!(text(&mim, "Type"), Some("Security"));
+        assert_eq!(mim["MembershipLocked"], json!(false));
+        assert_eq!(text(&mim, "MembershipAddWorkflow"), Some("None"));
+        assert_eq!(mim_members(&sim, &mim), object_ids(&sim, &["gm1"]));
+        let found = entra::find_group(&c, "Sales Team").await.unwrap().unwrap();
+        assert_eq!(found["id"], g.id.as_str());
+
+        // PATCH: Entra's member add, then both removal shapes.
+        entra::add_members(&c, &g.id, &[&users[1], &users[2]])
+            .await
+            .unwrap();
+        assert_eq!(
+            mim_members(&sim, &mim),
+            object_ids(&sim, &["gm1", "gm2", "gm3"])
+        );
+        let got = entra::get(&c, "/Groups", &g.id).await.unwrap();
+        assert_eq!(
+            scim_members(&got),
+            sorted(&[&users[0], &users[1], &users[2]]),
+            "members are SCIM ids to Entra: {got}"
+        );
+        entra::remove_members_by_value(&c, &g.id, &[&users[0]])
+            .await
+            .unwrap();
+        assert_eq!(mim_members(&sim, &mim), object_ids(&sim, &["gm2", "gm3"]));
+        entra::remove_member_by_path(&c, &g.id, &users[2])
+            .await
+            .unwrap();
+        assert_eq!(mim_members(&sim, &mim), object_ids(&sim, &["gm2"]));
+        let got = entra::get(&c, "/Groups", &g.id).await.unwrap();
+        assert_eq!(scim_members(&got), sorted(&[&users[1]]), "{got}");
+
+        // Rename: displayName by Replace; the defaults are not applied again.
+        entra::patch(
+            &c,
+            "/Groups",
+            &g.id,
+            vec![json!({"op": "Replace", "path": "displayName", "value": "Sales EMEA"})],
+        )
+        .await
+        .unwrap();
+        assert!(mim_group(&sim, "Sales Team").is_none());
+        let renamed = mim_group(&sim, "Sales EMEA").expect("renamed in MIM");
+        assert_eq!(renamed["ObjectID"], mim["ObjectID"]);
+        assert_eq!(mim_members(&sim, &renamed), object_ids(&sim, &["gm2"]));
+        let found = entra::find_group(&c, "Sales EMEA").await.unwrap().unwrap();
+        assert_eq!(found["id"], g.id.as_str());
+
+        // Delete: gone from MIM and from SCIM; the members stay.
+        entra::delete(&c, "/Groups", &g.id).await.unwrap();
+        assert!(mim_group(&sim, "Sales EMEA").is_none());
+        assert!(!sim.exists(text(&mim, "ObjectID").unwrap()));
+        entra::expect_gone(&c, "/Groups", &g.id).await.unwrap();
+        assert!(entra::find_group(&c, "Sales EMEA").await.unwrap().is_none());
+        assert!(person(&sim, "gm1").is_some());
     });
 }
 

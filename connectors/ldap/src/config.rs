@@ -78,9 +78,10 @@ pub struct LdapConfig {
     #[serde(default)]
     pub password_mode: PasswordMode,
     /// Delta imports: `"none"` (the default: full imports only), `"sync"` (RFC 4533
-    /// refreshOnly with the cookie as the watermark; needs `anchor = "entryUUID"`) or
-    /// `"timestamp"` (entries whose `timestamp_attribute` is at or after the watermark, a UTC
-    /// time; adds and changes only, deletes are not seen).
+    /// refreshOnly with the cookie as the watermark; needs `anchor = "entryUUID"`, or
+    /// `"nsUniqueId"` on 389 DS), `"timestamp"` (entries whose `timestamp_attribute` is at or
+    /// after the watermark, a UTC time; adds and changes only, deletes are not seen) or
+    /// `"accesslog"` (OpenLDAP's accesslog overlay; needs `anchor = "entryUUID"`).
     #[serde(default)]
     pub delta: DeltaMode,
     /// With `delta = "timestamp"`: the attribute polled. Default `modifyTimestamp`; AD LDS:
@@ -92,6 +93,10 @@ pub struct LdapConfig {
     /// Entries changed in that window are read again (harmless). Default 60 s.
     #[serde(default = "default_timestamp_overlap", deserialize_with = "duration")]
     pub timestamp_overlap: Duration,
+    /// With `delta = "accesslog"`: the suffix of OpenLDAP's accesslog database (the overlay's
+    /// `logdb`). Default `cn=accesslog`.
+    #[serde(default = "default_accesslog_base")]
+    pub accesslog_base: String,
     /// One entry per object type (`[[object]]`).
     #[serde(rename = "object", default)]
     pub objects: Vec<ObjectConfig>,
@@ -122,6 +127,7 @@ impl fmt::Debug for LdapConfig {
             .field("delta", &self.delta)
             .field("timestamp_attribute", &self.timestamp_attribute)
             .field("timestamp_overlap", &self.timestamp_overlap)
+            .field("accesslog_base", &self.accesslog_base)
             .field("objects", &self.objects)
             .finish()
     }
@@ -150,6 +156,7 @@ impl LdapConfig {
             delta: DeltaMode::None,
             timestamp_attribute: default_timestamp_attribute(),
             timestamp_overlap: default_timestamp_overlap(),
+            accesslog_base: default_accesslog_base(),
             objects,
         }
     }
@@ -183,6 +190,9 @@ fn default_timestamp_attribute() -> String {
 }
 fn default_timestamp_overlap() -> Duration {
     Duration::from_secs(60)
+}
+fn default_accesslog_base() -> String {
+    "cn=accesslog".into()
 }
 fn default_password_attribute() -> String {
     "userPassword".into()
@@ -245,6 +255,8 @@ pub enum DeltaMode {
     None,
     Sync,
     Timestamp,
+    /// OpenLDAP's accesslog overlay: the write records after the watermark.
+    Accesslog,
 }
 
 /// `anchor`.
@@ -270,6 +282,18 @@ impl AnchorConfig {
             AnchorConfig::Dn => "dn",
             AnchorConfig::Attribute(a) => a,
         }
+    }
+
+    /// Whether this is 389 Directory Server's `nsUniqueId`, which its content synchronisation
+    /// reports entries by.
+    pub fn is_nsuniqueid(&self) -> bool {
+        matches!(self, AnchorConfig::Attribute(a) if a.eq_ignore_ascii_case("nsUniqueId"))
+    }
+
+    /// Whether RFC 4533 sync controls name entries in this anchor's terms (`entryUUID` on
+    /// OpenLDAP, `nsUniqueId` on 389 DS).
+    pub fn carried_by_sync(&self) -> bool {
+        *self == AnchorConfig::EntryUuid || self.is_nsuniqueid()
     }
 }
 

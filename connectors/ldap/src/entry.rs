@@ -1,4 +1,5 @@
-//! Entries: searching by anchor and turning what the server returns into connector objects.
+//! Entries: searching by anchor and turning what the server returns into connector objects,
+//! with AD's ranged retrieval of large attributes completed on the way (`complete_ranges`).
 //!
 //! Runs inside the connection's future (so ldap3's panicking BER parsers are under the pool's
 //! `catch_unwind`). Secrets never leave this module: the password attribute is never requested,
@@ -133,7 +134,84 @@ pub async fn search(
     if res.rc != 0 {
         return Err(errors::from_result(Op::Search, base, &res));
     }
-    Ok((entries.into_iter().map(Entry::from_result).collect(), res))
+    let mut entries: Vec<Entry> = entries.into_iter().map(Entry::from_result).collect();
+    for entry in &mut entries {
+        complete_ranges(ldap, entry).await?;
+    }
+    Ok((entries, res))
+}
+
+/// An attribute description with a range option, as AD returns a large attribute:
+/// `member;range=0-1499` → (`member`, 0, Some(1499)); `member;range=1500-*` → (…, None).
+pub fn parse_range(name: &str) -> Option<(&str, u64, Option<u64>)> {
+    let at = name.to_ascii_lowercase().find(";range=")?;
+    let attr = name.get(..at)?;
+    let (low, high) = name.get(at + ";range=".len()..)?.split_once('-')?;
+    let low = low.parse().ok()?;
+    let high = if high == "*" {
+        None
+    } else {
+        Some(high.parse().ok()?)
+    };
+    Some((attr, low, high))
+}
+
+/// Ranged retrieval (AD and AD LDS): a server that returns at most `MaxValRange` values of an
+/// attribute per search names it `member;range=0-1499`; the rest is read with base searches
+/// for `member;range=1500-*` and on, until a range ends in `*`. The values are merged under the
+/// plain attribute name, so callers never see a range. A reply that does not continue where the
+/// last range ended is an error, never a truncated list.
+async fn complete_ranges(ldap: &mut Ldap, entry: &mut Entry) -> Result<(), ConnectorError> {
+    let ranged: Vec<String> = entry
+        .values
+        .keys()
+        .filter(|k| parse_range(k).is_some())
+        .cloned()
+        .collect();
+    for key in ranged {
+        let Some((attr, _, mut high)) = parse_range(&key) else {
+            continue;
+        };
+        let attr = attr.to_owned();
+        let mut values = entry.values.remove(&key).unwrap_or_default();
+        while let Some(last) = high {
+            let from = last + 1;
+            let result = ldap
+                .search(
+                    &entry.dn,
+                    Scope::Base,
+                    "(objectClass=*)",
+                    vec![format!("{attr};range={from}-*")],
+                )
+                .await
+                .map_err(|e| errors::from_ldap(Op::Search, &entry.dn, e))?;
+            if result.1.rc != 0 {
+                return Err(errors::from_result(Op::Search, &entry.dn, &result.1));
+            }
+            let next = result.0.into_iter().next().map(Entry::from_result);
+            let part = next.and_then(|e| {
+                e.values.into_iter().find(|(k, _)| {
+                    parse_range(k).is_some_and(|(a, _, _)| a.eq_ignore_ascii_case(&attr))
+                })
+            });
+            // No ranged attribute in the reply: nothing beyond the last range.
+            let Some((name, more)) = part else { break };
+            match parse_range(&name) {
+                Some((_, low, next_high)) if low == from => {
+                    values.extend(more);
+                    high = next_high;
+                }
+                _ => {
+                    return Err(ConnectorError::unavailable(format!(
+                        "{}: the server answered {name} when asked for {attr};range={from}-*",
+                        entry.dn
+                    )));
+                }
+            }
+        }
+        entry.values.entry(attr).or_default().extend(values);
+    }
+    Ok(())
 }
 
 /// Finds the entry of an object type with this anchor under its bases; `None` when there is
@@ -198,4 +276,24 @@ pub async fn find(
 /// The raw control of a response, by OID.
 pub fn response_control<'r>(res: &'r LdapResult, oid: &str) -> Option<&'r RawControl> {
     res.ctrls.iter().map(|c| &c.1).find(|c| c.ctype == oid)
+}
+
+#[cfg(test)]
+mod range_tests {
+    use super::parse_range;
+
+    #[test]
+    fn ranged_attribute_names_parse() {
+        assert_eq!(
+            parse_range("member;range=0-1499"),
+            Some(("member", 0, Some(1499)))
+        );
+        assert_eq!(
+            parse_range("Member;Range=1500-*"),
+            Some(("Member", 1500, None))
+        );
+        assert_eq!(parse_range("member"), None);
+        assert_eq!(parse_range("member;range=x-1"), None);
+        assert_eq!(parse_range("member;range=5"), None);
+    }
 }

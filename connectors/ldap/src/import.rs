@@ -104,29 +104,43 @@ fn present_phase(obj: &ObjectModel) -> ConnectorError {
     ))
 }
 
-/// The current sync cookie of each base: a refreshOnly search that matches no entry.
+/// The current sync cookie of each base. OpenLDAP: a refreshOnly search that matches no entry
+/// returns it. 389 DS binds its cookie to the search's filter, so there the search uses the
+/// delta's own filter and asks for no attributes; its entries are read and dropped one by one
+/// (a DN each), so memory stays flat even over a large base.
 pub async fn current_cookies(
     ldap: &mut Ldap,
     obj: &ObjectModel,
+    filter_bound: bool,
 ) -> Result<Vec<Vec<u8>>, ConnectorError> {
     let mut cookies = Vec::new();
     for base in &obj.bases {
-        let filter = format!("(&{}(!(objectClass=*)))", obj.filter);
-        let (_, res) = entry::search(
-            ldap,
-            base,
-            entry::scope(obj.scope),
-            &filter,
-            &["1.1".to_owned()],
-            vec![sync_control(None)],
-        )
-        .await?;
+        let filter = if filter_bound {
+            obj.filter.clone()
+        } else {
+            format!("(&{}(!(objectClass=*)))", obj.filter)
+        };
+        ldap.with_controls(sync_control(None));
+        let mut stream = ldap
+            .streaming_search(base, entry::scope(obj.scope), &filter, vec!["1.1"])
+            .await
+            .map_err(|e| errors::from_ldap(Op::Search, base, e))?;
+        while stream
+            .next()
+            .await
+            .map_err(|e| errors::from_ldap(Op::Search, base, e))?
+            .is_some()
+        {}
+        let res = stream.finish().await;
+        if res.rc != 0 {
+            return Err(errors::from_result(Op::Search, base, &res));
+        }
         let done: Option<SyncDone> =
             entry::response_control(&res, oid::SYNC_DONE).map(|c| c.parse());
         let cookie = done.and_then(|d| d.cookie).ok_or_else(|| {
             ConnectorError::misconfigured(format!(
                 "{base}: the server returned no sync cookie (delta = \"sync\" needs RFC 4533, \
-                 e.g. OpenLDAP's syncprov overlay on this database)"
+                 e.g. OpenLDAP's syncprov overlay or 389 DS's Content Synchronization plugin)"
             ))
         })?;
         cookies.push(cookie);
@@ -343,7 +357,10 @@ impl ImportStream for DeltaImport<'_> {
                     let done: Option<SyncDone> =
                         entry::response_control(&res, oid::SYNC_DONE).map(|c| c.parse());
                     return match done {
-                        Some(d) if !d.refresh_deletes => Err(present_phase(obj)),
+                        // 389 DS clears the flag even after a delete phase (see `is_389`).
+                        Some(d) if !d.refresh_deletes && !model.server.is_389() => {
+                            Err(present_phase(obj))
+                        }
                         Some(d) => Ok(Step::Done(d.cookie)),
                         None => Ok(Step::Done(None)),
                     };
@@ -363,7 +380,7 @@ impl ImportStream for DeltaImport<'_> {
                             }
                             let deletes = sync_uuids
                                 .iter()
-                                .filter_map(|u| value::uuid_text(u))
+                                .filter_map(|u| value::sync_uuid_anchor(anchor, u))
                                 .map(|anchor| ImportItem::Delete {
                                     object_type: obj.name.clone(),
                                     anchor: anchor.into(),
@@ -387,7 +404,7 @@ impl ImportStream for DeltaImport<'_> {
                     Some(EntryState::Delete) => {
                         let uuid = state
                             .as_ref()
-                            .and_then(|s| value::uuid_text(&s.entry_uuid))
+                            .and_then(|s| value::sync_uuid_anchor(anchor, &s.entry_uuid))
                             .ok_or_else(|| {
                                 ConnectorError::unavailable("a sync delete without an entryUUID")
                             })?;
@@ -400,7 +417,19 @@ impl ImportStream for DeltaImport<'_> {
                         ))
                     }
                     _ => {
-                        let object = Entry::from_result(re).to_object(obj, anchor)?;
+                        let mut entry = Entry::from_result(re);
+                        // 389 DS leaves nsUniqueId out of sync results even when asked for it;
+                        // the Sync State control names the entry by it.
+                        if entry.get(anchor.attribute()).is_empty()
+                            && let Some(uuid) = state
+                                .as_ref()
+                                .and_then(|s| value::sync_uuid_anchor(anchor, &s.entry_uuid))
+                        {
+                            entry
+                                .values
+                                .insert(anchor.attribute().to_owned(), vec![uuid.into_bytes()]);
+                        }
+                        let object = entry.to_object(obj, anchor)?;
                         Ok(Step::Items(vec![ImportItem::Upsert(object)], cookie))
                     }
                 }

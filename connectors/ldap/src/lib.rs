@@ -4,11 +4,12 @@
 //! One [`LdapConnector`] serves every object type configured in its [`LdapConfig`]: each type is
 //! a set of object classes under one or more bases (with an optional filter), named by a DN
 //! template. The schema is discovered from the root DSE and the subschema entry; the anchor is
-//! `entryUUID`, `objectGUID` or the DN; references (`manager`, `member`, `uniqueMember`) are
+//! `entryUUID`, `objectGUID`, `nsUniqueId` (389 DS) or the DN; references (`manager`, `member`, `uniqueMember`) are
 //! DNs ([`connector_core::ReferenceForm::Dn`]); the password attribute is a write-only secret.
-//! Full imports page with the Simple Paged Results control; delta imports use RFC 4533
-//! refreshOnly with the cookie as the watermark. See the crate's `README.md` for every
-//! configuration key and what was verified.
+//! Full imports page with the Simple Paged Results control and follow AD's ranged retrieval of
+//! large attributes; delta imports use RFC 4533 refreshOnly with the cookie as the watermark
+//! (OpenLDAP syncprov, 389 DS content sync), OpenLDAP's accesslog, or timestamp polling. See the
+//! crate's `README.md` for every configuration key and what was verified.
 //!
 //! # Why ldap3, and why async inside a synchronous connector
 //!
@@ -60,8 +61,9 @@
 //! [`config`] (the `[connector.ldap]` table), `conn` (runtime, TLS, pool, failover, deadlines),
 //! `errors` (result codes → [`ConnectorError`]), [`dn`] (RFC 4514/4515 escaping, DN parsing,
 //! templates), `schema` (root DSE, subschema, the model of each object type), `value` (values
-//! and anchors), `entry` (search by anchor, entries → objects), `export` (changes → operations)
-//! and `import` (paged full imports, sync delta imports).
+//! and anchors), `entry` (search by anchor, ranged retrieval, entries → objects), `export`
+//! (changes → operations), `import` (paged full imports, sync and timestamp delta imports) and
+//! `accesslog` (delta imports from OpenLDAP's accesslog).
 //!
 //! **Invariants.** Every value placed in a DN or a filter is escaped ([`dn`]). Secrets are
 //! written only through `Secret::expose`, never requested by a search, dropped if returned, and
@@ -77,6 +79,7 @@ use connector_core::{
 };
 use ldap3::Scope;
 
+mod accesslog;
 pub mod config;
 mod conn;
 pub mod dn;
@@ -226,9 +229,16 @@ fn validate(config: &LdapConfig) -> Result<(), ConnectorError> {
     if config.page_size == 0 {
         return bad("page_size must be at least 1".into());
     }
-    if config.delta == DeltaMode::Sync && config.anchor != AnchorConfig::EntryUuid {
+    if config.delta == DeltaMode::Sync && !config.anchor.carried_by_sync() {
         return bad(
-            "delta = \"sync\" reports deletes by entryUUID, so it needs anchor = \"entryUUID\""
+            "delta = \"sync\" reports deletes by entryUUID (OpenLDAP) or nsUniqueId (389 DS), \
+             so it needs anchor = \"entryUUID\" or \"nsUniqueId\""
+                .into(),
+        );
+    }
+    if config.delta == DeltaMode::Accesslog && config.anchor != AnchorConfig::EntryUuid {
+        return bad(
+            "delta = \"accesslog\" names entries by reqEntryUUID, so it needs anchor = \"entryUUID\""
                 .into(),
         );
     }
@@ -413,12 +423,20 @@ impl Connector for LdapConnector {
         let watermark = match self.config.delta {
             DeltaMode::Sync => {
                 let cookies = conn.run(deadline, "reading the sync cookie", async |ldap| {
-                    import::current_cookies(ldap, obj).await
+                    import::current_cookies(ldap, obj, model.server.is_389()).await
                 })?;
                 Some(import::encode_watermark(&cookies))
             }
             DeltaMode::Timestamp => {
                 Some(import::timestamp_watermark(self.config.timestamp_overlap))
+            }
+            DeltaMode::Accesslog => {
+                let base = self.config.accesslog_base.clone();
+                Some(
+                    conn.run(deadline, "reading the accesslog watermark", async |ldap| {
+                        accesslog::current(ldap, &base).await
+                    })?,
+                )
             }
             DeltaMode::None => None,
         };
@@ -463,6 +481,23 @@ impl Connector for LdapConnector {
             return Ok(Box::new(
                 import::FullImport::new(cursor, Some(next)).filtered(filter),
             ));
+        }
+        if self.config.delta == DeltaMode::Accesslog {
+            let since = accesslog::decode(since).ok_or_else(|| {
+                ConnectorError::resync_required(format!(
+                    "the watermark {:?} is not an accesslog watermark of this LDAP connector",
+                    since.0
+                ))
+            })?;
+            let conn = self.pool.get(deadline)?;
+            return Ok(Box::new(accesslog::AccesslogImport::new(
+                self,
+                model.clone(),
+                index,
+                conn,
+                since,
+                self.page_size(page_size),
+            )));
         }
         let cookies = import::decode_watermark(since)
             .filter(|c| c.len() == obj.bases.len())

@@ -56,6 +56,15 @@ pub const ROOT_DSE_ATTRIBUTES: &[&str] = &[
 ];
 
 impl ServerInfo {
+    /// Whether the server is 389 Directory Server (or Red Hat Directory Server), whose RFC 4533
+    /// content synchronisation differs from OpenLDAP's: the cookie is bound to the search's
+    /// filter, and Sync Done says `refreshDeletes = FALSE` even after a delete phase (it never
+    /// runs a present phase with a cookie: a cookie its retro changelog no longer covers is
+    /// refused with e-syncRefreshRequired).
+    pub fn is_389(&self) -> bool {
+        self.vendor.starts_with("389 ") || self.vendor.contains("389-Directory")
+    }
+
     /// Reads the root DSE's attributes (lower-cased names → values).
     pub fn from_root_dse(attrs: &HashMap<String, Vec<String>>) -> ServerInfo {
         let get = |name: &str| -> Vec<String> {

@@ -162,6 +162,33 @@ pub fn uuid_text(bytes: &[u8]) -> Option<String> {
     ))
 }
 
+/// A 16-byte sync UUID (RFC 4533) as 389 Directory Server's `nsUniqueId` text,
+/// `xxxxxxxx-xxxxxxxx-xxxxxxxx-xxxxxxxx`: 389 DS's content synchronisation reports each entry by
+/// the bytes of its `nsUniqueId`, not its `entryUUID`.
+pub fn nsuniqueid_text(bytes: &[u8]) -> Option<String> {
+    if bytes.len() != 16 {
+        return None;
+    }
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    Some(format!(
+        "{}-{}-{}-{}",
+        hex.get(0..8)?,
+        hex.get(8..16)?,
+        hex.get(16..24)?,
+        hex.get(24..32)?
+    ))
+}
+
+/// The anchor text of an entry a sync control names by its 16-byte UUID: the `entryUUID` form
+/// (OpenLDAP) or the `nsUniqueId` form (389 DS); `None` for other anchors.
+pub fn sync_uuid_anchor(anchor: &AnchorConfig, bytes: &[u8]) -> Option<String> {
+    match anchor {
+        AnchorConfig::EntryUuid => uuid_text(bytes),
+        a if a.is_nsuniqueid() => nsuniqueid_text(bytes),
+        _ => None,
+    }
+}
+
 /// An AD `objectGUID` (16 bytes, first three fields little-endian) as its usual GUID string.
 pub fn guid_text(bytes: &[u8]) -> Option<String> {
     if bytes.len() != 16 {

@@ -68,6 +68,24 @@ pub struct MimServiceConfig {
     /// One entry per MIM object type (`[[connector.mimservice.object]]`).
     #[serde(rename = "object", default)]
     pub objects: Vec<ObjectConfig>,
+    /// Values a create sets where the change itself sets no value, by object type and
+    /// attribute: `[connector.mimservice.create_defaults.Group]` with `Scope = "Universal"`.
+    /// For what the MIM Service requires but SCIM has no attribute for (a group's `Scope`,
+    /// `Type`, `MembershipLocked`, …). Never applied to updates, replaces or adopted objects.
+    /// Checked against the service's schema when the connector first reads it.
+    #[serde(default)]
+    pub create_defaults: BTreeMap<String, BTreeMap<String, DefaultValue>>,
+}
+
+/// One value of `create_defaults`: a string (also for date-times and ObjectIDs), an integer,
+/// a boolean, or a list of them for a multi-valued attribute.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum DefaultValue {
+    Boolean(bool),
+    Integer(i64),
+    Text(String),
+    List(Vec<DefaultValue>),
 }
 
 /// One exposed MIM object type.
@@ -128,6 +146,7 @@ impl fmt::Debug for MimServiceConfig {
             .field("delta_overlap", &self.delta_overlap)
             .field("max_query_string", &self.max_query_string)
             .field("objects", &self.objects)
+            .field("create_defaults", &self.create_defaults)
             .finish()
     }
 }
@@ -157,6 +176,7 @@ impl MimServiceConfig {
             delta_overlap: default_delta_overlap(),
             max_query_string: default_max_query_string(),
             objects,
+            create_defaults: BTreeMap::new(),
         }
     }
 }
@@ -218,6 +238,10 @@ mod tests {
             [[object]]
             type = "Group"
             references = { ExplicitMember = "Person" }
+            [create_defaults.Group]
+            Scope = "Universal"
+            MembershipLocked = false
+            Owner = ["7fb2b853-24f0-4498-9534-4e10589723c4"]
             "#,
         )
         .unwrap();
@@ -226,6 +250,10 @@ mod tests {
         assert_eq!(c.delta_overlap, Duration::from_secs(120));
         assert_eq!(c.objects[0].on_match, OnMatch::Adopt);
         assert_eq!(c.objects[1].on_match, OnMatch::Conflict);
+        let group = &c.create_defaults["Group"];
+        assert_eq!(group["Scope"], DefaultValue::Text("Universal".into()));
+        assert_eq!(group["MembershipLocked"], DefaultValue::Boolean(false));
+        assert!(matches!(&group["Owner"], DefaultValue::List(v) if v.len() == 1));
         let debug = format!("{c:?}");
         assert!(!debug.contains("s3cret"), "{debug}");
         assert!(debug.contains("<redacted>"));

@@ -2,6 +2,8 @@
 //!
 //! - **Add**: an optional lookup by the matching attribute (conflict, or adopt), then
 //!   `POST v2/resources/` with `Prefer: return=minimal`; the ObjectID comes from `Location`.
+//!   The create carries the type's `create_defaults` for every attribute the change sets no
+//!   value for (an adopt does not: it changes an object that exists).
 //! - **Update**: one `PATCH v2/resources/{id}/` setting every changed attribute — one Request,
 //!   so one approval and all-or-nothing. Adding or removing values of a multi-valued attribute
 //!   reads its current values first (`GET v2/resources/{id}/{attribute}/`) and sends the new
@@ -159,16 +161,23 @@ pub(crate) fn add(
         )));
     }
     let pairs = body_of(t, attributes)?;
+    let sets = |pairs: &[(&Attr, Value)], a: &Attr| {
+        pairs
+            .iter()
+            .any(|(p, v)| p.name == a.name && v != &Value::Array(Vec::new()))
+    };
+    // The create also carries the configured defaults the change sets no value for.
+    let mut create = pairs.clone();
+    for (attr, value) in &t.create_defaults {
+        if !sets(&pairs, attr) {
+            create.retain(|(p, _)| p.name != attr.name);
+            create.push((attr, value.clone()));
+        }
+    }
     let missing: Vec<&str> = t
         .attrs
         .values()
-        .filter(|a| {
-            a.required
-                && a.writable
-                && !pairs
-                    .iter()
-                    .any(|(p, v)| p.name == a.name && v != &Value::Array(Vec::new()))
-        })
+        .filter(|a| a.required && a.writable && !sets(&create, a))
         .map(|a| a.name.as_str())
         .collect();
     if !missing.is_empty() {
@@ -215,7 +224,7 @@ pub(crate) fn add(
             }
         }
     }
-    let mut body = json_object(&pairs);
+    let mut body = json_object(&create);
     body.insert("ObjectType".into(), Value::String(t.name.clone()));
     let body = Value::Object(body);
     let url = http.url(&["resources"]);

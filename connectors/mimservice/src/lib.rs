@@ -46,7 +46,7 @@ mod tls;
 mod value;
 mod xpath;
 
-pub use config::{MimServiceConfig, ObjectConfig, OnMatch};
+pub use config::{DefaultValue, MimServiceConfig, ObjectConfig, OnMatch};
 
 use http::{Http, Req};
 use model::Model;
@@ -174,6 +174,17 @@ fn validate(config: &MimServiceConfig) -> Result<(), ConnectorError> {
             return bad(format!(
                 "object type {}: the filter is empty",
                 o.object_type
+            ));
+        }
+    }
+    for object_type in config.create_defaults.keys() {
+        if !config
+            .objects
+            .iter()
+            .any(|o| o.object_type.eq_ignore_ascii_case(object_type))
+        {
+            return bad(format!(
+                "create_defaults.{object_type}: {object_type} is not a configured object type (add an [[connector.mimservice.object]] with type = {object_type:?})"
             ));
         }
     }

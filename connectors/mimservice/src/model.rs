@@ -11,10 +11,10 @@ use connector_core::{
 };
 use serde_json::Value;
 
-use crate::config::{MimServiceConfig, ObjectConfig};
+use crate::config::{DefaultValue, MimServiceConfig, ObjectConfig};
 use crate::http::Http;
 use crate::search::Search;
-use crate::value::{guid, values_from_json};
+use crate::value::{guid, set_json, values_from_json};
 use crate::xpath::literal;
 
 /// The anchor attribute.
@@ -97,6 +97,9 @@ pub(crate) struct TypeModel {
     pub config: ObjectConfig,
     /// Lower-cased name → attribute, `ObjectID` included.
     pub attrs: BTreeMap<String, Attr>,
+    /// `create_defaults` of this type, checked against the schema: attribute (bound and
+    /// writable, exposed or not) and its value as the API takes it.
+    pub create_defaults: Vec<(Attr, Value)>,
     /// The `attributes=` list of searches.
     pub select: String,
     pub schema: ObjectTypeSchema,
@@ -330,6 +333,21 @@ pub(crate) fn discover(
                 )));
             }
         }
+        let create_defaults = defaults_of(config, name, &all)?;
+        let defaulted = |a: &Attr| create_defaults.iter().any(|(d, _)| d.name == a.name);
+        let unreachable: Vec<&str> = all
+            .values()
+            .filter(|a| a.required && a.writable && !defaulted(a))
+            .filter(|a| !attrs.contains_key(&a.name.to_ascii_lowercase()))
+            .map(|a| a.name.as_str())
+            .collect();
+        if !unreachable.is_empty() {
+            tracing::warn!(
+                object_type = %name,
+                attributes = %unreachable.join(", "),
+                "the MIM Service requires these attributes on create, but they are neither exposed nor in create_defaults: every add of this type will be rejected"
+            );
+        }
         let select = attrs
             .values()
             .filter(|a| a.name != OBJECT_ID)
@@ -346,7 +364,7 @@ pub(crate) fn discover(
                     name: a.name.clone(),
                     kind: a.data_type.kind(),
                     multi_valued: a.multi,
-                    required: a.required && a.writable,
+                    required: a.required && a.writable && !defaulted(a),
                     direction: if a.writable {
                         Direction::ImportExport
                     } else {
@@ -374,9 +392,62 @@ pub(crate) fn discover(
             name: name.clone(),
             config: o.clone(),
             attrs,
+            create_defaults,
             select,
             schema,
         });
     }
     Ok(model)
+}
+
+/// `create_defaults` of the type `name`, each attribute bound to it and writable, each value
+/// of the attribute's type (an error names the table, the attribute and why).
+fn defaults_of(
+    config: &MimServiceConfig,
+    name: &str,
+    bound: &BTreeMap<String, Attr>,
+) -> Result<Vec<(Attr, Value)>, ConnectorError> {
+    let mut out = Vec::new();
+    for (table_type, table) in &config.create_defaults {
+        if !table_type.eq_ignore_ascii_case(name) {
+            continue;
+        }
+        for (attr_name, default) in table {
+            let bad = |why: String| {
+                ConnectorError::misconfigured(format!(
+                    "create_defaults.{table_type}.{attr_name}: {why}"
+                ))
+            };
+            let attr = bound
+                .get(&attr_name.to_ascii_lowercase())
+                .ok_or_else(|| bad(format!("not bound to {name} in the MIM Service")))?;
+            if !attr.writable {
+                return Err(bad(format!(
+                    "{} is maintained by the MIM Service and cannot be written",
+                    attr.name
+                )));
+            }
+            let values = match default {
+                DefaultValue::List(list) => list.iter().map(scalar).collect::<Option<Vec<_>>>(),
+                one => scalar(one).map(|v| vec![v]),
+            }
+            .ok_or_else(|| bad("a list inside a list".into()))?;
+            if values.is_empty() {
+                return Err(bad("an empty list sets nothing".into()));
+            }
+            let json = set_json(attr, &values).map_err(bad)?;
+            out.push((attr.clone(), json));
+        }
+    }
+    Ok(out)
+}
+
+fn scalar(v: &DefaultValue) -> Option<connector_core::AttrValue> {
+    use connector_core::AttrValue;
+    Some(match v {
+        DefaultValue::Boolean(b) => AttrValue::Boolean(*b),
+        DefaultValue::Integer(i) => AttrValue::Integer(*i),
+        DefaultValue::Text(s) => AttrValue::String(s.clone()),
+        DefaultValue::List(_) => return None,
+    })
 }

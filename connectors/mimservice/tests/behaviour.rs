@@ -22,7 +22,7 @@ use connector_core::{
     Anchor, AttrValue, AttributeChange, Attributes, Change, Connector, ConnectorError, Deadline,
     ExportStatus, ImportItem,
 };
-use connector_mimservice::{MimServiceConnector, ObjectConfig, OnMatch};
+use connector_mimservice::{DefaultValue, MimServiceConnector, ObjectConfig, OnMatch};
 use mimservice_sim::{DenyRule, Operation, SimOptions};
 use serde_json::json;
 
@@ -321,7 +321,8 @@ fn delta_imports_see_changes_made_in_the_portal_including_deletes() {
     let quiet = sim
         .create(
             "Group",
-            json!({"DisplayName": "g", "Scope": "Universal", "Type": "Security"}),
+            json!({"DisplayName": "g", "Scope": "Universal", "Type": "Security",
+                   "MembershipLocked": false, "MembershipAddWorkflow": "None"}),
         )
         .unwrap();
     let c = connector(config(
@@ -485,21 +486,44 @@ fn values_are_escaped_in_xpath_and_matching_conflicts_or_adopts() {
 #[test]
 fn group_members_change_one_value_at_a_time_and_custom_types_keep_their_types() {
     let sim = sim(SimOptions::default());
-    let c = connector(config(
+    let mut cfg = config(
         &sim,
         vec![
             person_config(),
             ObjectConfig::new("Group"),
             ObjectConfig::new("CostCenter"),
         ],
-    ));
+    );
+    cfg.create_defaults.insert("Group".into(), group_defaults());
+    let c = connector(cfg);
     let p1 = add(&c, "Person", person(1)).unwrap().anchor.0;
     let p2 = add(&c, "Person", person(2)).unwrap().anchor.0;
+    // The MIM Service requires Scope, Type, MembershipLocked and MembershipAddWorkflow on a
+    // group: the configured defaults fill what the add leaves out, and only that.
     let mut g = Attributes::new();
     g.insert("DisplayName".into(), s("Staff"));
-    g.insert("Scope".into(), s("Universal"));
-    g.insert("Type".into(), s("Security"));
+    g.insert("Type".into(), s("Distribution"));
     let group = add(&c, "Group", g.clone()).unwrap().anchor.0;
+    assert_eq!(sim.values(&group, "Scope"), ["Universal"]);
+    assert_eq!(
+        sim.values(&group, "Type"),
+        ["Distribution"],
+        "the add's own value wins"
+    );
+    assert_eq!(sim.get(&group).unwrap()["MembershipLocked"], json!(false));
+    assert_eq!(sim.values(&group, "MembershipAddWorkflow"), ["None"]);
+    // Defaults are for creates only: an update leaves them alone.
+    update(
+        &c,
+        "Group",
+        &group,
+        vec![AttributeChange::Replace {
+            name: "DisplayName".into(),
+            values: s("Staff 2"),
+        }],
+    )
+    .unwrap();
+    assert_eq!(sim.values(&group, "Type"), ["Distribution"]);
     let members = |ids: &[&str]| {
         ids.iter()
             .map(|i| AttrValue::Reference((*i).into()))
@@ -536,13 +560,15 @@ fn group_members_change_one_value_at_a_time_and_custom_types_keep_their_types() 
         .unwrap()
         .unwrap();
     assert_eq!(read.values("ExplicitMember"), members(&[&p2]).as_slice());
-    // A required binding left out is refused before any call.
-    g.remove("Scope");
+    // A required binding left out, with no default, is refused before any call.
+    g.remove("DisplayName");
+    let calls = sim.calls();
     let err = add(&c, "Group", g).unwrap_err();
     assert!(
-        matches!(err, ConnectorError::Rejected { .. }) && err.detail().contains("Scope"),
+        matches!(err, ConnectorError::Rejected { .. }) && err.detail().contains("DisplayName"),
         "{err:?}"
     );
+    assert_eq!(sim.calls(), calls);
 
     let when = time::OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
     let mut cc = Attributes::new();
@@ -564,6 +590,12 @@ fn group_members_change_one_value_at_a_time_and_custom_types_keep_their_types() 
     let t = schema.object_type("CostCenter").unwrap();
     assert_eq!(t.anchor_attribute, "ObjectID");
     assert!(t.attribute("msidmCostCenterCode").unwrap().required);
+    let t = schema.object_type("Group").unwrap();
+    assert!(t.attribute("DisplayName").unwrap().required);
+    assert!(
+        !t.attribute("Scope").unwrap().required,
+        "a default fills it, so a client need not"
+    );
     assert_eq!(
         schema
             .object_type("Person")
@@ -574,6 +606,91 @@ fn group_members_change_one_value_at_a_time_and_custom_types_keep_their_types() 
             .as_deref(),
         Some("Person")
     );
+}
+
+/// What the simulated MIM Service requires on a group and SCIM has no attribute for.
+fn group_defaults() -> BTreeMap<String, DefaultValue> {
+    BTreeMap::from([
+        ("Scope".into(), DefaultValue::Text("Universal".into())),
+        ("Type".into(), DefaultValue::Text("Security".into())),
+        ("MembershipLocked".into(), DefaultValue::Boolean(false)),
+        (
+            "MembershipAddWorkflow".into(),
+            DefaultValue::Text("None".into()),
+        ),
+    ])
+}
+
+#[test]
+fn create_defaults_that_do_not_fit_the_schema_are_refused_when_the_schema_is_read() {
+    let sim = sim(SimOptions::default());
+    let with = |object_type: &str, attribute: &str, value: DefaultValue| {
+        let mut cfg = config(&sim, vec![person_config(), ObjectConfig::new("Group")]);
+        let mut table = group_defaults();
+        table.insert(attribute.into(), value);
+        cfg.create_defaults.insert(object_type.into(), table);
+        cfg
+    };
+    // A type that is not configured: refused before anything is sent.
+    let err = MimServiceConnector::new(
+        with("CostCenter", "msidmBudget", DefaultValue::Integer(1)),
+        std::path::Path::new("."),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, ConnectorError::Misconfigured { .. }) && err.detail().contains("CostCenter"),
+        "{err:?}"
+    );
+    for (attribute, value, why) in [
+        (
+            "Nickname",
+            DefaultValue::Text("x".into()),
+            "not bound to Group",
+        ),
+        (
+            "ComputedMember",
+            DefaultValue::Text("x".into()),
+            "maintained by the MIM Service",
+        ),
+        (
+            "MembershipLocked",
+            DefaultValue::Text("maybe".into()),
+            "true or false",
+        ),
+        ("Owner", DefaultValue::Text("bob".into()), "ObjectID"),
+        (
+            "Scope",
+            DefaultValue::List(vec![
+                DefaultValue::Text("a".into()),
+                DefaultValue::Text("b".into()),
+            ]),
+            "single-valued",
+        ),
+        ("Owner", DefaultValue::List(vec![]), "empty list"),
+    ] {
+        let c = connector(with("Group", attribute, value));
+        let err = c.schema(soon()).unwrap_err();
+        assert!(
+            matches!(err, ConnectorError::Misconfigured { .. })
+                && err
+                    .detail()
+                    .contains(&format!("create_defaults.Group.{attribute}"))
+                && err.detail().contains(why),
+            "{attribute}: {err:?}"
+        );
+    }
+    // A reference default (an owner for every group) is an ObjectID.
+    let plain = connector(config(&sim, vec![person_config()]));
+    let owner = add(&plain, "Person", person(9)).unwrap().anchor.0;
+    let c = connector(with(
+        "Group",
+        "Owner",
+        DefaultValue::List(vec![DefaultValue::Text(owner.to_uppercase())]),
+    ));
+    let mut g = Attributes::new();
+    g.insert("DisplayName".into(), s("Owned"));
+    let group = add(&c, "Group", g).unwrap().anchor.0;
+    assert_eq!(sim.values(&group, "Owner"), [owner]);
 }
 
 #[test]

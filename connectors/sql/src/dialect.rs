@@ -38,6 +38,12 @@ pub(crate) enum BoolBinding {
 }
 
 impl Dialect {
+    /// Whether one `INSERT … VALUES (…), (…)` may carry several rows (Oracle before 23 and an
+    /// unknown ANSI database may not).
+    pub fn multi_row_values(self) -> bool {
+        !matches!(self, Dialect::Oracle | Dialect::Ansi)
+    }
+
     /// The dialect for an ODBC `SQL_DBMS_NAME` (e.g. `PostgreSQL`, `MySQL`, `MariaDB`,
     /// `Microsoft SQL Server`, `SQLite`, `Oracle`, `DB2/LINUXX8664`).
     pub fn from_dbms_name(name: &str) -> Dialect {
@@ -246,6 +252,16 @@ pub(crate) fn placeholders(sql: &str) -> Result<(String, Vec<String>), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn multi_row_values_only_where_the_database_takes_them() {
+        assert!(Dialect::Sqlite.multi_row_values());
+        assert!(Dialect::PostgreSql.multi_row_values());
+        assert!(Dialect::MySql.multi_row_values());
+        assert!(Dialect::SqlServer.multi_row_values());
+        assert!(!Dialect::Oracle.multi_row_values());
+        assert!(!Dialect::Ansi.multi_row_values());
+    }
 
     #[test]
     fn identifiers_are_quoted_per_dialect() {

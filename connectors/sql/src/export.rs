@@ -276,15 +276,23 @@ impl Ctx<'_> {
         anchor: &Value,
         values: &[Value],
     ) -> Result<(), ConnectorError> {
-        let sql = format!(
-            "DELETE FROM {} WHERE {} = ? AND {} = ?{}",
-            mv.table_q,
-            mv.anchor_q,
-            mv.value_q,
-            mv.filter_sql()
-        );
-        for v in values {
-            self.run(s, &sql, &child_row_params(mv, anchor, v))?;
+        // `value IN (?, …)` in chunks: one statement per few hundred values, not one per value.
+        for chunk in values.chunks(CHILD_ROWS_PER_STATEMENT) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let sql = format!(
+                "DELETE FROM {} WHERE {} = ? AND {} IN ({marks}){}",
+                mv.table_q,
+                mv.anchor_q,
+                mv.value_q,
+                mv.filter_sql()
+            );
+            let mut params = Vec::with_capacity(chunk.len() + 2);
+            params.push(anchor.clone());
+            params.extend(chunk.iter().cloned());
+            if let Some((_, name)) = &mv.attr_filter {
+                params.push(Value::Text(name.clone()));
+            }
+            self.run(s, &sql, &params)?;
         }
         Ok(())
     }
@@ -296,22 +304,36 @@ impl Ctx<'_> {
         anchor: &Value,
         values: &[Value],
     ) -> Result<(), ConnectorError> {
-        let sql = match &mv.attr_filter {
-            Some((col, _)) => format!(
-                "INSERT INTO {} ({}, {}, {col}) VALUES (?, ?, ?)",
-                mv.table_q, mv.anchor_q, mv.value_q
+        let (columns, row) = match &mv.attr_filter {
+            Some((col, _)) => (
+                format!("{}, {}, {col}", mv.anchor_q, mv.value_q),
+                "(?, ?, ?)",
             ),
-            None => format!(
-                "INSERT INTO {} ({}, {}) VALUES (?, ?)",
-                mv.table_q, mv.anchor_q, mv.value_q
-            ),
+            None => (format!("{}, {}", mv.anchor_q, mv.value_q), "(?, ?)"),
         };
-        for v in values {
-            self.run(s, &sql, &child_row_params(mv, anchor, v))?;
+        // Several rows per statement where the database takes it (a 50,000-member group is a
+        // few hundred statements, not 50,000 round trips); always parameterised.
+        let per_statement = if s.dialect().multi_row_values() {
+            CHILD_ROWS_PER_STATEMENT
+        } else {
+            1
+        };
+        for chunk in values.chunks(per_statement) {
+            let rows = vec![row; chunk.len()].join(", ");
+            let sql = format!("INSERT INTO {} ({columns}) VALUES {rows}", mv.table_q);
+            let params: Vec<Value> = chunk
+                .iter()
+                .flat_map(|v| child_row_params(mv, anchor, v))
+                .collect();
+            self.run(s, &sql, &params)?;
         }
         Ok(())
     }
 }
+
+/// Child-table rows (or values) per statement: at most 900 parameters, under every supported
+/// database's limit (SQLite's oldest is 999, SQL Server's 2,100 and 1,000 rows per `VALUES`).
+const CHILD_ROWS_PER_STATEMENT: usize = 300;
 
 /// The parameters of one child-table row: anchor, value, and the attribute name for a shared
 /// (anchor, attribute, value) table.

@@ -125,6 +125,12 @@ userType = "EmployeeType"
 "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department" = "Department"
 "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager" = "Manager"
 
+[connector.groups]
+object_type = "Group"
+[connector.groups.map]
+displayName = "DisplayName"
+members = "ExplicitMember"           # ObjectIDs in MIM, SCIM ids to Entra
+
 [connector.deprovision]
 disable = "none"
 delete = "delete"
@@ -139,6 +145,18 @@ allow_plain_http = true              # the simulator on loopback only; never for
 type = "Person"
 attributes = ["AccountName", "DisplayName", "FirstName", "LastName", "Email", "EmployeeID", "EmployeeType", "Department", "Manager"]
 matching_attribute = "AccountName"
+
+[[connector.mimservice.object]]
+type = "Group"
+attributes = ["DisplayName", "ExplicitMember"]
+references = {{ ExplicitMember = "Person" }}
+
+# What MIM requires on a new group and SCIM cannot send: set on create only.
+[connector.mimservice.create_defaults.Group]
+Scope = "Universal"
+Type = "Security"
+MembershipLocked = false
+MembershipAddWorkflow = "None"
 "#
     )
 }

@@ -35,7 +35,7 @@ use crate::telemetry::Metrics;
 use binding::{Binding, ResourceKind};
 use locks::KeyLocks;
 
-pub use render::etag;
+pub use render::{etag, etag_matches};
 pub use write::flag_value;
 
 /// One connector, bound and ready to serve SCIM.

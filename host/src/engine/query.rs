@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use super::binding::{Binding, FilterTarget};
 use super::{Runtime, blocking};
+use crate::config::SchemaMode;
 use crate::error::ApiError;
 use crate::space::StoredObject;
 
@@ -72,10 +73,7 @@ impl Runtime {
         let projection =
             Projection::parse(q.attributes.as_deref(), q.excluded_attributes.as_deref())?;
         let sort = Sort::from_query(q.sort_by.as_deref(), q.sort_order.as_deref())?;
-        let filter = match q.filter.as_deref().map(str::trim) {
-            Some(f) if !f.is_empty() => Some(Filter::parse(f)?),
-            _ => None,
-        };
+        let filter = self.parse_filter(binding, q)?;
         self.ensure_ready()?;
         // An equality on an indexed attribute costs tens of microseconds in the space, less
         // than handing it to the blocking pool; everything else (pages, scans) goes there.
@@ -108,6 +106,85 @@ impl Runtime {
             )
         })
         .await
+    }
+
+    /// A query over every resource type the connector serves (`POST /.search` at the root):
+    /// users first, then groups, as one list whose window spans both. A filter naming an
+    /// attribute one type does not have matches nothing of that type; one that no type has
+    /// is refused as for a single type.
+    pub async fn query_all(self: &Arc<Self>, q: &Query, base_url: &str) -> Result<Value, ApiError> {
+        let paging = Paging::from_query(
+            q.start_index.as_deref(),
+            q.count.as_deref(),
+            DEFAULT_PAGE.min(self.max_page_size),
+            self.max_page_size,
+        )?;
+        let mut bindings = vec![&self.users];
+        bindings.extend(self.groups.as_ref());
+        let mut first_refusal = None;
+        let known: Vec<&Binding> = bindings
+            .into_iter()
+            .filter(|b| match self.parse_filter(b, q) {
+                Ok(_) => true,
+                Err(e) => {
+                    first_refusal.get_or_insert(e);
+                    false
+                }
+            })
+            .collect();
+        if known.is_empty()
+            && let Some(e) = first_refusal
+        {
+            return Err(e);
+        }
+        // Skip `offset` resources across the types in order, then take up to `count`.
+        let mut skip = paging.start_index.saturating_sub(1);
+        let mut room = paging.count;
+        let mut total = 0usize;
+        let mut resources = Vec::new();
+        for binding in known {
+            let part = Query {
+                start_index: Some((skip + 1).to_string()),
+                count: Some(room.to_string()),
+                ..q.clone()
+            };
+            let list = self.query(binding, &part, base_url).await?;
+            let found = list
+                .get("totalResults")
+                .and_then(Value::as_u64)
+                .and_then(|t| usize::try_from(t).ok())
+                .unwrap_or(0);
+            let page = match list.get("Resources") {
+                Some(Value::Array(r)) => r.clone(),
+                _ => Vec::new(),
+            };
+            total += found;
+            skip = skip.saturating_sub(found);
+            room = room.saturating_sub(page.len());
+            resources.extend(page);
+        }
+        Ok(ListResponse::new(total, paging.start_index, resources).to_value())
+    }
+
+    /// The query's filter, parsed. In the `scim` schema mode a filter naming an attribute
+    /// outside the advertised schema is refused with `invalidFilter` (RFC 7644 §3.4.2.2); the
+    /// `ecma2host` mode keeps Microsoft's host's behaviour, where Entra's connectivity probe
+    /// (`PLACEHOLDER eq "…"`) gets an empty list.
+    pub fn parse_filter(&self, binding: &Binding, q: &Query) -> Result<Option<Filter>, ApiError> {
+        let filter = match q.filter.as_deref().map(str::trim) {
+            Some(f) if !f.is_empty() => Filter::parse(f)?,
+            _ => return Ok(None),
+        };
+        if self.config.schema == SchemaMode::Scim
+            && let Some(name) = filter.unknown_attribute(&binding.schema)
+        {
+            return Err(ScimError::invalid_filter(format!(
+                "the filter names {name}, which is no attribute of {} here (see /Schemas)",
+                binding.schema.name
+            ))
+            .into());
+        }
+        Ok(Some(filter))
     }
 
     /// Whether `filter` is answered by an index lookup (no scan).

@@ -11,6 +11,8 @@
 //!   naming an object the space does not hold is left out of the resource (and kept at the
 //!   target by a later PATCH, see `write`).
 
+use std::collections::HashSet;
+
 use connector_core::{Anchor, AttrKind, AttrValue, Attributes, ReferenceForm};
 use schemas::ScimError;
 
@@ -92,23 +94,42 @@ impl Runtime {
             let Some(values) = attrs.get_mut(name) else {
                 continue;
             };
-            let stored = known.map(|k| k.get(name).map(Vec::as_slice).unwrap_or(&[]));
+            let stored: HashSet<&str> = known
+                .and_then(|k| k.get(name))
+                .map(|s| s.iter().filter_map(AttrValue::as_str).collect())
+                .unwrap_or_default();
+            // By anchor, the ids are the target's values: one batched read says which exist.
+            let existing = if form == ReferenceForm::Anchor {
+                let types: Vec<&str> = self.referable_types().collect();
+                let new_ids = values.iter().filter_map(|v| match v {
+                    AttrValue::Reference(id) if !stored.contains(id.as_str()) => Some(id.as_str()),
+                    _ => None,
+                });
+                Some(self.space.existing_anchors(&types, new_ids)?)
+            } else {
+                None
+            };
             for v in values.iter_mut() {
                 let AttrValue::Reference(id) = v else {
                     continue;
                 };
-                if form == ReferenceForm::Anchor
-                    && stored.is_some_and(|s| s.iter().any(|w| w.as_str() == Some(id.as_str())))
-                {
-                    continue;
-                }
-                let target = self.reference_for_id(id)?.ok_or_else(|| {
+                let unknown = || {
                     ScimError::invalid_value(format!(
                         "{} refers to {id:?}, which is no user or group of connector {}",
                         f.scim, self.name
                     ))
-                })?;
-                *v = AttrValue::Reference(target);
+                };
+                match &existing {
+                    Some(existing) => {
+                        if !stored.contains(id.as_str()) && !existing.contains(id.as_str()) {
+                            return Err(unknown().into());
+                        }
+                    }
+                    None => {
+                        let target = self.reference_for_id(id)?.ok_or_else(unknown)?;
+                        *v = AttrValue::Reference(target);
+                    }
+                }
             }
         }
         Ok(())

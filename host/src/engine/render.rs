@@ -60,6 +60,27 @@ pub fn etag(stored: &StoredObject) -> String {
     format!("W/\"{}\"", stored.version)
 }
 
+/// Whether an `If-Match` / `If-None-Match` header value names the stored object's version:
+/// `*` names any existing object; otherwise one of the comma-separated entity tags must carry
+/// the same version. Tags compare weakly (RFC 7232 §2.3.2: `W/` is ignored), as SCIM's
+/// versions are weak (RFC 7644 §3.14).
+pub fn etag_matches(header: &str, stored: &StoredObject) -> bool {
+    names_version(header, stored.version)
+}
+
+fn names_version(header: &str, version: u64) -> bool {
+    let current = version.to_string();
+    header.split(',').map(str::trim).any(|tag| {
+        tag == "*"
+            || tag
+                .strip_prefix("W/")
+                .unwrap_or(tag)
+                .strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .is_some_and(|v| v == current)
+    })
+}
+
 /// Percent-encodes one path segment (anchors may contain `/`, spaces, `=`, …).
 fn encode_segment(s: &str) -> String {
     const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -68,4 +89,21 @@ fn encode_segment(s: &str) -> String {
         .remove(b'.')
         .remove(b'~');
     utf8_percent_encode(s, SEGMENT).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_version;
+
+    #[test]
+    fn entity_tags_compare_weakly_and_star_matches_any() {
+        assert!(names_version("W/\"3\"", 3));
+        assert!(names_version("\"3\"", 3));
+        assert!(names_version("*", 3));
+        assert!(names_version("W/\"1\", W/\"3\"", 3));
+        assert!(!names_version("W/\"2\"", 3));
+        assert!(!names_version("W/\"33\"", 3));
+        assert!(!names_version("3", 3));
+        assert!(!names_version("", 3));
+    }
 }

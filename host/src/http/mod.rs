@@ -3,8 +3,9 @@
 //!
 //! Every path under a connector is dispatched by one handler that parses the path itself, so
 //! that every failure, including an unknown path or a bad query string, is answered in SCIM's
-//! error format rather than a framework's. The only routes without a token are `/healthz` and,
-//! where no admin token is configured, nothing else.
+//! error format rather than a framework's. Every route here needs a token except `/healthz`;
+//! the operations console (`crate::console`, merged beside this router in `server.rs`) adds
+//! one more, its login form, which shows no data.
 
 mod scim;
 mod view;
@@ -15,7 +16,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -134,6 +134,10 @@ pub fn error_response(err: &ApiError) -> Response {
         && let Ok(v) = HeaderValue::from_str(&secs.to_string())
     {
         resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    if let Some(allow) = r.allow {
+        resp.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(allow));
     }
     if r.status == 401 {
         resp.headers_mut()
@@ -261,9 +265,31 @@ fn base_url(headers: &HeaderMap, first: &str) -> String {
     format!("https://{host}/{first}/scim")
 }
 
-/// Reads a request body up to the limit and parses it as JSON.
-pub async fn json_body(body: Body, limit: usize) -> Result<Value, ApiError> {
-    let bytes = axum::body::to_bytes(body, limit)
+/// Refuses a body whose `Content-Type` is not SCIM's JSON (`application/scim+json`, or
+/// `application/json`, parameters such as `charset` allowed) with 415, before anything is
+/// read or written. A request without `Content-Type` is read as JSON: RFC 7644 §3.8 only says
+/// a client SHOULD send one, and the body must still parse as a JSON object.
+pub fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let text = value.to_str().unwrap_or_default();
+    let essence = text.split(';').next().unwrap_or_default().trim();
+    if essence.eq_ignore_ascii_case(SCIM_JSON) || essence.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(format!(
+            "the request body is {text:?}; send it as JSON with Content-Type: {SCIM_JSON} \
+             (or application/json); nothing was changed"
+        )))
+    }
+}
+
+/// Checks the request's content type ([`check_content_type`]), then reads its body up to the
+/// limit and parses it as JSON.
+pub async fn json_body(req: Request, limit: usize) -> Result<Value, ApiError> {
+    check_content_type(req.headers())?;
+    let bytes = axum::body::to_bytes(req.into_body(), limit)
         .await
         .map_err(|_| ApiError::TooLarge(limit))?;
     if bytes.is_empty() {

@@ -1,5 +1,11 @@
 //! The SCIM resource endpoints of one connector: `Users`, `Groups`, `Schemas`,
 //! `ResourceTypes`, `ServiceProviderConfig` and `.search`, dispatched by method and path.
+//!
+//! What RFC 7644 asks of the protocol lives here, so every SCIM client (not only Entra) gets
+//! it: endpoint names in any case, 405 with the `Allow` methods, 415 for a body that is not
+//! JSON (via [`super::json_body`]), the same answer from `POST .search` as from GET, and
+//! ETags (`If-None-Match` here; `If-Match` is handed to the engine, which checks it under the
+//! object's export lock).
 
 use std::sync::Arc;
 
@@ -17,16 +23,44 @@ use serde_json::Value;
 use super::{AppState, empty, json_body, query_map, scim_json};
 use crate::engine::Runtime;
 use crate::engine::binding::ResourceKind;
-use crate::engine::etag;
 use crate::engine::query::Query;
+use crate::engine::{etag, etag_matches};
 use crate::error::ApiError;
 use crate::space::StoredObject;
 
-fn not_allowed(method: &Method, path: &str) -> ApiError {
-    ApiError::MethodNotAllowed(format!("{method} is not supported on {path}"))
+/// The resource endpoints, spelt as RFC 7644 §3.2 does; a request may spell them in any case.
+const ENDPOINTS: [&str; 6] = [
+    "Users",
+    "Groups",
+    "Schemas",
+    "ResourceTypes",
+    "ServiceProviderConfig",
+    ".search",
+];
+
+/// The canonical spelling of an endpoint name, or the segment unchanged.
+fn endpoint_name(segment: &str) -> &str {
+    ENDPOINTS
+        .iter()
+        .find(|e| e.eq_ignore_ascii_case(segment))
+        .copied()
+        .unwrap_or(segment)
 }
 
-/// Handles `/ecma2host_{name}/scim/{rest…}`.
+/// 405 with the methods the endpoint supports.
+fn not_allowed(method: &Method, path: &str, allow: &'static str) -> ApiError {
+    ApiError::MethodNotAllowed {
+        detail: format!("{method} is not supported on {path}; it supports {allow}"),
+        allow,
+    }
+}
+
+fn header(req: &Request, name: header::HeaderName) -> Option<&str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Handles `/ecma2host_{name}/scim/{rest…}`. Endpoint names are matched case-insensitively,
+/// ids exactly.
 pub async fn handle(
     app: &AppState,
     rt: &Arc<Runtime>,
@@ -36,7 +70,23 @@ pub async fn handle(
 ) -> Result<Response, ApiError> {
     let method = req.method().clone();
     let params = query_map(req.uri().query());
-    let parts: Vec<&str> = rest.iter().map(String::as_str).collect();
+    let mut parts: Vec<&str> = rest.iter().map(String::as_str).collect();
+    if let Some(first) = parts.first_mut() {
+        *first = endpoint_name(first);
+    }
+    if let [first @ ("Users" | "Groups"), second] = parts.as_slice()
+        && second.eq_ignore_ascii_case(".search")
+    {
+        parts = vec![first, ".search"];
+    }
+    let path = format!("/{}", parts.join("/"));
+    let get_only = |found: Result<Response, ApiError>| {
+        if method == Method::GET {
+            found
+        } else {
+            Err(not_allowed(&method, &path, "GET"))
+        }
+    };
     match parts.as_slice() {
         ["Users" | "Groups", tail @ ..] => {
             let kind = if parts.first() == Some(&"Users") {
@@ -51,92 +101,113 @@ pub async fn handle(
                     Ok(scim_json(StatusCode::OK, &rt.query(binding, &q, base).await?))
                 }
                 ([], &Method::POST) => {
-                    let body = json_body(req.into_body(), app.max_body).await?;
+                    let body = json_body(req, app.max_body).await?;
                     let stored = rt.create(binding, body).await?;
                     Ok(resource_response(rt, kind, &stored, base, StatusCode::CREATED, true))
                 }
-                ([".search"], &Method::POST) => search(app, rt, kind, base, req).await,
+                ([], _) => Err(not_allowed(&method, &path, "GET, POST")),
+                ([".search"], &Method::POST) => search(app, rt, Some(kind), base, req).await,
+                ([".search"], _) => Err(not_allowed(&method, &path, "POST")),
                 ([id], &Method::GET) => {
                     let projection = Projection::parse(
-                        params.get("attributes").map(String::as_str),
-                        params.get("excludedAttributes").map(String::as_str),
+                        param(&params, "attributes"),
+                        param(&params, "excludedAttributes"),
                     )?;
                     let (stored, doc) = rt.get(binding, id, &projection, base).await?;
+                    if header(&req, header::IF_NONE_MATCH).is_some_and(|h| etag_matches(h, &stored)) {
+                        let mut resp = empty(StatusCode::NOT_MODIFIED);
+                        set_etag(&mut resp, &stored);
+                        return Ok(resp);
+                    }
                     let mut resp = scim_json(StatusCode::OK, &doc);
                     set_etag(&mut resp, &stored);
                     Ok(resp)
                 }
                 ([id], &Method::PATCH) => {
-                    let body = json_body(req.into_body(), app.max_body).await?;
-                    let (stored, last) = rt.patch(binding, id, body, base).await?;
+                    let if_match = header(&req, header::IF_MATCH).map(str::to_owned);
+                    let body = json_body(req, app.max_body).await?;
+                    let (stored, last) = rt
+                        .patch(binding, id, body, base, if_match.as_deref())
+                        .await?;
                     Ok(match stored {
                         Some(s) => resource_response(rt, kind, &s, base, StatusCode::OK, false),
                         None => scim_json(StatusCode::OK, &last),
                     })
                 }
                 ([id], &Method::PUT) => {
-                    let body = json_body(req.into_body(), app.max_body).await?;
-                    let (stored, last) = rt.replace(binding, id, body).await?;
+                    let if_match = header(&req, header::IF_MATCH).map(str::to_owned);
+                    let body = json_body(req, app.max_body).await?;
+                    let (stored, last) = rt.replace(binding, id, body, if_match.as_deref()).await?;
                     Ok(match stored {
                         Some(s) => resource_response(rt, kind, &s, base, StatusCode::OK, false),
                         None => scim_json(StatusCode::OK, &last),
                     })
                 }
                 ([id], &Method::DELETE) => {
-                    rt.delete(binding, id).await?;
+                    rt.delete(binding, id, header(&req, header::IF_MATCH)).await?;
                     Ok(empty(StatusCode::NO_CONTENT))
                 }
-                _ => Err(not_allowed(&method, &format!("/{}", parts.join("/")))),
+                ([_], _) => Err(not_allowed(&method, &path, "GET, PUT, PATCH, DELETE")),
+                _ => Err(ApiError::NotFound(format!("no such SCIM endpoint {path}"))),
             }
         }
-        [".search"] if method == Method::POST => search(app, rt, ResourceKind::User, base, req).await,
-        ["Schemas"] if method == Method::GET => Ok(scim_json(
+        [".search"] if method == Method::POST => search(app, rt, None, base, req).await,
+        [".search"] => Err(not_allowed(&method, &path, "POST")),
+        ["Schemas"] => get_only(Ok(scim_json(
             StatusCode::OK,
             &schemas_list(&schemas_of(&rt.resource_schemas()), base),
-        )),
-        ["Schemas", id] if method == Method::GET => schemas_of(&rt.resource_schemas())
-            .iter()
-            .find(|s| s.id.eq_ignore_ascii_case(id))
-            .map(|s| scim_json(StatusCode::OK, &schema_document(s, base)))
-            .ok_or_else(|| ApiError::NotFound(format!("no schema {id:?}"))),
-        ["ResourceTypes"] if method == Method::GET => Ok(scim_json(
+        ))),
+        ["Schemas", id] => get_only(
+            schemas_of(&rt.resource_schemas())
+                .iter()
+                .find(|s| s.id.eq_ignore_ascii_case(id))
+                .map(|s| scim_json(StatusCode::OK, &schema_document(s, base)))
+                .ok_or_else(|| ApiError::NotFound(format!("no schema {id:?}"))),
+        ),
+        ["ResourceTypes"] => get_only(Ok(scim_json(
             StatusCode::OK,
             &resource_types_list(&rt.resource_schemas(), base),
-        )),
-        ["ResourceTypes", id] if method == Method::GET => rt
-            .resource_schemas()
-            .iter()
-            .find(|s| s.name.eq_ignore_ascii_case(id))
-            .map(|s| scim_json(StatusCode::OK, &resource_type_document(s, base)))
-            .ok_or_else(|| ApiError::NotFound(format!("no resource type {id:?}"))),
-        ["ServiceProviderConfig"] if method == Method::GET => {
+        ))),
+        ["ResourceTypes", id] => get_only(
+            rt.resource_schemas()
+                .iter()
+                .find(|s| s.name.eq_ignore_ascii_case(id))
+                .map(|s| scim_json(StatusCode::OK, &resource_type_document(s, base)))
+                .ok_or_else(|| ApiError::NotFound(format!("no resource type {id:?}"))),
+        ),
+        ["ServiceProviderConfig"] => {
             let features = ServiceProviderFeatures {
                 patch: true,
                 bulk: None,
                 filter_max_results: rt.max_page_size,
                 change_password: false,
                 sort: true,
-                etag: false,
+                etag: true,
                 documentation_uri: None,
             };
-            Ok(scim_json(StatusCode::OK, &service_provider_config_document(&features, base)))
+            get_only(Ok(scim_json(
+                StatusCode::OK,
+                &service_provider_config_document(&features, base),
+            )))
         }
         [] => Err(ApiError::NotFound(
             "this is the SCIM root; resources are under /Users, /Groups, /Schemas, /ResourceTypes and /ServiceProviderConfig".into(),
         )),
-        _ => Err(ApiError::NotFound(format!("no such SCIM endpoint /{}", parts.join("/")))),
+        _ => Err(ApiError::NotFound(format!("no such SCIM endpoint {path}"))),
     }
 }
 
+/// `POST …/.search`: the same query as a GET with the same parameters, carried in the body.
+/// Under `/Users` or `/Groups` it searches that type; at the root (`kind` None) every type the
+/// connector serves, users first, then groups, as one list paged across both.
 async fn search(
     app: &AppState,
     rt: &Arc<Runtime>,
-    kind: ResourceKind,
+    kind: Option<ResourceKind>,
     base: &str,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let binding = rt.binding(kind)?;
-    let body = json_body(req.into_body(), app.max_body).await?;
+    let body = json_body(req, app.max_body).await?;
     let s = SearchRequest::from_value(body)?;
     let q = Query {
         filter: s.filter.clone(),
@@ -147,19 +218,24 @@ async fn search(
         sort_by: s.sort_by.clone(),
         sort_order: s.sort_order.clone(),
     };
-    Ok(scim_json(
-        StatusCode::OK,
-        &rt.query(binding, &q, base).await?,
-    ))
+    let list = match kind {
+        Some(kind) => rt.query(rt.binding(kind)?, &q, base).await?,
+        None => rt.query_all(&q, base).await?,
+    };
+    Ok(scim_json(StatusCode::OK, &list))
+}
+
+/// A query parameter by name in any case (`excludedattributes` as well as the RFC's spelling),
+/// the same for a list and for a GET by id.
+fn param<'a>(params: &'a std::collections::HashMap<String, String>, name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 fn query_from_params(params: &std::collections::HashMap<String, String>) -> Query {
-    let get = |k: &str| {
-        params
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(k))
-            .map(|(_, v)| v.clone())
-    };
+    let get = |k: &str| param(params, k).map(str::to_owned);
     Query {
         filter: get("filter"),
         start_index: get("startIndex"),

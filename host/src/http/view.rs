@@ -69,9 +69,10 @@ pub async fn handle(
     req: Request,
 ) -> Result<Response, ApiError> {
     if req.method() != Method::GET {
-        return Err(ApiError::MethodNotAllowed(
-            "the connector space view is read-only".into(),
-        ));
+        return Err(ApiError::MethodNotAllowed {
+            detail: "the connector space view is read-only".into(),
+            allow: "GET",
+        });
     }
     let params = query_map(req.uri().query());
     let rt = rt.clone();

@@ -37,6 +37,7 @@
 //! **Architecture invariant:** nothing outside this module knows SQL or the file layout; the
 //! host sees `Space` and its value types only.
 
+mod batch;
 mod browse;
 mod bulk;
 mod error;

@@ -170,6 +170,49 @@ impl Filter {
         eval::eval(self, element, &eval::Scope::Element(def))
     }
 
+    /// The first attribute path (as written) that `schema` does not define, or `None` when
+    /// every path names an attribute of the schema (common attributes `id`, `externalId` and
+    /// `meta` included). Inside `attr[...]` the paths are sub-attributes of `attr`. A server
+    /// answers such a filter with `invalidFilter` (RFC 7644 §3.4.2.2) rather than with no match.
+    pub fn unknown_attribute(&self, schema: &ResourceSchema) -> Option<String> {
+        match self {
+            Filter::Compare { path, .. } | Filter::Present(path) => {
+                path.canonical(schema).is_none().then(|| path.to_string())
+            }
+            Filter::And(l, r) | Filter::Or(l, r) => l
+                .unknown_attribute(schema)
+                .or_else(|| r.unknown_attribute(schema)),
+            Filter::Not(inner) => inner.unknown_attribute(schema),
+            Filter::ValuePath { attr, filter } => {
+                let Some((_, def)) = resolve_attr(schema, attr.urn.as_deref(), &attr.name) else {
+                    return Some(attr.to_string());
+                };
+                filter
+                    .unknown_sub_attribute(def)
+                    .map(|sub| format!("{attr}.{sub}"))
+            }
+        }
+    }
+
+    /// Inside `attr[...]`: the first path that is no sub-attribute of `def`.
+    fn unknown_sub_attribute(&self, def: &AttributeDef) -> Option<String> {
+        match self {
+            Filter::Compare { path, .. } | Filter::Present(path) => {
+                let known = path.urn.is_none()
+                    && path.sub.is_none()
+                    && (def.sub_attribute(&path.name).is_some()
+                        || (def.sub_attributes.is_empty()
+                            && path.name.eq_ignore_ascii_case("value")));
+                (!known).then(|| path.to_string())
+            }
+            Filter::And(l, r) | Filter::Or(l, r) => l
+                .unknown_sub_attribute(def)
+                .or_else(|| r.unknown_sub_attribute(def)),
+            Filter::Not(inner) => inner.unknown_sub_attribute(def),
+            Filter::ValuePath { attr, .. } => Some(attr.to_string()),
+        }
+    }
+
     /// The terms of a left-leaning chain of the same logical operator, in source order.
     pub(crate) fn chain(&self) -> Vec<&Filter> {
         let mut rights = Vec::new();

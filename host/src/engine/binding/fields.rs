@@ -2,7 +2,9 @@
 //! create, a PUT, a patched resource) and writing stored connector values into one (every
 //! response), each value converted by [`crate::engine::values`].
 
+use std::collections::HashMap;
 use std::fmt;
+use std::mem::{Discriminant, discriminant};
 
 use connector_core::{AttrValue, Attributes};
 use schemas::ScimError;
@@ -29,15 +31,29 @@ impl Binding {
                 ConnectorSide::Attribute(a) => a.as_str(),
                 ConnectorSide::Dn => DN_ATTRIBUTE,
             };
-            // Each distinct value, and whether one of the values it came from is primary.
+            // Each distinct value, and whether one of the values it came from is primary; found
+            // by hash, so 50,000 group members are not compared with each other.
             let mut values: Vec<(AttrValue, bool)> = Vec::new();
+            let mut seen: HashMap<(Discriminant<AttrValue>, String), usize> = HashMap::new();
             for (v, primary) in f.scim.read_marked(resource) {
                 let Some(cv) = values::to_connector(v, f.kind, f.value_type, name)? else {
                     continue;
                 };
-                match values.iter_mut().find(|(w, _)| *w == cv) {
+                // A secret's text is redacted: secrets are compared as they are.
+                let key = (!matches!(cv, AttrValue::Secret(_)))
+                    .then(|| (discriminant(&cv), cv.to_text()));
+                let at = match &key {
+                    Some(k) => seen.get(k).copied(),
+                    None => values.iter().position(|(w, _)| *w == cv),
+                };
+                match at.and_then(|i| values.get_mut(i)) {
                     Some((_, p)) => *p |= primary,
-                    None => values.push((cv, primary)),
+                    None => {
+                        if let Some(k) = key {
+                            seen.insert(k, values.len());
+                        }
+                        values.push((cv, primary));
+                    }
                 }
             }
             if !f.multi_valued && values.len() > 1 {
