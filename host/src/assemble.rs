@@ -16,6 +16,7 @@ use crate::config::{Config, ConnectorConfig, SchemaMode, TokenHash};
 use crate::engine::Runtime;
 use crate::engine::binding::{Binding, ResourceKind};
 use crate::engine::locks::KeyLocks;
+use crate::imports::ImportControl;
 use crate::registry::Connectors;
 use crate::space::{IndexSpec, IndexedAttribute, Space};
 use crate::telemetry::Metrics;
@@ -32,6 +33,7 @@ pub fn build_runtime(
     connectors: &Connectors,
     token: TokenHash,
     metrics: Arc<Metrics>,
+    control: Arc<ImportControl>,
 ) -> Result<Runtime, ConnectorError> {
     let connector = connectors.build(&c.name)?;
     let path = space_path(config, &c.name);
@@ -63,6 +65,7 @@ pub fn build_runtime(
         max_page_size: config.server.max_page_size,
         max_filter_scan: config.server.max_filter_scan,
         journal: Default::default(),
+        control,
     })
 }
 

@@ -164,7 +164,16 @@ fn runtime(config: &Config, connectors: &Connectors, name: &str) -> Result<crate
     config
         .connector_token(c)
         .map_err(|e| ConnectorError::misconfigured(e.to_string()))
-        .and_then(|token| build_runtime(config, c, connectors, token, Arc::new(Metrics::default())))
+        .and_then(|token| {
+            build_runtime(
+                config,
+                c,
+                connectors,
+                token,
+                Arc::new(Metrics::default()),
+                Arc::default(),
+            )
+        })
         .with_context(|| format!("while starting connector {name}"))
 }
 
@@ -269,12 +278,31 @@ pub fn main() -> Result<()> {
             let rt = runtime(&config, &connectors, &connector)?;
             let bar = progress_bar();
             let started = std::time::Instant::now();
-            let results = crate::imports::full_import(&rt, &|t, n| {
-                if let Some(b) = &bar {
-                    b.set_message(format!("{t}: {n} objects"));
-                    b.tick();
+            // Without a terminal (a service log), a progress line every few seconds.
+            let last_line = std::cell::Cell::new(None::<std::time::Instant>);
+            rt.control.start(crate::imports::ImportKind::Full);
+            let results = crate::imports::full_import(&rt, &|t, n, total| {
+                rt.control.progress(t, n, total);
+                let Some(running) = rt.control.running() else {
+                    return;
+                };
+                let line = running.describe(time::OffsetDateTime::now_utc());
+                match &bar {
+                    Some(b) => {
+                        b.set_message(line);
+                        b.tick();
+                    }
+                    None if last_line
+                        .get()
+                        .is_none_or(|l| l.elapsed() >= PROGRESS_EVERY) =>
+                    {
+                        last_line.set(Some(std::time::Instant::now()));
+                        eprintln!("{line}");
+                    }
+                    None => {}
                 }
             })?;
+            rt.control.finish(None);
             if let Some(b) = bar {
                 b.finish_and_clear();
             }
@@ -426,6 +454,9 @@ fn print_match_summary(dir: &Path, s: &crate::matching::Summary) {
         );
     }
 }
+
+/// How often `import` prints a progress line when stderr is not a terminal.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn progress_bar() -> Option<indicatif::ProgressBar> {
     if !std::io::stderr().is_terminal() {

@@ -42,9 +42,13 @@ pub enum ApiError {
     /// An `If-Match` that does not match the resource's current version (RFC 7644 §3.14).
     #[error("{0}")]
     PreconditionFailed(String),
-    /// The connector has not finished its first full import, so lookups cannot be answered.
-    #[error("{0}")]
-    Importing(String),
+    /// The connector has not finished its first full import, so lookups cannot be answered;
+    /// the client is asked to retry after `retry_after`.
+    #[error("{detail}")]
+    Importing {
+        detail: String,
+        retry_after: Duration,
+    },
     /// A bug or an unexpected state; details only in the log.
     #[error("internal error: {0}")]
     Internal(String),
@@ -142,8 +146,11 @@ impl ApiError {
             },
             ApiError::UnsupportedMediaType(detail) => r(415, None, detail.clone()),
             ApiError::PreconditionFailed(detail) => r(412, None, detail.clone()),
-            ApiError::Importing(detail) => Rendered {
-                retry_after: Some(DEFAULT_RETRY_AFTER.as_secs()),
+            ApiError::Importing {
+                detail,
+                retry_after,
+            } => Rendered {
+                retry_after: Some(retry_after.as_secs().max(1)),
                 ..r(503, None, detail.clone())
             },
             ApiError::Internal(_) => r(
@@ -213,7 +220,15 @@ mod tests {
         );
         check(ApiError::UnsupportedMediaType("x".into()), 415, None, false);
         check(ApiError::PreconditionFailed("x".into()), 412, None, false);
-        check(ApiError::Importing("first import".into()), 503, None, true);
+        check(
+            ApiError::Importing {
+                detail: "first import".into(),
+                retry_after: Duration::from_secs(5),
+            },
+            503,
+            None,
+            true,
+        );
         check(ApiError::Internal("bug".into()), 500, None, false);
     }
 

@@ -49,18 +49,38 @@ pub async fn serve(
             config.data_dir().display()
         ))
     })?;
-    // A marker that exists while the host runs: found at start, it means the last run did not
-    // stop cleanly (power failure, kill -9), and the last write-throughs may not have reached
-    // the disk, so every connector re-imports at once (lookups are served meanwhile).
+    // A marker that exists while the host runs: found at start, the last run did not stop
+    // cleanly. A process crash (kill -9, a panic, the OOM killer) loses nothing the space
+    // committed, and the exports it left in flight are re-read by anchor at bring-up. A machine
+    // that restarted since (a power failure: the marker names another boot) may have lost the
+    // last commits, which were not yet synced: then every connector re-imports at once
+    // (lookups are served meanwhile).
     let marker = config.data_dir().join(RUNNING_MARKER);
-    let unclean = marker.exists();
-    if unclean {
-        tracing::warn!(
-            "the previous run did not stop cleanly; every connector runs a full import now"
-        );
-    }
-    std::fs::write(&marker, std::process::id().to_string())
-        .map_err(|e| HostError::Startup(format!("cannot write {}: {e}", marker.display())))?;
+    let boot = boot_id();
+    let unclean = std::fs::read_to_string(&marker).ok();
+    let reimport = match &unclean {
+        None => false,
+        Some(text) => {
+            let same_boot = boot
+                .as_deref()
+                .is_some_and(|b| text.lines().nth(1) == Some(b));
+            if same_boot {
+                tracing::warn!(
+                    "the previous run did not stop cleanly; exports it left in flight are read back from the targets"
+                );
+            } else {
+                tracing::warn!(
+                    "the previous run did not stop cleanly and the machine restarted since; every connector runs a full import now"
+                );
+            }
+            !same_boot
+        }
+    };
+    std::fs::write(
+        &marker,
+        format!("{}\n{}\n", std::process::id(), boot.unwrap_or_default()),
+    )
+    .map_err(|e| HostError::Startup(format!("cannot write {}: {e}", marker.display())))?;
     let tls_source = TlsSource::from_config(&config)?;
     let material = {
         let s = tls_source.clone();
@@ -100,7 +120,7 @@ pub async fn serve(
             metrics.clone(),
             stop_rx.clone(),
             first_tx,
-            unclean,
+            reimport,
         ));
     }
     // Serve only once every connector had its first chance to bind, so a restart answers
@@ -171,11 +191,21 @@ async fn bring_up(
             metrics.clone(),
         );
         let token = slot.token.clone();
+        let ctl = control.clone();
         let built =
-            tokio::task::spawn_blocking(move || build_runtime(&cfg, &cc, &cs, token, m)).await;
+            tokio::task::spawn_blocking(move || build_runtime(&cfg, &cc, &cs, token, m, ctl)).await;
         match built {
             Ok(Ok(rt)) => {
                 let rt = Arc::new(rt);
+                // Exports left in flight by a crash are read back before the connector
+                // serves, so no lookup answers from a state the target may not hold.
+                let settle_rt = rt.clone();
+                let reimport = reimport
+                    || tokio::task::spawn_blocking(move || {
+                        crate::imports::settle_intents(&settle_rt)
+                    })
+                    .await
+                    .unwrap_or(true);
                 tracing::info!(connector = %c.name, ready = rt.ready.load(std::sync::atomic::Ordering::Acquire), "connector bound");
                 if let Ok(mut w) = slot.runtime.write() {
                     *w = Ok(rt.clone());
@@ -207,6 +237,15 @@ async fn bring_up(
         }
         delay = (delay * 2).min(Duration::from_secs(60));
     }
+}
+
+/// The kernel's identifier of this boot (Linux), so a marker left by a crashed process can be
+/// told from one left by a machine that lost power.
+fn boot_id() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
 }
 
 #[cfg(unix)]

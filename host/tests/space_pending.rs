@@ -171,7 +171,7 @@ fn a_version_1_space_is_upgraded_in_place() {
         // What version 1 had: no pending table, no run notes.
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "DROP TRIGGER objects_removed_pending; DROP TABLE pending;
+            "DROP TRIGGER objects_removed_pending; DROP TABLE pending; DROP TABLE intents;
              ALTER TABLE runs DROP COLUMN notes;
              UPDATE meta SET value = '1' WHERE key = 'schema_version';",
         )

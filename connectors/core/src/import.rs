@@ -36,6 +36,13 @@ pub trait ImportStream: Send {
     /// The watermark to start the next delta import from. Meaningful only after `next_page`
     /// returned `None`; `None` when the connector has no delta support.
     fn watermark(&self) -> Option<Watermark>;
+
+    /// How many objects the stream will return, when the connector can tell cheaply before
+    /// reading them (a `COUNT(*)`); used only to show progress and an estimate of the time
+    /// left, never relied on. The default says it cannot.
+    fn expected_total(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// An import stream over items already in memory (tests, tiny targets).

@@ -115,6 +115,8 @@ pub(crate) struct SqlImport<'a> {
     pub mode: Mode,
     /// The watermark reported once the stream is complete.
     pub mark: Option<Mark>,
+    /// The rows the table held when the import started (a full import of a table).
+    pub total: Option<u64>,
 }
 
 impl<'a> SqlImport<'a> {
@@ -135,6 +137,7 @@ impl<'a> SqlImport<'a> {
             done: false,
             mode,
             mark,
+            total: None,
         }
     }
 }
@@ -241,6 +244,10 @@ impl ImportStream for SqlImport<'_> {
 
     fn watermark(&self) -> Option<Watermark> {
         self.mark.as_ref().map(Mark::encode)
+    }
+
+    fn expected_total(&self) -> Option<u64> {
+        self.total
     }
 }
 
@@ -789,6 +796,21 @@ fn table_page(
 }
 
 /// The watermark of `obj` as of now: taken before a full or delta import reads anything.
+/// The rows of the object's table, for progress; `None` for an import query (its count could
+/// cost as much as the import) or when the count fails.
+pub(crate) fn row_count(obj: &ObjectModel, s: &mut dyn Session) -> Option<u64> {
+    if obj.import_query.is_some() {
+        return None;
+    }
+    let sql = format!("SELECT COUNT(*) FROM {}", obj.table_q);
+    let rows = s.query(&sql, &[], &[AttrKind::Integer]).ok()?;
+    let cell = rows.into_iter().next()?.into_iter().next()?;
+    match from_cell(cell, AttrKind::Integer) {
+        Ok(Some(AttrValue::Integer(n))) => u64::try_from(n).ok(),
+        _ => None,
+    }
+}
+
 pub(crate) fn current_mark(
     obj: &ObjectModel,
     dialect: Dialect,

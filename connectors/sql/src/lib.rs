@@ -254,20 +254,23 @@ impl Connector for SqlConnector {
         // Resolve the type now so a typo fails at the start, not on the first page, and take
         // the watermark before reading, so a change made meanwhile is read again by the next
         // delta instead of lost.
-        let (name, mark) = self.with_model(deadline, |m, s| {
+        let (name, mark, total) = self.with_model(deadline, |m, s| {
             let obj = m.object(object_type)?;
             Ok((
                 obj.object_type.clone(),
                 import::current_mark(obj, m.dialect, s)?,
+                import::row_count(obj, s),
             ))
         })?;
-        Ok(Box::new(import::SqlImport::new(
+        let mut stream = import::SqlImport::new(
             self,
             name,
             self.page_size(page_size),
             import::Mode::Full,
             mark,
-        )))
+        );
+        stream.total = total;
+        Ok(Box::new(stream))
     }
 
     fn delta_import<'a>(

@@ -275,7 +275,7 @@ fn card(session: &Session, c: &ConnectorStatus, cert: Option<&Certificate>) -> M
             @if let Some(r) = &c.running {
                 p.running data-running=(r.kind.as_str()) {
                     (r.kind.as_str()) " import running since " (when(r.started))
-                    @if let Some(t) = &r.object_type { " · " (t) ": " (number(r.seen)) " objects read" }
+                    @if r.object_type.is_some() { " · " (r.describe(OffsetDateTime::now_utc())) }
                 }
             }
             @if let Some(k) = c.requested { p.running data-requested=(k.as_str()) { (k.as_str()) " import requested; it starts next" } }

@@ -60,6 +60,9 @@ pub struct Runtime {
     pub max_filter_scan: u64,
     /// Write-throughs made while a full import runs, re-applied after it commits.
     pub journal: Journal,
+    /// The connector's import schedule as operators see it: the running import's progress is
+    /// what a request refused during the first import is told.
+    pub control: Arc<crate::imports::ImportControl>,
 }
 
 impl Runtime {
@@ -87,16 +90,33 @@ impl Runtime {
     }
 
     /// Refuses lookups and writes until the first full import completed, as Microsoft's host
-    /// does: an empty space would make Entra create duplicates of existing objects.
+    /// does: an empty space would make Entra create duplicates of existing objects. The answer
+    /// says how far the import is and asks the client to come back when it should be done
+    /// (at most 30 s later).
     pub fn ensure_ready(&self) -> Result<(), ApiError> {
         if self.ready.load(Ordering::Acquire) {
-            Ok(())
-        } else {
-            Err(ApiError::Importing(format!(
-                "connector {} is still importing from the target system; retry shortly",
-                self.name
-            )))
+            return Ok(());
         }
+        let now = time::OffsetDateTime::now_utc();
+        let running = self.control.running();
+        let progress = running
+            .as_ref()
+            .map(|r| format!(" ({})", r.describe(now)))
+            .unwrap_or_default();
+        let retry_after = match running {
+            Some(r) if r.storing() => STORING_RETRY,
+            Some(r) => r.eta(now).map_or(FIRST_IMPORT_RETRY, |eta| {
+                eta.clamp(Duration::from_secs(1), FIRST_IMPORT_RETRY)
+            }),
+            None => FIRST_IMPORT_RETRY,
+        };
+        Err(ApiError::Importing {
+            detail: format!(
+                "connector {} is running its first import from the target system{progress}; retry later",
+                self.name
+            ),
+            retry_after,
+        })
     }
 
     /// Marks the space as holding a complete import.
@@ -133,6 +153,11 @@ impl Runtime {
         let deadline = Deadline::after(self.export_timeout());
         let task = tokio::task::spawn_blocking(move || {
             let _guard = guard;
+            // Recorded before the target sees the change and cleared with its write-through,
+            // so a crash in between costs a re-read of this one object at the next start.
+            let intent = rt
+                .space
+                .record_intent(change.object_type(), change.anchor())?;
             let started = std::time::Instant::now();
             let result = rt.connector.export(&change, deadline);
             let elapsed = started.elapsed();
@@ -161,7 +186,15 @@ impl Runtime {
             );
             rt.metrics
                 .observe_export(&rt.name, op, result.is_ok(), elapsed);
-            write_through(&rt, &change, before.as_ref(), result)
+            // A refused export left the target as it was; an anchorless create's write-through
+            // had no anchor to clear its intent by. A timeout keeps it open unless read back.
+            let refused = matches!(&result, Err(e) if !matches!(e, ConnectorError::Timeout { .. }));
+            let anchorless = result.is_ok() && change.anchor().is_none();
+            let written = write_through(&rt, &change, before.as_ref(), result);
+            if refused || (anchorless && written.is_ok()) {
+                rt.space.clear_intent(intent)?;
+            }
+            written
         });
         // The connector stops at the deadline; a little grace lets it say so itself.
         let budget = self.export_timeout() + EXPORT_GRACE;
@@ -175,6 +208,13 @@ impl Runtime {
         }
     }
 }
+
+/// The longest `Retry-After` a request refused during the first import is given.
+const FIRST_IMPORT_RETRY: Duration = Duration::from_secs(30);
+
+/// `Retry-After` once the first import has read everything and is storing it (about 12 s per
+/// million objects in the space benchmark).
+const STORING_RETRY: Duration = Duration::from_secs(5);
 
 /// How long past an export's deadline the host waits for the connector to report it.
 const EXPORT_GRACE: Duration = Duration::from_millis(500);

@@ -45,6 +45,58 @@ pub struct RunningImport {
     pub object_type: Option<String>,
     /// Objects of that type read so far (full imports only).
     pub seen: u64,
+    /// How many objects of that type the connector expects to return, when it can tell.
+    pub total: Option<u64>,
+    /// When reading that type started: the rate is measured from here.
+    pub type_started: OffsetDateTime,
+}
+
+impl RunningImport {
+    /// Objects read per second so far, once there is something to measure.
+    pub fn rate(&self, now: OffsetDateTime) -> Option<f64> {
+        let secs = (now - self.type_started).as_seconds_f64();
+        (self.seen > 0 && secs > 0.0).then(|| self.seen as f64 / secs)
+    }
+
+    /// Whether every object of the type has been read and the import is storing them (the
+    /// import reports a total equal to what it read once the connector's stream ended).
+    pub fn storing(&self) -> bool {
+        self.object_type.is_some() && self.total.is_some_and(|t| self.seen >= t)
+    }
+
+    /// The time left reading at the rate so far, when the total is known (`None` once
+    /// storing: how long that takes is not measured).
+    pub fn eta(&self, now: OffsetDateTime) -> Option<std::time::Duration> {
+        if self.storing() {
+            return None;
+        }
+        let left = self.total?.saturating_sub(self.seen);
+        let rate = self.rate(now)?;
+        std::time::Duration::try_from_secs_f64(left as f64 / rate).ok()
+    }
+
+    /// One line for people: `User: 120000 of 1000000 objects read, 23000 objects/s, about 38 s
+    /// left`.
+    pub fn describe(&self, now: OffsetDateTime) -> String {
+        let Some(t) = &self.object_type else {
+            return format!("{} import starting", self.kind.as_str());
+        };
+        let mut out = match self.total {
+            Some(total) => format!("{t}: {} of {total} objects read", self.seen),
+            None => format!("{t}: {} objects read", self.seen),
+        };
+        if self.storing() {
+            out.push_str(", storing them");
+            return out;
+        }
+        if let Some(rate) = self.rate(now) {
+            out.push_str(&format!(", {rate:.0} objects/s"));
+        }
+        if let Some(eta) = self.eta(now) {
+            out.push_str(&format!(", about {} s left", eta.as_secs().max(1)));
+        }
+        out
+    }
 }
 
 /// Why the connector could not be started, or its last import failed.
@@ -109,7 +161,7 @@ impl ImportControl {
     }
 
     /// Takes the pending request, if any, and marks that import running.
-    pub(crate) fn start(&self, scheduled: ImportKind) -> ImportKind {
+    pub fn start(&self, scheduled: ImportKind) -> ImportKind {
         self.with(|s| {
             let kind = s.requested.take().unwrap_or(scheduled);
             s.running = Some(RunningImport {
@@ -117,25 +169,30 @@ impl ImportControl {
                 started: OffsetDateTime::now_utc(),
                 object_type: None,
                 seen: 0,
+                total: None,
+                type_started: OffsetDateTime::now_utc(),
             });
             kind
         })
     }
 
-    /// Progress of the running full import.
-    pub(crate) fn progress(&self, object_type: &str, seen: u64) {
+    /// Progress of the running full import: `seen` objects of `object_type` read, of `total`
+    /// when the connector said.
+    pub fn progress(&self, object_type: &str, seen: u64, total: Option<u64>) {
         self.with(|s| {
             if let Some(r) = &mut s.running {
                 if r.object_type.as_deref() != Some(object_type) {
                     r.object_type = Some(object_type.to_owned());
+                    r.type_started = OffsetDateTime::now_utc();
                 }
                 r.seen = seen;
+                r.total = total;
             }
         });
     }
 
     /// The running import ended; `failure` says why it failed.
-    pub(crate) fn finish(&self, failure: Option<(String, bool)>) {
+    pub fn finish(&self, failure: Option<(String, bool)>) {
         self.with(|s| {
             s.running = None;
             s.failure = failure.map(|(error, unreachable)| Failure {
@@ -173,11 +230,23 @@ mod tests {
         assert_eq!(c.requested(), Some(ImportKind::Full));
         assert_eq!(c.start(ImportKind::Delta), ImportKind::Full);
         assert_eq!(c.requested(), None, "taken");
-        c.progress("User", 500);
+        c.progress("User", 500, Some(1000));
         let running = c.running().unwrap();
         assert_eq!(
             (running.object_type.as_deref(), running.seen),
             (Some("User"), 500)
+        );
+        let later = running.type_started + time::Duration::seconds(10);
+        assert_eq!(
+            running.describe(later),
+            "User: 500 of 1000 objects read, 50 objects/s, about 10 s left"
+        );
+        c.progress("User", 1000, Some(1000));
+        let running = c.running().unwrap();
+        assert!(running.storing() && running.eta(later).is_none());
+        assert_eq!(
+            running.describe(later),
+            "User: 1000 of 1000 objects read, storing them"
         );
         c.finish(Some(("target down".into(), true)));
         assert!(c.running().is_none());

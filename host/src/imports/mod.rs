@@ -27,8 +27,9 @@ pub enum ImportError {
     Space(#[from] SpaceError),
 }
 
-/// Progress of a running import, for a terminal progress bar.
-pub type Progress<'a> = &'a dyn Fn(&str, u64);
+/// Progress of a running import: object type, objects read so far, and how many the connector
+/// expects (when it can tell).
+pub type Progress<'a> = &'a dyn Fn(&str, u64, Option<u64>);
 
 /// Runs a full import of every object type the connector serves. Blocking.
 pub fn full_import(
@@ -57,14 +58,80 @@ fn import_one(
     let mut staging = rt.space.begin_full_import(object_type)?;
     staging.expire_pending_after(rt.config.pending_expiry.0);
     let mut seen = 0u64;
+    let total = stream.expected_total();
+    progress(object_type, 0, total);
     while let Some(mut items) = stream.next_page(Deadline::after(PAGE_BUDGET))? {
         seen += items.len() as u64;
         without_secrets(rt, object_type, &mut items);
         staging.add_page(&items)?;
-        progress(object_type, seen);
+        progress(object_type, seen, total);
     }
+    // Everything read: what remains is storing it.
+    progress(object_type, seen, Some(seen));
     Ok(staging.commit(stream.watermark().as_ref())?)
 }
+
+/// Reads back, by anchor, every object an export had in flight when the host last stopped
+/// (its intent is still open), so the space holds what the target holds before the connector
+/// serves; everything else is served as stored. Blocking. Returns true when that is not enough
+/// and a full import must run now: a create whose anchor the target assigns (the contract
+/// cannot find it by anything else), a target that cannot answer, or a space error.
+pub fn settle_intents(rt: &Runtime) -> bool {
+    let intents = match rt.space.open_intents() {
+        Ok(i) => i,
+        Err(e) => {
+            tracing::error!(connector = %rt.name, error = %e, "cannot read the exports left in flight; running a full import");
+            return true;
+        }
+    };
+    if intents.is_empty() {
+        return false;
+    }
+    let mut full = false;
+    let mut read = 0u64;
+    for intent in &intents {
+        let Some(anchor) = &intent.anchor else {
+            tracing::warn!(connector = %rt.name, object_type = %intent.object_type,
+                "a create whose anchor the target assigns was in flight; running a full import to find it");
+            full = true;
+            continue;
+        };
+        let t = intent.object_type.as_str();
+        let settled = match rt.connector.read(t, anchor, Deadline::after(SETTLE_BUDGET)) {
+            Ok(Some(object)) => {
+                let mut items = vec![ImportItem::Upsert(object)];
+                without_secrets(rt, t, &mut items);
+                match items.pop() {
+                    Some(ImportItem::Upsert(object)) => rt
+                        .space
+                        .put(&object, crate::space::Origin::Import)
+                        .map(|_| ()),
+                    _ => Ok(()),
+                }
+            }
+            Ok(None) => rt.space.remove(t, anchor).map(|_| ()),
+            Err(e) => {
+                tracing::warn!(connector = %rt.name, object_type = t, anchor = %anchor, error = %e,
+                    "cannot read back an object whose export was in flight; running a full import");
+                full = true;
+                continue;
+            }
+        };
+        match settled {
+            Ok(()) => read += 1,
+            Err(e) => {
+                tracing::error!(connector = %rt.name, error = %e, "cannot store a read-back object; running a full import");
+                full = true;
+            }
+        }
+    }
+    tracing::info!(connector = %rt.name, read_back = read, full_import = full,
+        "exports left in flight by the last run read back from the target");
+    full
+}
+
+/// How long the target gets to answer one read-back after a crash.
+const SETTLE_BUDGET: Duration = Duration::from_secs(10);
 
 /// How long a connector may take to start an import or to read one page of it.
 const PAGE_BUDGET: Duration = Duration::from_secs(300);
@@ -127,6 +194,9 @@ fn run_each(
     let mut all = Vec::new();
     for t in object_types(rt) {
         let run = rt.space.start_run(kind, &t)?;
+        if kind == "full" {
+            tracing::info!(connector = %rt.name, object_type = %t, "full import started");
+        }
         match one(&t) {
             Ok(stats) => {
                 let stats = stats.unwrap_or_default();
@@ -275,7 +345,9 @@ pub async fn schedule(
         let task_control = control.clone();
         let result = tokio::task::spawn_blocking(move || match kind {
             ImportKind::Delta => delta_import(&task_rt),
-            ImportKind::Full => full_import(&task_rt, &|t, n| task_control.progress(t, n)),
+            ImportKind::Full => {
+                full_import(&task_rt, &|t, n, total| task_control.progress(t, n, total))
+            }
         })
         .await;
         control.finish(match &result {

@@ -5,9 +5,13 @@
 //!
 //! Staging goes to SQLite's temporary storage (a file under `SQLITE_TMPDIR`/`TMPDIR`, not
 //! memory), outside the WAL: staging a page takes no lock on the space, so exports and
-//! lookups carry on while an import streams. The merge removes objects not staged, then walks
-//! the staged objects by anchor in batches, comparing each with the stored one: only changed
-//! content gets a new version, and memory stays bounded by the batch size.
+//! lookups carry on while an import streams. An object whose content the space already holds
+//! is staged without its body (compared in SQL while staging, so an unchanged re-import moves
+//! anchors, not bodies). The merge removes objects not staged, then walks the staged objects by
+//! anchor in batches, comparing each changed one with the stored one: only changed content gets
+//! a new version, and memory stays bounded by the batch size.
+//!
+//! The first import of a type into a space without it takes the bulk path instead (`bulk`).
 
 use std::sync::PoisonError;
 use std::sync::atomic::Ordering;
@@ -22,6 +26,9 @@ use super::pending::{PendingEnd, PendingOutcome};
 use super::stored::{self, Existing, ImportStats, O_COLUMNS, Origin, to_nanos};
 use super::{Space, set_watermark};
 
+/// Objects a bulk load writes per transaction.
+const BULK_TRANSACTION: usize = 50_000;
+
 /// Staged objects compared per batch during the merge.
 const MERGE_BATCH: i64 = 1_000;
 
@@ -34,6 +41,13 @@ pub struct FullImport<'a> {
     finished: bool,
     /// Pending objects this import does not show are removed once they waited this long.
     pending_expiry: Option<std::time::Duration>,
+    /// When staging began: anchorless intents older than this are settled by the merge.
+    started: OffsetDateTime,
+    /// On the bulk path (see `bulk`), `table` holds index entries, not objects; whether an
+    /// anchor was replaced or deleted during the load.
+    bulk: Option<bool>,
+    /// Objects written by the bulk load's open transaction (0: none open).
+    bulk_open: usize,
 }
 
 impl std::fmt::Debug for FullImport<'_> {
@@ -62,19 +76,36 @@ impl Space {
         // Built only from a counter: safe to splice into SQL.
         let table = format!("temp.staging_{seq}");
         // From here on, dropping `import` releases the object type and the table.
-        let import = FullImport {
+        let mut import = FullImport {
             space: self,
             object_type: object_type.to_owned(),
             table,
             finished: false,
             pending_expiry: None,
+            started: OffsetDateTime::now_utc(),
+            bulk: None,
+            bulk_open: 0,
         };
-        self.writer()
-            .execute_batch(&format!(
-                "CREATE TABLE {} (anchor TEXT PRIMARY KEY, body TEXT NOT NULL)",
-                import.table
-            ))
-            .map_err(|e| SpaceError::sqlite(&self.path, e))?;
+        let bulk = {
+            let mut conn = self.writer();
+            let mut run = || -> Result<bool, Fail> {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let bulk = super::bulk::begin(&tx, object_type, &import.table)?;
+                if !bulk {
+                    tx.execute_batch(&format!(
+                        "CREATE TABLE {} (anchor TEXT PRIMARY KEY, body TEXT)",
+                        import.table
+                    ))?;
+                }
+                tx.commit()?;
+                Ok(bulk)
+            };
+            run().map_err(|e| e.at(&self.path))?
+        };
+        if bulk {
+            tracing::info!(object_type, "first import of this type: loading in bulk");
+        }
+        import.bulk = bulk.then_some(false);
         Ok(import)
     }
 }
@@ -94,6 +125,9 @@ impl FullImport<'_> {
     /// Stages one page. Upserts of an anchor already staged replace it; a `Delete` unstages
     /// the anchor (so the merge removes the object). Invisible to lookups until `commit`.
     pub fn add_page(&mut self, items: &[ImportItem]) -> Result<(), SpaceError> {
+        if self.bulk.is_some() {
+            return self.add_bulk_page(items);
+        }
         let mut rows = Vec::with_capacity(items.len());
         for item in items {
             match item {
@@ -122,9 +156,22 @@ impl FullImport<'_> {
                 ))?;
                 let mut delete =
                     tx.prepare_cached(&format!("DELETE FROM {} WHERE anchor = ?1", self.table))?;
+                // Content the space already holds is staged without its body: the merge then
+                // only keeps the object (the common case of a scheduled re-import).
+                let mut same = tx.prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM objects WHERE object_type = ?1 AND anchor = ?2
+                     AND body = ?3 AND origin <> ?4)",
+                )?;
                 for (anchor, body) in &rows {
                     match body {
-                        Some(body) => insert.execute(params![anchor, body])?,
+                        Some(body) => {
+                            let unchanged: bool = same.query_row(
+                                params![self.object_type, anchor, body, Origin::Pending.code()],
+                                |row| row.get(0),
+                            )?;
+                            let staged = (!unchanged).then_some(body.as_str());
+                            insert.execute(params![anchor, staged])?
+                        }
                         None => delete.execute([anchor])?,
                     };
                 }
@@ -133,6 +180,84 @@ impl FullImport<'_> {
             Ok(())
         };
         run().map_err(|e| e.at(&space.path))
+    }
+
+    /// A page of a bulk load: written into `objects` at once (see `bulk`).
+    fn add_bulk_page(&mut self, items: &[ImportItem]) -> Result<(), SpaceError> {
+        let mut rows = Vec::with_capacity(items.len());
+        for item in items {
+            match item {
+                ImportItem::Upsert(object) => {
+                    self.check_type(&object.object_type)?;
+                    rows.push((
+                        object.anchor.as_str(),
+                        Some((object, stored::encode(object)?)),
+                    ));
+                }
+                ImportItem::Delete {
+                    object_type,
+                    anchor,
+                } => {
+                    self.check_type(object_type)?;
+                    rows.push((anchor.as_str(), None));
+                }
+            }
+        }
+        // In anchor order within the page (stable: a later duplicate stays later), so the
+        // anchor index is appended to rather than split at random.
+        rows.sort_by(|a, b| a.0.cmp(b.0));
+        let space = self.space;
+        let conn = space.writer();
+        let _moving = space.moving();
+        // One transaction spans many pages: each commit rewrites every index page it touched,
+        // so fewer commits write far less. Nothing else writes meanwhile: the connector is not
+        // serving before its first import completes.
+        let mut run = || -> Result<bool, Fail> {
+            if self.bulk_open == 0 {
+                conn.execute_batch("BEGIN IMMEDIATE")?;
+            }
+            self.bulk_open += rows.len().max(1);
+            let page = super::bulk::write_page(
+                &conn,
+                &space.index,
+                &self.table,
+                &self.object_type,
+                &rows,
+            )?;
+            if self.bulk_open >= BULK_TRANSACTION {
+                conn.execute_batch("COMMIT")?;
+                self.bulk_open = 0;
+            }
+            Ok(page.replaced)
+        };
+        let replaced = run().map_err(|e| e.at(&space.path))?;
+        if replaced {
+            self.bulk = Some(true);
+        }
+        Ok(())
+    }
+
+    /// Ends a bulk load: index entries in, watermark stored, the load no longer discarded.
+    fn commit_bulk(
+        &mut self,
+        conn: &mut Connection,
+        watermark: Option<&Watermark>,
+    ) -> Result<u64, Fail> {
+        if self.bulk_open > 0 {
+            conn.execute_batch("COMMIT")?;
+            self.bulk_open = 0;
+        }
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let added = super::bulk::finish(
+            &tx,
+            &self.object_type,
+            &self.table,
+            self.bulk.unwrap_or(false),
+        )?;
+        set_watermark(&tx, &self.object_type, watermark)?;
+        super::intents::clear_anchorless(&tx, &self.object_type, self.started)?;
+        tx.commit()?;
+        Ok(added)
     }
 
     /// Merges the staged objects into the space in one transaction: objects not staged are
@@ -145,17 +270,26 @@ impl FullImport<'_> {
             let mut conn = space.writer();
             let _moving = space.moving();
             let mut ended = Vec::new();
-            let stats = merge(
-                &mut conn,
-                space,
-                Merge {
-                    object_type: &self.object_type,
-                    table: &self.table,
-                    watermark,
-                    pending_expiry: self.pending_expiry,
-                },
-                &mut ended,
-            )
+            let stats = if self.bulk.is_some() {
+                self.commit_bulk(&mut conn, watermark)
+                    .map(|added| ImportStats {
+                        added,
+                        ..ImportStats::default()
+                    })
+            } else {
+                merge(
+                    &mut conn,
+                    space,
+                    Merge {
+                        object_type: &self.object_type,
+                        table: &self.table,
+                        watermark,
+                        pending_expiry: self.pending_expiry,
+                        started: self.started,
+                    },
+                    &mut ended,
+                )
+            }
             .map_err(|e| e.at(&space.path))?;
             space.record_ended(ended);
             // The merge filled the writer's page cache; give it back rather than keep it for
@@ -185,12 +319,25 @@ impl FullImport<'_> {
     /// Drops the staging table (unless the merge already did) and frees the object type.
     fn release(&mut self) {
         if !self.finished {
-            let dropped = self
-                .space
-                .writer()
-                .execute_batch(&format!("DROP TABLE IF EXISTS {}", self.table));
+            let mut conn = self.space.writer();
+            let _moving = self.space.moving();
+            let mut run = || -> Result<(), Fail> {
+                if self.bulk_open > 0 {
+                    conn.execute_batch("ROLLBACK")?;
+                    self.bulk_open = 0;
+                }
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                if self.bulk.is_some() {
+                    super::bulk::discard(&tx, &self.object_type)?;
+                }
+                tx.execute_batch(&format!("DROP TABLE IF EXISTS {}", self.table))?;
+                tx.commit()?;
+                Ok(())
+            };
+            let dropped = run().map_err(|e| e.at(&self.space.path));
+            drop(conn);
             if let Err(e) = dropped {
-                tracing::warn!(table = %self.table, error = %e, "could not drop a staging table");
+                tracing::warn!(table = %self.table, error = %e, "could not discard a staged import");
             }
             self.finished = true;
         }
@@ -217,6 +364,7 @@ struct Merge<'a> {
     table: &'a str,
     watermark: Option<&'a Watermark>,
     pending_expiry: Option<std::time::Duration>,
+    started: OffsetDateTime,
 }
 
 /// The merge, in one immediate transaction; pending exports it ends go to `ended`.
@@ -231,6 +379,7 @@ fn merge(
         table,
         watermark,
         pending_expiry,
+        started,
     } = m;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut stats = ImportStats::default();
@@ -278,12 +427,12 @@ fn merge(
 
     let select = format!(
         "SELECT s.anchor, s.body, o.id, {O_COLUMNS} FROM {table} s
-         LEFT JOIN objects o ON o.object_type = ?1 AND o.anchor = s.anchor
+         LEFT JOIN objects o ON s.body IS NOT NULL AND o.object_type = ?1 AND o.anchor = s.anchor
          WHERE s.anchor > ?2 ORDER BY s.anchor LIMIT ?3"
     );
     let mut after = String::new();
     loop {
-        let batch: Vec<(String, String, Option<Existing>)> = {
+        let batch: Vec<(String, Option<String>, Option<Existing>)> = {
             let mut stmt = tx.prepare_cached(&select)?;
             let rows = stmt.query_map(params![object_type, after, MERGE_BATCH], |row| {
                 Ok((row.get(0)?, row.get(1)?, Existing::read(row, 2)?))
@@ -295,6 +444,11 @@ fn merge(
         };
         after = last.clone();
         for (anchor, body, existing) in batch {
+            // Staged without a body: the space held exactly this content when it was read.
+            let Some(body) = body else {
+                stats.unchanged += 1;
+                continue;
+            };
             if existing
                 .as_ref()
                 .is_some_and(|e| e.row.body == body && e.row.origin != Origin::Pending.code())
@@ -328,6 +482,7 @@ fn merge(
          DROP TABLE {table};"
     ))?;
     set_watermark(&tx, object_type, watermark)?;
+    super::intents::clear_anchorless(&tx, object_type, started)?;
     tx.commit()?;
     Ok(stats)
 }

@@ -9,7 +9,9 @@
 //! - `stored`: `StoredObject`, `Origin`, `ImportStats`, and the one function that writes an
 //!   object (added / updated / unchanged, version and index entries).
 //! - `import`: `FullImport`, staged page by page and merged in one transaction.
+//! - `bulk`: the first import of a type into a space without it, written straight in.
 //! - `journal`: write-throughs made during a full import, re-applied after its commit.
+//! - `intents`: exports in flight, so a crash costs a read-back of those objects only.
 //! - `pending`: exports the target accepted but queued (approvals): what each waits for, and
 //!   how imports end them (confirmed, read back, rejected, expired).
 //! - `runs`: import run history.
@@ -21,8 +23,12 @@
 //! corrupts, but the last write-throughs before a power failure (not a process crash) may be
 //! lost, because the WAL is synced at checkpoints rather than at every commit. A full fsync per
 //! write-through cost more than the database commit it follows on this project's machines
-//! (BENCHMARKS.md), and what it protects is repaired anyway: the host marks an unclean stop and
-//! runs a full import at the next start, while serving lookups from the space meanwhile.
+//! (BENCHMARKS.md), and what it protects is repaired anyway: the host marks a running host
+//! with the machine's boot id and, when it finds the mark of another boot (a power failure),
+//! runs a full import while serving lookups from the space meanwhile. A process crash in the
+//! same boot (kill -9, the OOM killer) loses no commit; what it leaves unknown is only the
+//! outcome of the exports in flight, which `intents` records: those objects are read back
+//! from the target by anchor before the connector serves, and nothing is re-imported.
 //! One writer connection sits behind a mutex;
 //! reads go through a pool of read-only connections and, in WAL mode, never wait for the writer,
 //! so a full import merging a million objects does not stall lookups: they see the previous
@@ -33,9 +39,11 @@
 
 mod batch;
 mod browse;
+mod bulk;
 mod error;
 mod import;
 mod index;
+mod intents;
 mod journal;
 mod pending;
 mod pool;
@@ -57,6 +65,7 @@ use time::OffsetDateTime;
 pub use error::SpaceError;
 pub use import::FullImport;
 pub use index::{IndexSpec, IndexedAttribute, normalise};
+pub use intents::Intent;
 pub use journal::Journal;
 pub use pending::{PendingEnd, PendingExport, PendingOutcome};
 pub use runs::RunRecord;
@@ -400,6 +409,7 @@ impl Space {
     ) -> Result<StoredObject, SpaceError> {
         let body = stored::encode(object)?;
         let written = self.write(|tx| {
+            intents::clear_anchor(tx, &object.object_type, object.anchor.as_str())?;
             let existing = stored::find(tx, &object.object_type, object.anchor.as_str())?;
             stored::store(
                 tx,
@@ -415,9 +425,11 @@ impl Space {
         Ok(written.into_stored(object.clone()))
     }
 
-    /// Removes an object; `false` when it was not there.
+    /// Removes an object; `false` when it was not there. Clears the open intents of its anchor
+    /// either way.
     pub fn remove(&self, object_type: &str, anchor: &Anchor) -> Result<bool, SpaceError> {
         self.write(|tx| {
+            intents::clear_anchor(tx, object_type, anchor.as_str())?;
             let n = tx
                 .prepare_cached("DELETE FROM objects WHERE object_type = ?1 AND anchor = ?2")?
                 .execute(params![object_type, anchor.as_str()])?;
@@ -542,6 +554,22 @@ impl Space {
         run().map_err(|e| e.at(&self.path))
     }
 
+    /// Runs `f` in an immediate write transaction that changes no object (intents, run
+    /// history): list cursors stay valid.
+    fn write_meta<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, Fail>,
+    ) -> Result<T, SpaceError> {
+        let mut conn = self.writer();
+        let run = || -> Result<T, Fail> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = f(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        };
+        run().map_err(|e| e.at(&self.path))
+    }
+
     /// Marks a write in progress: bumps the generation now and again when dropped (after the
     /// commit), so a list cursor taken before, during or after never survives the change.
     pub(crate) fn moving(&self) -> Generation<'_> {
@@ -617,6 +645,9 @@ fn prepare(conn: &mut Connection, path: &Path, index: &IndexSpec) -> Result<Opti
             ))
             .into());
         }
+    }
+    for t in bulk::discard_interrupted(&tx)? {
+        tracing::warn!(object_type = %t, "the first import of this type was interrupted; what it had loaded was removed");
     }
     let stored = schema::get_meta(&tx, "index_spec")?
         .map(|text| IndexSpec::from_stored(&text))

@@ -114,6 +114,7 @@ impl Space {
         let body = stored::encode(object)?;
         let written = self.write(|tx| {
             let now = OffsetDateTime::now_utc();
+            super::intents::clear_anchor(tx, &object.object_type, object.anchor.as_str())?;
             let existing = stored::find(tx, &object.object_type, object.anchor.as_str())?;
             let is_new = existing.is_none();
             let written = stored::store(

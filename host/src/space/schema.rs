@@ -13,8 +13,9 @@
 use rusqlite::{Connection, OptionalExtension};
 
 /// The schema version this build writes and reads. Version 2 added `pending` (what an
-/// accepted-pending export waits for) and `runs.notes`; a version 1 file is upgraded in place.
-pub const SCHEMA_VERSION: i64 = 2;
+/// accepted-pending export waits for) and `runs.notes`; version 3 added `intents` (exports in
+/// flight). Older files are upgraded in place, one step at a time.
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Tables, indexes and triggers of schema version 1.
 const SCHEMA_V1: &str = "
@@ -97,6 +98,20 @@ END;
 ALTER TABLE runs ADD COLUMN notes TEXT;
 ";
 
+/// What version 3 adds to version 2: one row per export in flight, written before the connector
+/// is called and deleted in the transaction of its write-through, so after a crash the host
+/// knows exactly which objects the space may hold wrongly (`anchor` is NULL for a create whose
+/// anchor the target assigns).
+const SCHEMA_V3: &str = "
+CREATE TABLE intents (
+    id          INTEGER PRIMARY KEY,
+    object_type TEXT NOT NULL,
+    anchor      TEXT,
+    since       INTEGER NOT NULL
+);
+CREATE INDEX intents_anchor ON intents (object_type, anchor);
+";
+
 /// What `prepare` found in the file.
 pub enum Prepared {
     /// The schema is current (possibly just created).
@@ -126,6 +141,7 @@ pub fn prepare(conn: &Connection) -> rusqlite::Result<Prepared> {
         }
         conn.execute_batch(SCHEMA_V1)?;
         conn.execute_batch(SCHEMA_V2)?;
+        conn.execute_batch(SCHEMA_V3)?;
         set_meta(conn, "schema_version", &SCHEMA_VERSION.to_string())?;
         return Ok(Prepared::Ready);
     }
@@ -140,10 +156,21 @@ pub fn prepare(conn: &Connection) -> rusqlite::Result<Prepared> {
     }
     if found < 2 {
         conn.execute_batch(SCHEMA_V2)?;
-        set_meta(conn, "schema_version", &SCHEMA_VERSION.to_string())?;
+        set_meta(conn, "schema_version", "2")?;
         tracing::info!("connector space upgraded from schema version 1 to 2");
     }
+    if found < 3 {
+        upgrade_to_v3(conn)?;
+    }
     Ok(Prepared::Ready)
+}
+
+/// Upgrades a version 2 file in place (inside the caller's transaction): adds `intents`.
+fn upgrade_to_v3(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(SCHEMA_V3)?;
+    set_meta(conn, "schema_version", "3")?;
+    tracing::info!("connector space upgraded from schema version 2 to 3");
+    Ok(())
 }
 
 /// Reads one `meta` value.

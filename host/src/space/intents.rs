@@ -1,0 +1,102 @@
+//! Exports in flight, recorded in the space so a crash costs a re-read of a few objects instead
+//! of a full import. An export writes its intent (object type and anchor) before the connector
+//! is called; the write-through of that anchor deletes it in its own transaction. After a kill
+//! the open intents are exactly the objects whose target state the space may not hold: the
+//! host reads those back one by one (`Connector::read`) and serves everything else as stored.
+//!
+//! A create whose anchor the target assigns (an LDAP `entryUUID`) has no anchor to record
+//! before the call; the contract has no filtered read to find it by its matching value, so
+//! such an intent left open makes the next start run a full import, and only then.
+
+use connector_core::Anchor;
+use rusqlite::params;
+use time::OffsetDateTime;
+
+use super::error::Fail;
+use super::stored::to_nanos;
+use super::{Space, SpaceError};
+
+/// An export that was in flight when the host stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Intent {
+    /// Identifies the intent for [`Space::clear_intent`].
+    pub id: i64,
+    pub object_type: String,
+    /// `None` for a create whose anchor the target assigns.
+    pub anchor: Option<Anchor>,
+}
+
+impl Space {
+    /// Records that an export of `anchor` (or, with `None`, a create whose anchor the target
+    /// assigns) is about to reach the target. A write-through of the same anchor clears it.
+    pub fn record_intent(
+        &self,
+        object_type: &str,
+        anchor: Option<&Anchor>,
+    ) -> Result<i64, SpaceError> {
+        // No generation bump: the objects do not change, so list cursors stay valid.
+        self.write_meta(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO intents (object_type, anchor, since) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![
+                object_type,
+                anchor.map(Anchor::as_str),
+                to_nanos(OffsetDateTime::now_utc())
+            ])?;
+            Ok(tx.last_insert_rowid())
+        })
+    }
+
+    /// Clears an intent whose export left the target unchanged (refused) or whose
+    /// write-through carried no anchor to clear it by.
+    pub fn clear_intent(&self, id: i64) -> Result<(), SpaceError> {
+        self.write_meta(|tx| {
+            tx.prepare_cached("DELETE FROM intents WHERE id = ?1")?
+                .execute([id])?;
+            Ok(())
+        })
+    }
+
+    /// The intents still open, oldest first: after an unclean stop, the exports whose outcome
+    /// the space may not hold.
+    pub fn open_intents(&self) -> Result<Vec<Intent>, SpaceError> {
+        self.read(|conn| {
+            let mut stmt =
+                conn.prepare_cached("SELECT id, object_type, anchor FROM intents ORDER BY id")?;
+            let rows = stmt.query_map([], |row| {
+                Ok(Intent {
+                    id: row.get(0)?,
+                    object_type: row.get(1)?,
+                    anchor: row.get::<_, Option<String>>(2)?.map(Anchor),
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+}
+
+/// Deletes the intents of one anchor, inside the write-through's transaction.
+pub(crate) fn clear_anchor(
+    conn: &rusqlite::Connection,
+    object_type: &str,
+    anchor: &str,
+) -> Result<(), Fail> {
+    conn.prepare_cached("DELETE FROM intents WHERE object_type = ?1 AND anchor = ?2")?
+        .execute(params![object_type, anchor])?;
+    Ok(())
+}
+
+/// Deletes anchorless intents recorded before `started`, inside a full import's merge: the
+/// import read the target after those creates were answered or lost.
+pub(crate) fn clear_anchorless(
+    conn: &rusqlite::Connection,
+    object_type: &str,
+    started: OffsetDateTime,
+) -> Result<(), Fail> {
+    conn.prepare_cached(
+        "DELETE FROM intents WHERE object_type = ?1 AND anchor IS NULL AND since < ?2",
+    )?
+    .execute(params![object_type, to_nanos(started)])?;
+    Ok(())
+}
