@@ -290,20 +290,35 @@ impl Space {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let after = self.cursor(object_type, offset);
-        let ids = match self.ranked_ids(object_type, offset, after, limit)? {
-            Some(ids) => ids,
-            None => self.ids_by_sql(object_type, offset, after, limit)?,
-        };
-        let Some(&last) = ids.last() else {
-            return Ok(Vec::new());
-        };
-        self.remember(PageEnd {
-            object_type: object_type.to_owned(),
-            offset: offset.saturating_add(ids.len() as u64),
-            last,
-        });
-        self.objects_by_id(object_type, &ids)
+        let mut after = self.cursor(object_type, offset);
+        let mut page = Vec::new();
+        let mut last = None;
+        // Objects deleted between reading the order and reading them are topped up from after
+        // the last id read, so a page is short only at the end.
+        while (page.len() as u64) < limit {
+            let want = limit - page.len() as u64;
+            let ids = match self.ranked_ids(object_type, offset, after, want)? {
+                Some(ids) => ids,
+                None => self.ids_by_sql(object_type, offset, after, want)?,
+            };
+            let Some(&end) = ids.last() else { break };
+            page.extend(self.objects_by_id(object_type, &ids)?);
+            last = Some(end);
+            after = Some(end);
+            if (ids.len() as u64) < want {
+                break;
+            }
+        }
+        // The next page is asked for at the offset the client counts (the objects it got), and
+        // continues after the last id read, whether or not that object was still there.
+        if let Some(last) = last {
+            self.remember(PageEnd {
+                object_type: object_type.to_owned(),
+                offset: offset.saturating_add(page.len() as u64),
+                last,
+            });
+        }
+        Ok(page)
     }
 
     /// The ids of a page from the in-memory order, building it when it is not current; `None`
@@ -430,16 +445,21 @@ impl Space {
         }
         list.push(']');
         self.read(|conn| {
+            // The type is checked here, not in SQL: with `AND object_type = ?` SQLite prefers
+            // the (object_type, anchor) index and scans every object of the type (measured:
+            // 18 ms a page at 100k objects) instead of a hundred rowid reads.
             let sql = format!(
-                "SELECT id, {COLUMNS} FROM objects
-                 WHERE id IN (SELECT value FROM json_each(?1)) AND object_type = ?2"
+                "SELECT id, object_type, {COLUMNS} FROM objects
+                 WHERE id IN (SELECT value FROM json_each(?1))"
             );
             let mut stmt = conn.prepare_cached(&sql)?;
-            let mut raw: Vec<(i64, RawRow)> = stmt
-                .query_map(params![list, object_type], |row| {
-                    Ok((row.get(0)?, RawRow::read(row, 1)?))
-                })?
-                .collect::<rusqlite::Result<_>>()?;
+            let mut raw: Vec<(i64, RawRow)> = Vec::with_capacity(ids.len());
+            let mut rows = stmt.query([&list])?;
+            while let Some(row) = rows.next()? {
+                if row.get::<_, String>(1)? == object_type {
+                    raw.push((row.get(0)?, RawRow::read(row, 2)?));
+                }
+            }
             raw.sort_unstable_by_key(|(id, _)| *id);
             Ok(raw
                 .into_iter()
