@@ -512,7 +512,7 @@ fn a_walk_through_all_pages_under_concurrent_creates_and_deletes_sees_every_last
                         .remove("User", &Anchor::from(format!("new{:06}", k - 1)))
                         .unwrap();
                 }
-                let next = if k % 2 == 0 {
+                let next = if k.is_multiple_of(2) {
                     doomed.pop_front()
                 } else {
                     doomed.pop_back()
