@@ -11,6 +11,7 @@
 //! - [`odbc`]: a fresh PostgreSQL/MariaDB database and the direct-ODBC yardstick for exports.
 //! - [`load`]: the keep-alive HTTPS load generator.
 //! - [`scim`]: the SCIM requests, shaped as Entra sends them.
+//! - [`wrk`]: the same lookups and `/healthz` through `wrk`, a load generator in C.
 //! - [`stats`], [`report`]: percentiles and the Markdown report.
 
 pub mod host;
@@ -20,6 +21,7 @@ pub mod report;
 pub mod scim;
 pub mod staging;
 pub mod stats;
+pub mod wrk;
 
 use std::path::PathBuf;
 

@@ -26,8 +26,11 @@ fn wm(s: &str) -> Watermark {
     Watermark(s.into())
 }
 
+/// Every user's anchor, sorted (`list` pages in creation order).
 fn all(space: &Space) -> Vec<String> {
-    anchors(&space.list("User", 0, 1000).unwrap())
+    let mut all = anchors(&space.list("User", 0, 1000).unwrap());
+    all.sort();
+    all
 }
 
 #[test]

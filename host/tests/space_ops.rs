@@ -182,7 +182,7 @@ fn dn_lookup_ignores_case() {
 }
 
 #[test]
-fn list_pages_in_anchor_order_and_count_is_exact() {
+fn list_pages_in_creation_order_and_count_is_exact() {
     let (_dir, space) = fresh();
     for a in ["b", "a", "d", "c", "e"] {
         space.put(&user(a, a, &[]), Origin::Import).unwrap();
@@ -191,9 +191,9 @@ fn list_pages_in_anchor_order_and_count_is_exact() {
         .put(&ConnectorObject::new("Group", "0"), Origin::Import)
         .unwrap();
     let list = |offset, limit| anchors(&space.list("User", offset, limit).unwrap());
-    assert_eq!(list(0, 100), ["a", "b", "c", "d", "e"]);
-    assert_eq!(list(0, 2), ["a", "b"]);
-    assert_eq!(list(2, 2), ["c", "d"]);
+    assert_eq!(list(0, 100), ["b", "a", "d", "c", "e"]);
+    assert_eq!(list(0, 2), ["b", "a"]);
+    assert_eq!(list(2, 2), ["d", "c"]);
     assert_eq!(list(4, 2), ["e"]);
     assert_eq!(list(5, 2), Vec::<String>::new());
     assert_eq!(list(500, 2), Vec::<String>::new());
@@ -202,9 +202,19 @@ fn list_pages_in_anchor_order_and_count_is_exact() {
     assert_eq!(space.count("User").unwrap(), 5);
     assert_eq!(space.count("Group").unwrap(), 1);
     assert_eq!(space.count("Nothing").unwrap(), 0);
-    space.remove("User", &Anchor::from("c")).unwrap();
+    space.remove("User", &Anchor::from("d")).unwrap();
     assert_eq!(space.count("User").unwrap(), 4);
-    assert_eq!(list(2, 5), ["d", "e"]);
+    // A page that starts where none ended is found by position.
+    assert_eq!(list(1, 5), ["a", "c", "e"]);
+    // Updating an object keeps its place; a new one comes last.
+    space
+        .put(
+            &user("b", "b", &[("mail", "b@example.com")]),
+            Origin::Import,
+        )
+        .unwrap();
+    space.put(&user("0", "0", &[]), Origin::Export).unwrap();
+    assert_eq!(list(0, 100), ["b", "a", "c", "e", "0"]);
 }
 
 #[test]
@@ -390,7 +400,7 @@ fn run_history_records_outcomes_newest_first() {
 }
 
 #[test]
-fn stepping_through_pages_matches_offsets_even_across_writes() {
+fn stepping_through_pages_continues_after_the_last_object_across_writes() {
     let (_dir, space) = fresh();
     for i in 0..20 {
         space
@@ -412,16 +422,37 @@ fn stepping_through_pages_matches_offsets_even_across_writes() {
     let expected: Vec<String> = (0..20).map(|i| format!("{i:02}")).collect();
     assert_eq!(walk(&space), expected);
     assert_eq!(walk(&space), expected);
-    // Page 0..3 served; a removal before the next page shifts offsets: offset 3 is now "04".
+    // Page 0..3 served; a removal before the next page does not shift it: offset 3 continues
+    // after "02", and the page after that after "04".
     assert_eq!(
         anchors(&space.list("User", 0, 3).unwrap()),
         ["00", "01", "02"]
     );
     space.remove("User", &Anchor::from("01")).unwrap();
-    assert_eq!(anchors(&space.list("User", 3, 2).unwrap()), ["04", "05"]);
+    assert_eq!(anchors(&space.list("User", 3, 2).unwrap()), ["03", "04"]);
     space.put(&user("00a", "u", &[]), Origin::Import).unwrap();
     assert_eq!(anchors(&space.list("User", 5, 2).unwrap()), ["05", "06"]);
-    assert_eq!(anchors(&space.list("User", 7, 2).unwrap()), ["07", "08"]);
+    // A delta import's removals and additions are followed the same way.
+    space
+        .apply_delta(
+            "User",
+            &[
+                space_common::del("06"),
+                space_common::del("08"),
+                up(user("new", "u", &[])),
+            ],
+            None,
+        )
+        .unwrap();
+    assert_eq!(anchors(&space.list("User", 7, 2).unwrap()), ["07", "09"]);
+    // A fresh walk (from offset 0) sees the current state in creation order.
+    let mut now: Vec<String> = expected
+        .iter()
+        .filter(|a| !["01", "06", "08"].contains(&a.as_str()))
+        .cloned()
+        .collect();
+    now.extend(["00a".to_owned(), "new".to_owned()]);
+    assert_eq!(walk(&space), now);
 }
 
 #[test]
@@ -441,4 +472,100 @@ fn a_tool_opening_the_space_as_stored_keeps_the_index_of_the_host_serving_it() {
         anchors(&space.lookup("User", "mail", "a@x").unwrap()),
         ["1"]
     );
+}
+
+#[test]
+fn a_walk_through_all_pages_under_concurrent_creates_and_deletes_sees_every_lasting_object_once() {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    const BASE: usize = 3000;
+    let (_dir, space) = fresh();
+    let space = Arc::new(space);
+    for i in 0..BASE {
+        space
+            .put(&user(&format!("base{i:05}"), "u", &[]), Origin::Import)
+            .unwrap();
+    }
+    // The writer deletes every third base object (spread over the whole order) and creates
+    // and deletes objects of its own; every other base object lasts for the whole walk.
+    let doomed: Vec<String> = (0..BASE)
+        .filter(|i| i % 3 == 1)
+        .map(|i| format!("base{i:05}"))
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writes = Arc::new(AtomicU64::new(0));
+    let writer = {
+        let (space, stop, writes, doomed) =
+            (space.clone(), stop.clone(), writes.clone(), doomed.clone());
+        std::thread::spawn(move || {
+            // Alternately from the front (behind the walk) and the back (ahead of it).
+            let mut doomed: std::collections::VecDeque<String> = doomed.into();
+            let mut k = 0u64;
+            while !stop.load(Ordering::Acquire) {
+                space
+                    .put(&user(&format!("new{k:06}"), "u", &[]), Origin::Export)
+                    .unwrap();
+                if k % 2 == 1 {
+                    space
+                        .remove("User", &Anchor::from(format!("new{:06}", k - 1)))
+                        .unwrap();
+                }
+                let next = if k.is_multiple_of(2) {
+                    doomed.pop_front()
+                } else {
+                    doomed.pop_back()
+                };
+                if let Some(a) = next {
+                    assert!(space.remove("User", &Anchor::from(a)).unwrap());
+                }
+                k += 1;
+                writes.fetch_add(1, Ordering::AcqRel);
+            }
+        })
+    };
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut offset = 0;
+    let mut pages = 0;
+    loop {
+        let page = space.list("User", offset, 50).unwrap();
+        if page.is_empty() {
+            break;
+        }
+        offset += page.len() as u64;
+        pages += 1;
+        for a in anchors(&page) {
+            *seen.entry(a).or_default() += 1;
+        }
+        // New objects come last: stop writing once the walk reaches them, so it ends.
+        if anchors(&page).iter().any(|a| a.starts_with("new")) {
+            stop.store(true, Ordering::Release);
+        }
+        // Until then, at least one create and delete lands between every two pages.
+        let before = writes.load(Ordering::Acquire);
+        while !stop.load(Ordering::Acquire) && writes.load(Ordering::Acquire) == before {
+            std::thread::yield_now();
+        }
+    }
+    stop.store(true, Ordering::Release);
+    writer.join().unwrap();
+
+    assert!(pages > BASE / 50 / 2, "{pages} pages");
+    let repeated: Vec<&String> = seen
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(a, _)| a)
+        .collect();
+    assert!(repeated.is_empty(), "repeated: {repeated:?}");
+    let skipped: Vec<String> = (0..BASE)
+        .map(|i| format!("base{i:05}"))
+        .filter(|a| !doomed.contains(a) && !seen.contains_key(a))
+        .collect();
+    assert!(skipped.is_empty(), "skipped: {skipped:?}");
+    // The walk did run while objects were deleted: the ones deleted from the back were gone
+    // before it got to them, and totalResults is the true count at the end.
+    assert!(doomed.iter().any(|a| !seen.contains_key(a)));
+    let listed = anchors(&space.list("User", 0, u64::MAX).unwrap()).len() as u64;
+    assert_eq!(space.count("User").unwrap(), listed);
 }

@@ -16,8 +16,12 @@ use bench::load::{self, Endpoint, Request, SplitMix};
 use bench::odbc::{BenchDb, Server};
 use bench::report::{Row, Verdict, render, thousands};
 use bench::scim::{create_body, disable_body};
-use bench::staging::{employee_id, fill_sqlite, read_all_sqlite};
+use bench::staging::{
+    count_sqlite, create_twin_sqlite, direct_inserts_sqlite, employee_id, fill_sqlite,
+    read_all_sqlite,
+};
 use bench::stats::{Summary, ms, summarize};
+use bench::wrk::{self, WrkLoad};
 use clap::Parser;
 use reqwest::header::HeaderValue;
 
@@ -39,6 +43,12 @@ struct Args {
     /// Databases for the export comparison: postgres, mariadb (empty: none).
     #[arg(long, value_delimiter = ',', default_value = "postgres,mariadb")]
     databases: Vec<String>,
+    /// Also compare SCIM creates with direct inserts on the SQLite staging table.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    sqlite_exports: bool,
+    /// Also measure lookups and `/healthz` at C=32 with `wrk` (when it is installed).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    wrk: bool,
     /// Also rerun the largest size at C=32 with `RUST_LOG=warn` (no per-request log line).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     quiet_rerun: bool,
@@ -244,6 +254,9 @@ fn lookups_for_size(
         Verdict::NoTarget,
         "the same 32 keep-alive TLS connections asking the unauthenticated health check: the TLS + HTTP + router floor, so the difference to the lookup row is what the lookup itself costs (token check, filter parse, index lookup, JSON)",
     ));
+    if args.wrk {
+        wrk_points(&dir, n, duration, rows)?;
+    }
     if restart {
         progress(format!("{}: list pages, C=1, {duration:?}", k(n)));
         let l = rt.block_on(load::run(
@@ -337,6 +350,43 @@ fn lookups_for_size(
     })
 }
 
+/// Lookups and `/healthz` at C=32 through wrk, one after the other on the same host.
+fn wrk_points(dir: &HostDir, n: u64, duration: Duration, rows: &mut Vec<Row>) -> Result<()> {
+    if !wrk::available() {
+        progress("wrk is not installed (apt-get install wrk): no wrk points");
+        return Ok(());
+    }
+    let origin = dir.origin();
+    let lookup = WrkLoad::Lookup {
+        scim_base: dir.scim_base(),
+        token: dir.token.clone(),
+        users: n,
+    };
+    progress(format!("{}: wrk lookups, C=32, {duration:?}", k(n)));
+    let l = wrk::run(&origin, &lookup, 32, duration)?;
+    progress(format!("{}: wrk healthz, C=32, {duration:?}", k(n)));
+    let h = wrk::run(&origin, &WrkLoad::Healthz, 32, duration)?;
+    let share = 100.0 * l.rate / h.rate.max(1.0);
+    let errors = l.non_2xx + l.socket_errors;
+    rows.push(Row::new(
+        format!("Lookup by UserName, {} objects, C=32, wrk", k(n)),
+        format!(
+            "{} req/s; p50 {}; p99 {}; {errors} errors; `/healthz` {} req/s (p99 {}): lookups reach {share:.0} % of it",
+            thousands(l.rate),
+            ms(l.p50),
+            ms(l.p99),
+            thousands(h.rate),
+            ms(h.p99),
+        ),
+        "≥ 30,000 req/s; ≥ 40 % of /healthz; p99 < 3 ms",
+        Verdict::of(
+            errors == 0 && l.rate >= 30_000.0 && share >= 40.0 && l.p99 < Duration::from_millis(3),
+        ),
+        "`wrk -t1 -c32 --latency` with a Lua script setting the bearer header and asking for a random existing `u<i>`, then `wrk -t1 -c32` on `/healthz`, one after the other on the same host; errors are non-2xx answers and socket errors",
+    ));
+    Ok(())
+}
+
 /// The host side of the export comparison: one keep-alive HTTPS connection.
 struct ExportClient {
     client: reqwest::Client,
@@ -417,6 +467,93 @@ impl ExportClient {
         }
         Ok((lat, started.elapsed()))
     }
+}
+
+/// The export overhead on the SQLite staging table: K sequential SCIM creates on one
+/// connection against K direct inserts into a twin table of the same file, alternating.
+fn sqlite_exports(
+    rt: &tokio::runtime::Runtime,
+    args: &Args,
+    bin: &Path,
+    rows: &mut Vec<Row>,
+) -> Result<()> {
+    let kk = args.exports;
+    progress(format!("exports: SQLite, K={kk}"));
+    let dir = HostDir::create(&Target::Sqlite)?;
+    fill_sqlite(&dir.staging_db(), 0)?;
+    create_twin_sqlite(&dir.staging_db())?;
+    let mut host = HostProcess::spawn(bin, &dir, &[])?;
+    // An empty table: ready when a list answers 200.
+    rt.block_on(async {
+        loop {
+            if host.spawned.elapsed() > Duration::from_secs(60) {
+                bail!("the host was not ready; log:\n{}", dir.log_tail(20));
+            }
+            host.check_running()
+                .with_context(|| format!("log:\n{}", dir.log_tail(20)))?;
+            if let Ok(pem) = std::fs::read(dir.cert()) {
+                let c = load::client(&pem)?;
+                let ep = endpoint(&dir)?;
+                let r = c
+                    .get(format!("{}/Users?count=1", ep.scim_base))
+                    .header(reqwest::header::AUTHORIZATION, ep.authorization.clone())
+                    .send()
+                    .await;
+                if matches!(r, Ok(ref r) if r.status() == reqwest::StatusCode::OK) {
+                    return Ok(());
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })?;
+    let users: Vec<(String, String)> = (0..kk as u64)
+        .map(|i| (employee_id(i), format!("x{i}")))
+        .collect();
+    let warm: Vec<(String, String)> = (0..20)
+        .map(|i| (format!("w{i}"), format!("warm{i}")))
+        .collect();
+    let hc = ExportClient::new(&dir)?;
+    rt.block_on(hc.create(&warm))
+        .with_context(|| format!("log:\n{}", dir.log_tail(10)))?;
+    direct_inserts_sqlite(&dir.staging_db(), &warm)?;
+    let chunk = kk.div_ceil(EXPORT_CHUNKS).max(1);
+    let (mut host_lat, mut host_wall, mut direct_lat, mut direct_wall) =
+        (Vec::new(), Duration::ZERO, Vec::new(), Duration::ZERO);
+    for part in users.chunks(chunk) {
+        let (_, lat, wall) = rt.block_on(hc.create(part))?;
+        host_lat.extend(lat);
+        host_wall += wall;
+        let (lat, wall) = direct_inserts_sqlite(&dir.staging_db(), part)?;
+        direct_lat.extend(lat);
+        direct_wall += wall;
+    }
+    host.terminate(Duration::from_secs(15))?;
+    for table in ["Employees", "EmployeesDirect"] {
+        let n = count_sqlite(&dir.staging_db(), table)?;
+        if n != kk as u64 + 20 {
+            bail!("not every insert reached SQLite table {table}: {n} rows");
+        }
+    }
+    let h = summarize(&mut host_lat, 0, host_wall);
+    let d = summarize(&mut direct_lat, 0, direct_wall);
+    let added = h.p50.saturating_sub(d.p50);
+    progress(format!("  host p50 {} direct p50 {}", ms(h.p50), ms(d.p50)));
+    rows.push(Row::new(
+        format!("Export: SCIM create → SQLite insert, K={kk}, C=1"),
+        format!(
+            "host {} creates/s (p50 {}, p99 {}); direct {} inserts/s (p50 {}); the host adds {} µs at p50",
+            thousands(h.rate),
+            ms(h.p50),
+            ms(h.p99),
+            thousands(d.rate),
+            ms(d.p50),
+            added.as_micros()
+        ),
+        "the host adds ≤ 150 µs (p50)",
+        Verdict::of(added <= Duration::from_micros(150)),
+        "K sequential `POST /Users` on one keep-alive HTTPS connection to the host on the SQLite staging table, against the same K rows inserted by the bench process with rusqlite into a twin table of the same file (one prepared INSERT, autocommit, WAL as the connector sets it); alternating in 10 chunks; p50 of each side's per-request latency, the host's including HTTPS, TLS and the client",
+    ));
+    Ok(())
 }
 
 /// Host and direct runs alternate in this many chunks, so a load spike on the shared machine
@@ -670,6 +807,9 @@ fn main() -> Result<()> {
                 Verdict::of(b <= 1.25 * a),
                 "VmHWM of the host right after its first full import, for the smallest and the largest size",
             ));
+    }
+    if args.sqlite_exports {
+        sqlite_exports(&rt, &args, &bin, &mut rows)?;
     }
     for db in args.databases.iter().filter(|d| !d.is_empty()) {
         let server = match db.as_str() {

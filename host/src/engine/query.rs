@@ -4,7 +4,7 @@
 //! attribute is an index lookup; the full filter is then evaluated on the few candidates. Any
 //! other filter is evaluated over a bounded scan, refused with `tooMany` past the configured
 //! bound so one request cannot occupy the host. A plain listing pages through the space in
-//! anchor order with a true `totalResults`.
+//! creation order with a true `totalResults`, at the same cost wherever the page starts.
 
 use std::sync::Arc;
 
@@ -239,7 +239,7 @@ impl Runtime {
         Ok(list.to_value())
     }
 
-    /// A plain page in anchor order, without loading the rest.
+    /// A plain page in creation order, without loading the rest.
     fn list_page(
         &self,
         binding: &Binding,

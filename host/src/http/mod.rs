@@ -164,7 +164,10 @@ async fn dispatch(State(app): State<Arc<AppState>>, req: Request) -> Response {
         if let Some(c) = &connector {
             app.metrics.count_request(c, status);
         }
-        tracing::info!(
+        // DEBUG, not INFO: at tens of thousands of lookups a second, formatting and writing
+        // a line per request cost a tenth of the host's CPU (BENCHMARKS.md, #16). Exports keep
+        // their INFO audit line; failures keep their WARN/ERROR lines.
+        tracing::debug!(
             status,
             elapsed_us = started.elapsed().as_micros() as u64,
             "answered"

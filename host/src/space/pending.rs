@@ -112,7 +112,7 @@ impl Space {
         detail: &str,
     ) -> Result<StoredObject, SpaceError> {
         let body = stored::encode(object)?;
-        let written = self.write(|tx| {
+        let written = self.write_ranked(|tx, changes| {
             let now = OffsetDateTime::now_utc();
             super::intents::clear_anchor(tx, &object.object_type, object.anchor.as_str())?;
             let existing = stored::find(tx, &object.object_type, object.anchor.as_str())?;
@@ -142,6 +142,9 @@ impl Space {
                     r.get(0)
                 })?;
             stored::set_pending(tx, id, detail, now, is_new)?;
+            if is_new {
+                changes.push(super::RankChange::Added(object.object_type.clone(), id));
+            }
             Ok(written)
         })?;
         let mut stored = written.into_stored(object.clone());

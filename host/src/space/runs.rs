@@ -101,7 +101,7 @@ impl Space {
     /// Records the start of a run (`kind` is `full` or `delta`); returns its id.
     pub fn start_run(&self, kind: &str, object_type: &str) -> Result<i64, SpaceError> {
         let now = to_nanos(OffsetDateTime::now_utc());
-        self.write(|tx| {
+        self.write_ranked(|tx, _| {
             tx.prepare_cached(
                 "INSERT INTO runs (kind, object_type, started, outcome) VALUES (?1, ?2, ?3, ?4)",
             )?
@@ -118,7 +118,7 @@ impl Space {
         stats: &ImportStats,
     ) -> Result<(), SpaceError> {
         let now = to_nanos(OffsetDateTime::now_utc());
-        self.write(|tx| {
+        self.write_ranked(|tx, _| {
             let n = tx
                 .prepare_cached(
                     "UPDATE runs SET finished = ?2, outcome = ?3, added = ?4, updated = ?5,
@@ -142,7 +142,7 @@ impl Space {
 
     /// Adds `note` to run `id` (a line of its own after any earlier note).
     pub fn note_run(&self, id: i64, note: &str) -> Result<(), SpaceError> {
-        self.write(|tx| {
+        self.write_ranked(|tx, _| {
             let n = tx
                 .prepare_cached(
                     "UPDATE runs SET notes = CASE WHEN notes IS NULL THEN ?2

@@ -201,6 +201,8 @@ pub(crate) fn encode(object: &ConnectorObject) -> Result<String, SpaceError> {
 
 /// The bookkeeping of an object after a write.
 pub(crate) struct Written {
+    /// The object's row id.
+    pub id: i64,
     pub change: Change,
     pub created: OffsetDateTime,
     pub modified: OffsetDateTime,
@@ -251,6 +253,7 @@ pub(crate) fn store(
     match existing {
         Some(old) if old.row.body == body && !(was_pending && origin != Origin::Pending) => {
             Ok(Written {
+                id: old.id,
                 change: Change::Unchanged,
                 created: from_nanos(old.row.created)?,
                 modified: from_nanos(old.row.modified)?,
@@ -265,6 +268,7 @@ pub(crate) fn store(
             conn.prepare_cached("UPDATE objects SET origin = ?2 WHERE id = ?1")?
                 .execute(params![old.id, origin.code()])?;
             Ok(Written {
+                id: old.id,
                 change: Change::Unchanged,
                 created: from_nanos(old.row.created)?,
                 modified: from_nanos(old.row.modified)?,
@@ -292,6 +296,7 @@ pub(crate) fn store(
                 .execute([old.id])?;
             index::write_entries(conn, spec, idx_table, old.id, object)?;
             Ok(Written {
+                id: old.id,
                 change: Change::Updated,
                 created,
                 modified: now,
@@ -316,6 +321,7 @@ pub(crate) fn store(
             let id = conn.last_insert_rowid();
             index::write_entries(conn, spec, idx_table, id, object)?;
             Ok(Written {
+                id,
                 change: Change::Added,
                 created: now,
                 modified: now,
