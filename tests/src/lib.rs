@@ -23,6 +23,7 @@
 //! - [`db`]: the target databases (built-in SQLite; SQLite, PostgreSQL and MariaDB over ODBC
 //!   with the `odbc` feature) and direct table reads.
 //! - [`error`]: [`E2eError`], which names request, expectation and answer.
+//! - [`scenarios`]: named scenarios run in turn against one host, every failure reported.
 
 pub mod client;
 pub mod db;
@@ -31,6 +32,7 @@ pub mod error;
 pub mod fixture;
 pub mod harness;
 mod launch;
+pub mod scenarios;
 
 pub use client::{ScimClient, ScimResponse};
 pub use db::{Backend, Database};

@@ -18,7 +18,6 @@
 mod hr_staging;
 
 use std::collections::BTreeSet;
-use std::panic::AssertUnwindSafe;
 
 use e2e::db::sql_bool;
 use e2e::entra::{self, ecma, enterprise};
@@ -27,8 +26,8 @@ use e2e::fixture::{
     self, ConnectorSpec, EmployeeRow, Mode, OnDelete, OnDisable, Person, employee_by_id,
     employee_by_user_name, members_of,
 };
+use e2e::scenarios;
 use e2e::{Backend, Database, ScimClient, TestHost};
-use futures::FutureExt;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -1233,18 +1232,9 @@ async fn run_scenario(name: &str, ctx: &Ctx) -> Result<()> {
     }
 }
 
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-        .unwrap_or_else(|| "a panic".to_owned())
-}
-
 /// Runs every scenario of `mode` on one host on a fresh `backend` database.
 async fn matrix(backend: Backend, mode: Mode) {
     let mut ctx = Ctx::start(backend, mode).await;
-    let mut failures = Vec::new();
     let names: Vec<&str> = COMMON
         .iter()
         .chain(if mode == Mode::Scim { SCIM_ONLY } else { &[] })
@@ -1252,17 +1242,8 @@ async fn matrix(backend: Backend, mode: Mode) {
         .collect();
     // The scenarios plus restart_immediate and restart_no_reimport.
     let total = names.len() + 2;
-    for name in names {
-        let outcome = AssertUnwindSafe(run_scenario(name, &ctx))
-            .catch_unwind()
-            .await;
-        let failure = match outcome {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(e.to_string()),
-            Err(panic) => Some(format!("panicked: {}", panic_text(panic.as_ref()))),
-        };
-        report(&ctx, name, failure, &mut failures);
-    }
+    let label = format!("{:?}/{:?}", ctx.backend, ctx.mode);
+    let mut failures = scenarios::run_each(&label, &names, |name| run_scenario(name, &ctx)).await;
     match prepare_restart(&ctx).await {
         Err(e) => report(
             &ctx,

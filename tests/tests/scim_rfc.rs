@@ -20,14 +20,12 @@
     reason = "tests fail loudly on purpose"
 )]
 
-use std::panic::AssertUnwindSafe;
-
 use e2e::entra::{self, CORE_GROUP, CORE_USER, ECMA2HOST_USER, ecma};
 use e2e::error::{Result, unexpected};
 use e2e::fixture::Mode;
 use e2e::harness::token_hash;
+use e2e::scenarios;
 use e2e::{Backend, Database, ScimClient, TestHost};
-use futures::FutureExt;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -782,28 +780,8 @@ async fn run(name: &str, ctx: &Ctx) -> Result<()> {
 
 async fn matrix(backend: Backend, mode: Mode) {
     let mut ctx = Ctx::start(backend, mode, 1024 * 1024, &[]).await;
-    let mut failures = Vec::new();
-    for name in SCENARIOS {
-        let outcome = AssertUnwindSafe(run(name, &ctx)).catch_unwind().await;
-        let failure = match outcome {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(e.to_string()),
-            Err(p) => Some(format!(
-                "panicked: {}",
-                p.downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                    .unwrap_or_default()
-            )),
-        };
-        match failure {
-            None => eprintln!("[{:?}/{:?}] {name}: ok", ctx.backend, ctx.mode),
-            Some(m) => {
-                eprintln!("[{:?}/{:?}] {name}: FAILED: {m}", ctx.backend, ctx.mode);
-                failures.push(format!("{name}: {m}"));
-            }
-        }
-    }
+    let label = format!("{:?}/{:?}", ctx.backend, ctx.mode);
+    let mut failures = scenarios::run_each(&label, SCENARIOS, |name| run(name, &ctx)).await;
     if let Err(e) = ctx.host.stop().await {
         failures.push(format!("stop: {e}"));
     }

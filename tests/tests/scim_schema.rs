@@ -27,14 +27,13 @@
 )]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::panic::AssertUnwindSafe;
 
 use e2e::entra::{self, CORE_GROUP, CORE_USER, ECMA2HOST_USER, ENTERPRISE_USER, ecma};
 use e2e::error::{Result, unexpected};
 use e2e::fixture::Mode;
 use e2e::harness::token_hash;
+use e2e::scenarios;
 use e2e::{Backend, Database, ScimClient, TestHost};
-use futures::FutureExt;
 use serde_json::{Map, Value, json};
 
 const ADMIN_TOKEN: &str = "admin-token-for-the-schema-tests";
@@ -1529,28 +1528,8 @@ async fn matrix(backend: Backend, mode: Mode) {
         .chain(if mode == Mode::Scim { SCIM_ONLY } else { &[] })
         .copied()
         .collect();
-    let mut failures = Vec::new();
-    for name in &names {
-        let outcome = AssertUnwindSafe(run(name, &ctx)).catch_unwind().await;
-        let failure = match outcome {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(e.to_string()),
-            Err(p) => Some(format!(
-                "panicked: {}",
-                p.downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                    .unwrap_or_default()
-            )),
-        };
-        match failure {
-            None => eprintln!("[{:?}/{:?}] {name}: ok", ctx.backend, ctx.mode),
-            Some(m) => {
-                eprintln!("[{:?}/{:?}] {name}: FAILED: {m}", ctx.backend, ctx.mode);
-                failures.push(format!("{name}: {m}"));
-            }
-        }
-    }
+    let label = format!("{:?}/{:?}", ctx.backend, ctx.mode);
+    let mut failures = scenarios::run_each(&label, &names, |name| run(name, &ctx)).await;
     if let Err(e) = ctx.host.stop().await {
         failures.push(format!("stop: {e}"));
     }
