@@ -332,3 +332,32 @@ impl IntoResponse for ApiError {
         error_response(&self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use schemas::list::ListResponse;
+    use serde_json::json;
+
+    use super::*;
+
+    /// Serialising a list straight into the buffer must give the bytes the `Value` rendering
+    /// gave before, member order and escapes included: clients compare ETags and bodies.
+    #[tokio::test]
+    async fn list_bodies_are_byte_for_byte_the_value_rendering() {
+        let resource = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "id": "a/b \"c\" é",
+            "userName": "zoë\n\u{1}",
+            "name": {"givenName": "Z", "familyName": "Ö"},
+            "emails": [{"value": "z@example.com", "primary": true}],
+            "meta": {"resourceType": "User", "version": "W/\"7\""}
+        });
+        let list = ListResponse::new(123_456, 7, vec![resource.clone(), resource]);
+        let resp = scim_json(StatusCode::OK, &list);
+        assert_eq!(resp.headers()[header::CONTENT_TYPE], SCIM_JSON);
+        let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert_eq!(body, list.to_value().to_string().as_bytes());
+    }
+}
