@@ -81,12 +81,13 @@ pub async fn handle(
     {
         parts = vec![first, ".search"];
     }
-    let path = format!("/{}", parts.join("/"));
+    // Only an error names the path: built then, not for every request.
+    let path = || format!("/{}", parts.join("/"));
     let get_only = |found: Result<Response, ApiError>| {
         if method == Method::GET {
             found
         } else {
-            Err(not_allowed(&method, &path, "GET"))
+            Err(not_allowed(&method, &path(), "GET"))
         }
     };
     match parts.as_slice() {
@@ -107,9 +108,9 @@ pub async fn handle(
                     let stored = rt.create(binding, body).await?;
                     Ok(resource_response(rt, kind, &stored, base, StatusCode::CREATED, true))
                 }
-                ([], _) => Err(not_allowed(&method, &path, "GET, POST")),
+                ([], _) => Err(not_allowed(&method, &path(), "GET, POST")),
                 ([".search"], &Method::POST) => search(app, rt, Some(kind), base, req).await,
-                ([".search"], _) => Err(not_allowed(&method, &path, "POST")),
+                ([".search"], _) => Err(not_allowed(&method, &path(), "POST")),
                 ([id], &Method::GET) => {
                     let projection = Projection::parse(
                         param(&params, "attributes"),
@@ -149,12 +150,12 @@ pub async fn handle(
                     rt.delete(binding, id, header(&req, header::IF_MATCH)).await?;
                     Ok(empty(StatusCode::NO_CONTENT))
                 }
-                ([_], _) => Err(not_allowed(&method, &path, "GET, PUT, PATCH, DELETE")),
-                _ => Err(ApiError::NotFound(format!("no such SCIM endpoint {path}"))),
+                ([_], _) => Err(not_allowed(&method, &path(), "GET, PUT, PATCH, DELETE")),
+                _ => Err(ApiError::NotFound(format!("no such SCIM endpoint {}", path()))),
             }
         }
         [".search"] if method == Method::POST => search(app, rt, None, base, req).await,
-        [".search"] => Err(not_allowed(&method, &path, "POST")),
+        [".search"] => Err(not_allowed(&method, &path(), "POST")),
         ["Schemas"] => get_only(Ok(scim_json(
             StatusCode::OK,
             &schemas_list(&schemas_of(&rt.resource_schemas()), base),
@@ -195,7 +196,7 @@ pub async fn handle(
         [] => Err(ApiError::NotFound(
             "this is the SCIM root; resources are under /Users, /Groups, /Schemas, /ResourceTypes and /ServiceProviderConfig".into(),
         )),
-        _ => Err(ApiError::NotFound(format!("no such SCIM endpoint {path}"))),
+        _ => Err(ApiError::NotFound(format!("no such SCIM endpoint {}", path()))),
     }
 }
 
