@@ -94,37 +94,32 @@ impl Projection {
             .map(|paths| paths.iter().map(|p| resolve(schema, p)).collect());
         let excluded: Vec<Target> = self.excluded.iter().map(|p| resolve(schema, p)).collect();
 
-        let taken = std::mem::take(obj);
-        for (key, mut value) in taken {
+        // Filtering in place keeps the members' order and allocates nothing per member
+        // (every answer of a lookup passes through here).
+        obj.retain(|key, value| {
             if key.eq_ignore_ascii_case("schemas") || key.eq_ignore_ascii_case("id") {
-                obj.insert(key, value);
-                continue;
+                return true;
             }
-            if let Some(urn) = extension_key(schema, &key, &value) {
+            if let Some(urn) = extension_key(schema, key, value) {
                 let defs = schema
-                    .schema(&urn)
+                    .schema(urn)
                     .map(|s| s.attributes.as_slice())
                     .unwrap_or(&[]);
-                if let Value::Object(inner) = &mut value {
-                    project_container(inner, Some(&urn), defs, selected.as_deref(), &excluded);
-                    if inner.is_empty() {
-                        continue;
-                    }
+                if let Value::Object(inner) = value {
+                    project_container(inner, Some(urn), defs, selected.as_deref(), &excluded);
+                    return !inner.is_empty();
                 }
-                obj.insert(key, value);
-                continue;
+                return true;
             }
-            let mut single = Map::new();
-            single.insert(key, value);
-            project_container(
-                &mut single,
+            keep_member(
+                key,
+                value,
                 None,
                 &schema.core.attributes,
                 selected.as_deref(),
                 &excluded,
-            );
-            obj.extend(single);
-        }
+            )
+        });
     }
 }
 
@@ -173,16 +168,16 @@ fn resolve(schema: &ResourceSchema, path: &str) -> Target {
 }
 
 /// If the top-level member `key` is an extension object, the URN it stands for.
-fn extension_key(schema: &ResourceSchema, key: &str, value: &Value) -> Option<String> {
+fn extension_key<'a>(schema: &'a ResourceSchema, key: &'a str, value: &Value) -> Option<&'a str> {
     if let Some((ext, _)) = schema
         .extensions
         .iter()
         .find(|(s, _)| s.id.eq_ignore_ascii_case(key))
     {
-        return Some(ext.id.clone());
+        return Some(&ext.id);
     }
     let is_urn = key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"));
-    (is_urn && value.is_object()).then(|| key.to_owned())
+    (is_urn && value.is_object()).then_some(key)
 }
 
 fn same_urn(a: Option<&str>, b: Option<&str>) -> bool {
@@ -230,44 +225,49 @@ fn project_container(
     selected: Option<&[Target]>,
     excluded: &[Target],
 ) {
-    let taken = std::mem::take(container);
-    for (key, mut value) in taken {
-        let def = defs.iter().find(|d| d.name.eq_ignore_ascii_case(&key));
-        let returned = def.map_or(Returned::Default, |d| d.returned);
-        match returned {
-            Returned::Never => continue,
-            Returned::Always => {
-                if let Some(d) = def {
-                    project_subs(&mut value, d, None, &[]);
-                }
-                container.insert(key, value);
-                continue;
+    container.retain(|key, value| keep_member(key, value, urn, defs, selected, excluded));
+}
+
+/// Projects one member of a container in place; false when it is to be left out.
+fn keep_member(
+    key: &str,
+    value: &mut Value,
+    urn: Option<&str>,
+    defs: &[AttributeDef],
+    selected: Option<&[Target]>,
+    excluded: &[Target],
+) -> bool {
+    let def = defs.iter().find(|d| d.name.eq_ignore_ascii_case(key));
+    let returned = def.map_or(Returned::Default, |d| d.returned);
+    match returned {
+        Returned::Never => return false,
+        Returned::Always => {
+            if let Some(d) = def {
+                project_subs(value, d, None, &[]);
             }
-            Returned::Default | Returned::Request => {}
+            return true;
         }
-        let chosen = selected.map(|s| naming(s, urn, &key));
-        let keep_subs: Option<Vec<String>> = match &chosen {
-            Some(n) if n.whole => None,
-            Some(n) if !n.subs.is_empty() => Some(n.subs.clone()),
-            Some(_) => continue,
-            None if returned == Returned::Request => continue,
-            None => None,
-        };
-        let dropped = naming(excluded, urn, &key);
-        if dropped.whole {
-            continue;
-        }
-        let was_empty = is_empty_value(&value);
-        if let Some(d) = def {
-            project_subs(&mut value, d, keep_subs.as_deref(), &dropped.subs);
-        } else if keep_subs.is_some() || !dropped.subs.is_empty() {
-            project_unknown_subs(&mut value, keep_subs.as_deref(), &dropped.subs);
-        }
-        if !was_empty && is_empty_value(&value) {
-            continue;
-        }
-        container.insert(key, value);
+        Returned::Default | Returned::Request => {}
     }
+    let chosen = selected.map(|s| naming(s, urn, key));
+    let keep_subs: Option<Vec<String>> = match &chosen {
+        Some(n) if n.whole => None,
+        Some(n) if !n.subs.is_empty() => Some(n.subs.clone()),
+        Some(_) => return false,
+        None if returned == Returned::Request => return false,
+        None => None,
+    };
+    let dropped = naming(excluded, urn, key);
+    if dropped.whole {
+        return false;
+    }
+    let was_empty = is_empty_value(value);
+    if let Some(d) = def {
+        project_subs(value, d, keep_subs.as_deref(), &dropped.subs);
+    } else if keep_subs.is_some() || !dropped.subs.is_empty() {
+        project_unknown_subs(value, keep_subs.as_deref(), &dropped.subs);
+    }
+    was_empty || !is_empty_value(value)
 }
 
 fn is_empty_complex(value: &Value) -> bool {

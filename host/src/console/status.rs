@@ -255,20 +255,13 @@ pub async fn search(
             let base = format!("https://{host}/ecma2host_{}/scim", rt.name);
             match rt.query(binding, &query, &base).await {
                 Ok(list) => {
-                    result.total = list
-                        .get("totalResults")
-                        .and_then(Value::as_u64)
-                        .unwrap_or(0);
+                    result.total = list.total_results as u64;
                     let ids: Vec<String> = list
-                        .get("Resources")
-                        .and_then(Value::as_array)
-                        .map(|r| {
-                            r.iter()
-                                .filter_map(|d| d.get("id").and_then(Value::as_str))
-                                .map(str::to_owned)
-                                .collect()
-                        })
-                        .unwrap_or_default();
+                        .resources
+                        .iter()
+                        .filter_map(|d| d.get("id").and_then(Value::as_str))
+                        .map(str::to_owned)
+                        .collect();
                     let rt = rt.clone();
                     let t = object_type.clone();
                     result.objects = blocking(move || {

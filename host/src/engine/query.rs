@@ -63,7 +63,7 @@ impl Runtime {
         binding: &Binding,
         q: &Query,
         base_url: &str,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<ListResponse, ApiError> {
         let paging = Paging::from_query(
             q.start_index.as_deref(),
             q.count.as_deref(),
@@ -112,7 +112,11 @@ impl Runtime {
     /// users first, then groups, as one list whose window spans both. A filter naming an
     /// attribute one type does not have matches nothing of that type; one that no type has
     /// is refused as for a single type.
-    pub async fn query_all(self: &Arc<Self>, q: &Query, base_url: &str) -> Result<Value, ApiError> {
+    pub async fn query_all(
+        self: &Arc<Self>,
+        q: &Query,
+        base_url: &str,
+    ) -> Result<ListResponse, ApiError> {
         let paging = Paging::from_query(
             q.start_index.as_deref(),
             q.count.as_deref(),
@@ -149,21 +153,14 @@ impl Runtime {
                 ..q.clone()
             };
             let list = self.query(binding, &part, base_url).await?;
-            let found = list
-                .get("totalResults")
-                .and_then(Value::as_u64)
-                .and_then(|t| usize::try_from(t).ok())
-                .unwrap_or(0);
-            let page = match list.get("Resources") {
-                Some(Value::Array(r)) => r.clone(),
-                _ => Vec::new(),
-            };
+            let found = list.total_results;
+            let page = list.resources;
             total += found;
             skip = skip.saturating_sub(found);
             room = room.saturating_sub(page.len());
             resources.extend(page);
         }
-        Ok(ListResponse::new(total, paging.start_index, resources).to_value())
+        Ok(ListResponse::new(total, paging.start_index, resources))
     }
 
     /// The query's filter, parsed. In the `scim` schema mode a filter naming an attribute
@@ -203,7 +200,8 @@ impl Runtime {
         })
     }
 
-    /// Computes one list response. Blocking (it reads the space).
+    /// Computes one list response. Blocking (it reads the space). The caller serialises it
+    /// as it is: no intermediate `Value` copy of the whole page.
     fn answer(
         &self,
         binding: &Binding,
@@ -212,7 +210,7 @@ impl Runtime {
         paging: &Paging,
         projection: &Projection,
         base: &str,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<ListResponse, ApiError> {
         let mut list = match (filter, sort) {
             (None, None) => self.list_page(binding, paging, base)?,
             _ => {
@@ -236,7 +234,7 @@ impl Runtime {
         for doc in &mut list.resources {
             projection.apply(doc, &binding.schema);
         }
-        Ok(list.to_value())
+        Ok(list)
     }
 
     /// A plain page in creation order, without loading the rest.

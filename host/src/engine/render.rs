@@ -48,11 +48,37 @@ impl Runtime {
             Some(location),
             Some(etag(stored)),
         );
-        if let Ok(m) = serde_json::to_value(meta) {
-            doc.insert("meta".into(), m);
-        }
+        doc.insert("meta".into(), meta_value(meta));
         Value::Object(doc)
     }
+}
+
+/// `meta` as JSON, the members in the order `Meta` serialises them, its strings moved rather
+/// than copied as `serde_json::to_value` would (every rendered resource has one).
+fn meta_value(meta: Meta) -> Value {
+    let Meta {
+        resource_type,
+        created,
+        last_modified,
+        location,
+        version,
+        extra,
+    } = meta;
+    let mut m = Map::new();
+    let members = [
+        ("resourceType", resource_type),
+        ("created", created),
+        ("lastModified", last_modified),
+        ("location", location),
+        ("version", version),
+    ];
+    for (name, value) in members {
+        if let Some(v) = value {
+            m.insert(name.into(), Value::String(v));
+        }
+    }
+    m.extend(extra);
+    Value::Object(m)
 }
 
 /// The weak ETag of a stored object's version.
@@ -93,7 +119,31 @@ fn encode_segment(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::names_version;
+    use schemas::resource::Meta;
+    use time::macros::datetime;
+
+    use super::{meta_value, names_version};
+
+    #[test]
+    fn meta_renders_as_its_serialisation() {
+        let mut meta = Meta::new(
+            "User",
+            datetime!(2026-12-07 16:00:00 UTC),
+            datetime!(2026-12-07 16:05:00.5 UTC),
+            Some("https://h/ecma2host_x/scim/Users/a%2Fb".into()),
+            Some("W/\"3\"".into()),
+        );
+        assert_eq!(
+            meta_value(meta.clone()).to_string(),
+            serde_json::to_value(&meta).unwrap().to_string()
+        );
+        meta.location = None;
+        meta.extra.insert("x".into(), 1.into());
+        assert_eq!(
+            meta_value(meta.clone()).to_string(),
+            serde_json::to_value(&meta).unwrap().to_string()
+        );
+    }
 
     #[test]
     fn entity_tags_compare_weakly_and_star_matches_any() {

@@ -20,7 +20,9 @@ use schemas::projection::Projection;
 use schemas::resource::SearchRequest;
 use serde_json::Value;
 
-use super::{AppState, empty, json_body, query_map, scim_json};
+use std::borrow::Cow;
+
+use super::{AppState, empty, json_body, scim_json};
 use crate::engine::Runtime;
 use crate::engine::binding::ResourceKind;
 use crate::engine::query::Query;
@@ -69,7 +71,7 @@ pub async fn handle(
     req: Request,
 ) -> Result<Response, ApiError> {
     let method = req.method().clone();
-    let params = query_map(req.uri().query());
+    let params = query_params(req.uri().query());
     let mut parts: Vec<&str> = rest.iter().map(String::as_str).collect();
     if let Some(first) = parts.first_mut() {
         *first = endpoint_name(first);
@@ -79,12 +81,13 @@ pub async fn handle(
     {
         parts = vec![first, ".search"];
     }
-    let path = format!("/{}", parts.join("/"));
+    // Only an error names the path: built then, not for every request.
+    let path = || format!("/{}", parts.join("/"));
     let get_only = |found: Result<Response, ApiError>| {
         if method == Method::GET {
             found
         } else {
-            Err(not_allowed(&method, &path, "GET"))
+            Err(not_allowed(&method, &path(), "GET"))
         }
     };
     match parts.as_slice() {
@@ -105,9 +108,9 @@ pub async fn handle(
                     let stored = rt.create(binding, body).await?;
                     Ok(resource_response(rt, kind, &stored, base, StatusCode::CREATED, true))
                 }
-                ([], _) => Err(not_allowed(&method, &path, "GET, POST")),
+                ([], _) => Err(not_allowed(&method, &path(), "GET, POST")),
                 ([".search"], &Method::POST) => search(app, rt, Some(kind), base, req).await,
-                ([".search"], _) => Err(not_allowed(&method, &path, "POST")),
+                ([".search"], _) => Err(not_allowed(&method, &path(), "POST")),
                 ([id], &Method::GET) => {
                     let projection = Projection::parse(
                         param(&params, "attributes"),
@@ -147,12 +150,12 @@ pub async fn handle(
                     rt.delete(binding, id, header(&req, header::IF_MATCH)).await?;
                     Ok(empty(StatusCode::NO_CONTENT))
                 }
-                ([_], _) => Err(not_allowed(&method, &path, "GET, PUT, PATCH, DELETE")),
-                _ => Err(ApiError::NotFound(format!("no such SCIM endpoint {path}"))),
+                ([_], _) => Err(not_allowed(&method, &path(), "GET, PUT, PATCH, DELETE")),
+                _ => Err(ApiError::NotFound(format!("no such SCIM endpoint {}", path()))),
             }
         }
         [".search"] if method == Method::POST => search(app, rt, None, base, req).await,
-        [".search"] => Err(not_allowed(&method, &path, "POST")),
+        [".search"] => Err(not_allowed(&method, &path(), "POST")),
         ["Schemas"] => get_only(Ok(scim_json(
             StatusCode::OK,
             &schemas_list(&schemas_of(&rt.resource_schemas()), base),
@@ -193,7 +196,7 @@ pub async fn handle(
         [] => Err(ApiError::NotFound(
             "this is the SCIM root; resources are under /Users, /Groups, /Schemas, /ResourceTypes and /ServiceProviderConfig".into(),
         )),
-        _ => Err(ApiError::NotFound(format!("no such SCIM endpoint {path}"))),
+        _ => Err(ApiError::NotFound(format!("no such SCIM endpoint {}", path()))),
     }
 }
 
@@ -225,16 +228,24 @@ async fn search(
     Ok(scim_json(StatusCode::OK, &list))
 }
 
-/// A query parameter by name in any case (`excludedattributes` as well as the RFC's spelling),
-/// the same for a list and for a GET by id.
-fn param<'a>(params: &'a std::collections::HashMap<String, String>, name: &str) -> Option<&'a str> {
-    params
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
+/// The query string's parameters in order, `+` as space; borrowed from the URI unless a
+/// parameter is percent-encoded (no map and no copies per request for a plain lookup).
+type Params<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
+
+fn query_params(query: Option<&str>) -> Params<'_> {
+    form_urlencoded::parse(query.unwrap_or_default().as_bytes()).collect()
 }
 
-fn query_from_params(params: &std::collections::HashMap<String, String>) -> Query {
+/// A query parameter by name in any case (`excludedattributes` as well as the RFC's spelling),
+/// the same for a list and for a GET by id; the last one wins when a name repeats.
+fn param<'a>(params: &'a Params<'_>, name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .rfind(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_ref())
+}
+
+fn query_from_params(params: &Params<'_>) -> Query {
     let get = |k: &str| param(params, k).map(str::to_owned);
     Query {
         filter: get("filter"),
