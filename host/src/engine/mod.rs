@@ -143,16 +143,30 @@ impl Runtime {
         before: Option<StoredObject>,
         guard: Option<locks::KeyGuard>,
     ) -> Result<Option<StoredObject>, ApiError> {
+        self.export_prepared(move |_| Ok(change), before, guard)
+            .await
+    }
+
+    /// [`Runtime::export`] of the change `prepare` builds on the blocking task, right before
+    /// the intent is recorded: checks that read the space (a create's uniqueness, its
+    /// references) share the export's trip to the blocking pool instead of taking one of their
+    /// own. A `prepare` that fails leaves the space and the target untouched.
+    pub(crate) async fn export_prepared(
+        self: &Arc<Self>,
+        prepare: impl FnOnce(&Runtime) -> Result<Change, ApiError> + Send + 'static,
+        before: Option<StoredObject>,
+        guard: Option<locks::KeyGuard>,
+    ) -> Result<Option<StoredObject>, ApiError> {
         let _one_at_a_time = if self.connector.capabilities().concurrent_exports {
             None
         } else {
             Some(self.export_gate.lock().await)
         };
         let rt = self.clone();
-        let op = change.operation();
         let deadline = Deadline::after(self.export_timeout());
         let task = tokio::task::spawn_blocking(move || {
             let _guard = guard;
+            let change = prepare(&rt)?;
             // Recorded before the target sees the change and cleared with its write-through,
             // so a crash in between costs a re-read of this one object at the next start.
             let intent = rt
@@ -161,26 +175,14 @@ impl Runtime {
             let started = std::time::Instant::now();
             let result = rt.connector.export(&change, deadline);
             let elapsed = started.elapsed();
-            let anchor = match (&result, change.anchor()) {
-                (Ok(o), _) => o.anchor.to_string(),
-                (Err(_), Some(a)) => a.to_string(),
-                (Err(_), None) => String::new(),
-            };
-            let outcome = match &result {
-                Ok(ExportOutcome {
-                    status: ExportStatus::Pending { detail },
-                    ..
-                }) => format!("pending: {detail}"),
-                Ok(_) => "success".to_owned(),
-                Err(e) => format!("{e}"),
-            };
+            let op = change.operation();
             tracing::info!(
                 target: "audit",
                 connector = %rt.name,
                 op,
                 object_type = change.object_type(),
-                anchor = %anchor,
-                outcome = %outcome,
+                anchor = %audit_anchor(&result, &change),
+                outcome = %AuditOutcome(&result),
                 duration_ms = elapsed.as_millis() as u64,
                 "export"
             );
@@ -205,6 +207,35 @@ impl Runtime {
                 "no answer within {}",
                 self.config.export_timeout
             )))),
+        }
+    }
+}
+
+/// The anchor an audit line names: the target's answer, else the change's own, else nothing.
+fn audit_anchor<'a>(
+    result: &'a Result<ExportOutcome, ConnectorError>,
+    change: &'a Change,
+) -> &'a str {
+    match (result, change.anchor()) {
+        (Ok(o), _) => o.anchor.as_str(),
+        (Err(_), Some(a)) => a.as_str(),
+        (Err(_), None) => "",
+    }
+}
+
+/// An export's outcome as the audit line spells it, written straight into the line (no
+/// string is built for a subscriber that drops it).
+struct AuditOutcome<'a>(&'a Result<ExportOutcome, ConnectorError>);
+
+impl std::fmt::Display for AuditOutcome<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Ok(ExportOutcome {
+                status: ExportStatus::Pending { detail },
+                ..
+            }) => write!(f, "pending: {detail}"),
+            Ok(_) => f.write_str("success"),
+            Err(e) => write!(f, "{e}"),
         }
     }
 }

@@ -100,14 +100,13 @@ impl Runtime {
             None => (None, None),
         };
         // Uniqueness against the connector space, before the target sees anything; then the
-        // references, which must name objects the space holds.
-        let rt = self.clone();
+        // references, which must name objects the space holds. Both run in the export's own
+        // blocking task, ahead of its intent: one trip to the blocking pool per create.
         let kind = binding.kind;
-        let anchor_check = anchor.clone();
-        let attrs = blocking(move || {
+        let prepare = move |rt: &Runtime| {
             let binding = rt.binding(kind)?;
             let ot = &binding.object_type;
-            if let Some(a) = &anchor_check
+            if let Some(a) = &anchor
                 && rt.space.get(ot, a)?.is_some()
             {
                 return Err(ScimError::uniqueness(format!(
@@ -131,17 +130,15 @@ impl Runtime {
                 }
             }
             rt.references_to_target(binding, &mut attrs, None)?;
-            Ok(attrs)
-        })
-        .await?;
-        let change = Change::Add {
-            object_type: binding.object_type.clone(),
-            anchor,
-            dn,
-            attributes: attrs,
+            Ok(Change::Add {
+                object_type: ot.clone(),
+                anchor,
+                dn,
+                attributes: attrs,
+            })
         };
         let stored = self
-            .export(change, None, guard)
+            .export_prepared(prepare, None, guard)
             .await?
             .ok_or_else(|| ApiError::Internal("an add produced no object".into()))?;
         self.report_ignored(binding, &accepted);
