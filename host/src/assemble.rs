@@ -13,10 +13,9 @@ use std::sync::atomic::AtomicBool;
 use connector_core::{Capabilities, Connector, ConnectorError, ConnectorSchema, Deadline};
 
 use crate::config::{Config, ConnectorConfig, SchemaMode, TokenHash};
-use crate::engine::Runtime;
 use crate::engine::binding::{Binding, ResourceKind};
 use crate::engine::locks::KeyLocks;
-use crate::imports::ImportControl;
+use crate::engine::{ImportProgress, Runtime};
 use crate::registry::Connectors;
 use crate::space::{IndexSpec, IndexedAttribute, Space};
 use crate::telemetry::Metrics;
@@ -33,7 +32,7 @@ pub fn build_runtime(
     connectors: &Connectors,
     token: TokenHash,
     metrics: Arc<Metrics>,
-    control: Arc<ImportControl>,
+    progress: Arc<dyn ImportProgress>,
 ) -> Result<Runtime, ConnectorError> {
     let connector = connectors.build(&c.name)?;
     let path = space_path(config, &c.name);
@@ -65,7 +64,7 @@ pub fn build_runtime(
         max_page_size: config.server.max_page_size,
         max_filter_scan: config.server.max_filter_scan,
         journal: Default::default(),
-        control,
+        progress,
     })
 }
 

@@ -12,6 +12,7 @@ use connector_core::{Anchor, ConnectorError, Deadline};
 
 use crate::assemble::{TARGET_CALL_BUDGET, build_runtime, space_path};
 use crate::config::{Config, TokenHash, generate_token};
+use crate::imports::ImportControl;
 use crate::registry::{self, Connectors};
 use crate::telemetry::{Metrics, init_logging};
 
@@ -157,7 +158,13 @@ fn load(path: &Path) -> Result<(Config, Connectors)> {
         .with_context(|| format!("while reading the configuration {}", path.display()))
 }
 
-fn runtime(config: &Config, connectors: &Connectors, name: &str) -> Result<crate::engine::Runtime> {
+/// The runtime of connector `name`; `control` is where its imports report progress.
+fn runtime(
+    config: &Config,
+    connectors: &Connectors,
+    name: &str,
+    control: Arc<ImportControl>,
+) -> Result<crate::engine::Runtime> {
     let c = config
         .connector(name)
         .with_context(|| format!("no connector named {name:?} in {}", config.source.display()))?;
@@ -171,7 +178,7 @@ fn runtime(config: &Config, connectors: &Connectors, name: &str) -> Result<crate
                 connectors,
                 token,
                 Arc::new(Metrics::default()),
-                Arc::default(),
+                control,
             )
         })
         .with_context(|| format!("while starting connector {name}"))
@@ -203,7 +210,7 @@ pub fn main() -> Result<()> {
         Command::CheckConfig => {
             let (config, connectors) = load(&cli.config)?;
             for c in &config.connectors {
-                let rt = runtime(&config, &connectors, &c.name)?;
+                let rt = runtime(&config, &connectors, &c.name, Arc::default())?;
                 let reached = rt
                     .connector
                     .test_connection(Deadline::after(TARGET_CALL_BUDGET))
@@ -275,15 +282,16 @@ pub fn main() -> Result<()> {
         Command::Import { connector } => {
             let (config, connectors) = load(&cli.config)?;
             init_logging(config.server.log_format);
-            let rt = runtime(&config, &connectors, &connector)?;
+            let control = Arc::new(ImportControl::default());
+            let rt = runtime(&config, &connectors, &connector, control.clone())?;
             let bar = progress_bar();
             let started = std::time::Instant::now();
             // Without a terminal (a service log), a progress line every few seconds.
             let last_line = std::cell::Cell::new(None::<std::time::Instant>);
-            rt.control.start(crate::imports::ImportKind::Full);
+            control.start(crate::imports::ImportKind::Full);
             let results = crate::imports::full_import(&rt, &|t, n, total| {
-                rt.control.progress(t, n, total);
-                let Some(running) = rt.control.running() else {
+                control.progress(t, n, total);
+                let Some(running) = control.running() else {
                     return;
                 };
                 let line = running.describe(time::OffsetDateTime::now_utc());
@@ -302,7 +310,7 @@ pub fn main() -> Result<()> {
                     None => {}
                 }
             })?;
-            rt.control.finish(None);
+            control.finish(None);
             if let Some(b) = bar {
                 b.finish_and_clear();
             }
@@ -344,7 +352,7 @@ pub fn match_report(
         .iter()
         .map(|r| Rule::parse(r))
         .collect::<Result<Vec<_>, _>>()?;
-    let rt = runtime(config, connectors, &args.connector)?;
+    let rt = runtime(config, connectors, &args.connector, Arc::default())?;
     let binding = &rt.users;
     let mut sides = Vec::new();
     for rule in &mut rules {

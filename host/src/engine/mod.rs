@@ -62,7 +62,8 @@ pub struct Runtime {
     pub journal: Journal,
     /// The connector's import schedule as operators see it: the running import's progress is
     /// what a request refused during the first import is told.
-    pub control: Arc<crate::imports::ImportControl>,
+    /// How far the running import is, for the first-import refusal.
+    pub progress: Arc<dyn ImportProgress>,
 }
 
 impl Runtime {
@@ -98,14 +99,14 @@ impl Runtime {
             return Ok(());
         }
         let now = time::OffsetDateTime::now_utc();
-        let running = self.control.running();
+        let running = self.progress.running_import(now);
         let progress = running
             .as_ref()
-            .map(|r| format!(" ({})", r.describe(now)))
+            .map(|r| format!(" ({})", r.line))
             .unwrap_or_default();
         let retry_after = match running {
-            Some(r) if r.storing() => STORING_RETRY,
-            Some(r) => r.eta(now).map_or(FIRST_IMPORT_RETRY, |eta| {
+            Some(r) if r.storing => STORING_RETRY,
+            Some(r) => r.eta.map_or(FIRST_IMPORT_RETRY, |eta| {
                 eta.clamp(Duration::from_secs(1), FIRST_IMPORT_RETRY)
             }),
             None => FIRST_IMPORT_RETRY,
@@ -238,6 +239,24 @@ impl std::fmt::Display for AuditOutcome<'_> {
             Err(e) => write!(f, "{e}"),
         }
     }
+}
+
+/// How far the import running now is, as a request refused during the first import is told.
+/// The imports' schedule implements it, so the engine reads progress without knowing imports.
+pub trait ImportProgress: Send + Sync {
+    /// The running import at `now`, or `None` when none runs.
+    fn running_import(&self, now: time::OffsetDateTime) -> Option<ImportProgressNow>;
+}
+
+/// One reading of [`ImportProgress`].
+#[derive(Debug, Clone)]
+pub struct ImportProgressNow {
+    /// What a person reads: type, objects so far of the total, rate, time left.
+    pub line: String,
+    /// Everything is read and the space is storing it (no time left to estimate).
+    pub storing: bool,
+    /// The time left reading, when the total is known.
+    pub eta: Option<Duration>,
 }
 
 /// The longest `Retry-After` a request refused during the first import is given.

@@ -215,6 +215,16 @@ impl ImportControl {
     }
 }
 
+impl crate::engine::ImportProgress for ImportControl {
+    fn running_import(&self, now: OffsetDateTime) -> Option<crate::engine::ImportProgressNow> {
+        self.running().map(|r| crate::engine::ImportProgressNow {
+            line: r.describe(now),
+            storing: r.storing(),
+            eta: r.eta(now),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
