@@ -447,6 +447,7 @@ fn the_first_start_answers_503_with_progress_until_its_import_is_done() {
     setup.grow(200_000);
     let _host = setup.start();
     let mut progress = None;
+    let mut view_progress = None;
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
         assert!(Instant::now() < deadline, "the first import never finished");
@@ -482,10 +483,26 @@ fn the_first_start_answers_503_with_progress_until_its_import_is_done() {
         if detail.contains("of 200000 objects read") && detail.contains("objects/s") {
             progress = Some(detail);
         }
+        // The space view, behind the same token, shows the same progress meanwhile.
+        let view: Value = setup
+            .client
+            .get(setup.url("/ecma2host_hr/space"))
+            .bearer_auth(TOKEN)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        if let Some(line) = view["import"]["progress"].as_str()
+            && line.contains("of 200000 objects read")
+        {
+            view_progress = Some(line.to_owned());
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
     let progress = progress.expect("no 503 showed the import's progress");
     eprintln!("{progress}");
+    let view_progress = view_progress.expect("the space view never showed the import's progress");
+    eprintln!("{view_progress}");
 }
 
 #[test]

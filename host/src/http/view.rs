@@ -1,7 +1,8 @@
 //! The read-only view of a connector space, behind the connector's own token (Microsoft's cache
 //! view needs a debug mode that switches authentication off; ours never does).
 //!
-//! `GET /ecma2host_{name}/space` summarises the space (object counts, recent import runs);
+//! `GET /ecma2host_{name}/space` summarises the space (object counts, the import running now
+//! with its progress, recent import runs);
 //! `GET …/space/{objectType}?startIndex=&count=` lists stored objects as the connector sees
 //! them; `GET …/space/{objectType}/{anchor}` shows one with its version and origin;
 //! `GET …/space/pending` lists the exports the target accepted but queued (an approval), each
@@ -105,7 +106,11 @@ pub async fn handle(
                     })
                     .collect();
                 let pending = space.pending_count()?;
-                json!({"connector": rt.name, "objects": counts, "pending": pending, "runs": runs})
+                let import = rt
+                    .progress
+                    .running_import(time::OffsetDateTime::now_utc())
+                    .map(|r| json!({"progress": r.line, "storing": r.storing, "etaSeconds": r.eta.map(|d| d.as_secs())}));
+                json!({"connector": rt.name, "objects": counts, "pending": pending, "import": import, "runs": runs})
             }
             [p] if p == "pending" && !types.contains(p) => {
                 let count: u64 = params.get("count").and_then(|v| v.parse().ok()).unwrap_or(100).min(1000);
