@@ -57,6 +57,16 @@ impl Runtime {
         Ok((stored, doc))
     }
 
+    /// The page a query asks for, within this host's page size limits.
+    fn paging(&self, q: &Query) -> Result<Paging, ApiError> {
+        Ok(Paging::from_query(
+            q.start_index.as_deref(),
+            q.count.as_deref(),
+            DEFAULT_PAGE.min(self.max_page_size),
+            self.max_page_size,
+        )?)
+    }
+
     /// A filtered, sorted, paged query.
     pub async fn query(
         self: &Arc<Self>,
@@ -64,12 +74,7 @@ impl Runtime {
         q: &Query,
         base_url: &str,
     ) -> Result<ListResponse, ApiError> {
-        let paging = Paging::from_query(
-            q.start_index.as_deref(),
-            q.count.as_deref(),
-            DEFAULT_PAGE.min(self.max_page_size),
-            self.max_page_size,
-        )?;
+        let paging = self.paging(q)?;
         let projection =
             Projection::parse(q.attributes.as_deref(), q.excluded_attributes.as_deref())?;
         let sort = Sort::from_query(q.sort_by.as_deref(), q.sort_order.as_deref())?;
@@ -117,12 +122,7 @@ impl Runtime {
         q: &Query,
         base_url: &str,
     ) -> Result<ListResponse, ApiError> {
-        let paging = Paging::from_query(
-            q.start_index.as_deref(),
-            q.count.as_deref(),
-            DEFAULT_PAGE.min(self.max_page_size),
-            self.max_page_size,
-        )?;
+        let paging = self.paging(q)?;
         let mut bindings = vec![&self.users];
         bindings.extend(self.groups.as_ref());
         let mut first_refusal = None;
