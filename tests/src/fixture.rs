@@ -319,11 +319,16 @@ pub struct Person {
     pub department: String,
 }
 
+/// `tag` with a random suffix, so two runs against one server never meet.
+pub fn unique(tag: &str) -> String {
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("{tag}-{}", random.get(..8).unwrap_or(&random))
+}
+
 impl Person {
     /// The person for `tag`; a random suffix keeps two runs against one server apart.
     pub fn new(tag: &str) -> Person {
-        let random = uuid::Uuid::new_v4().simple().to_string();
-        let unique = format!("{tag}-{}", random.get(..8).unwrap_or(&random));
+        let unique = unique(tag);
         Person {
             user_name: format!("{unique}@contoso.example"),
             external_id: format!("ext-{unique}"),

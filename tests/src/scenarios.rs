@@ -42,3 +42,25 @@ pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
         .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
         .unwrap_or_else(|| "a panic".to_owned())
 }
+
+/// Declares the two tests of one backend, `mod $module { ecma2host, scim }`, each calling the
+/// test binary's own `async fn matrix(Backend, Mode)`: every matrix file lists its backends
+/// with one line each instead of a copy of the module.
+#[macro_export]
+macro_rules! backend_tests {
+    ($module:ident, $backend:expr) => {
+        mod $module {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn ecma2host() {
+                matrix($backend, $crate::fixture::Mode::Ecma2host).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn scim() {
+                matrix($backend, $crate::fixture::Mode::Scim).await;
+            }
+        }
+    };
+}

@@ -1306,28 +1306,10 @@ fn report(ctx: &Ctx, name: &str, failure: Option<String>, failures: &mut Vec<Str
     }
 }
 
-macro_rules! backend {
-    ($module:ident, $backend:expr) => {
-        mod $module {
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn ecma2host() {
-                matrix($backend, Mode::Ecma2host).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn scim() {
-                matrix($backend, Mode::Scim).await;
-            }
-        }
-    };
-}
-
-backend!(sqlite, Backend::Sqlite);
+e2e::backend_tests!(sqlite, Backend::Sqlite);
 #[cfg(feature = "odbc")]
-backend!(sqlite_odbc, Backend::SqliteOdbc);
+e2e::backend_tests!(sqlite_odbc, Backend::SqliteOdbc);
 #[cfg(feature = "odbc")]
-backend!(postgres, Backend::Postgres);
+e2e::backend_tests!(postgres, Backend::Postgres);
 #[cfg(feature = "odbc")]
-backend!(mariadb, Backend::MariaDb);
+e2e::backend_tests!(mariadb, Backend::MariaDb);

@@ -22,7 +22,7 @@
 
 use e2e::entra::{self, CORE_GROUP, CORE_USER, ECMA2HOST_USER, ecma};
 use e2e::error::{Result, unexpected};
-use e2e::fixture::Mode;
+use e2e::fixture::{Mode, unique};
 use e2e::harness::token_hash;
 use e2e::scenarios;
 use e2e::{Backend, Database, ScimClient, TestHost};
@@ -257,10 +257,6 @@ fn check(what: &str, ok: bool, got: impl Fn() -> String) -> Result<()> {
     } else {
         Err(unexpected(what.to_owned(), "(see message)", got()))
     }
-}
-
-fn unique(tag: &str) -> String {
-    format!("{tag}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
 }
 
 /// Endpoint names in any case; ids exactly.
@@ -934,26 +930,8 @@ async fn big_group_postgres() {
     big_group(Backend::Postgres).await;
 }
 
-macro_rules! backend {
-    ($module:ident, $backend:expr) => {
-        mod $module {
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn ecma2host() {
-                matrix($backend, Mode::Ecma2host).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn scim() {
-                matrix($backend, Mode::Scim).await;
-            }
-        }
-    };
-}
-
-backend!(sqlite, Backend::Sqlite);
+e2e::backend_tests!(sqlite, Backend::Sqlite);
 #[cfg(feature = "odbc")]
-backend!(postgres, Backend::Postgres);
+e2e::backend_tests!(postgres, Backend::Postgres);
 #[cfg(feature = "odbc")]
-backend!(mariadb, Backend::MariaDb);
+e2e::backend_tests!(mariadb, Backend::MariaDb);

@@ -30,7 +30,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use e2e::entra::{self, CORE_GROUP, CORE_USER, ECMA2HOST_USER, ENTERPRISE_USER, ecma};
 use e2e::error::{Result, unexpected};
-use e2e::fixture::Mode;
+use e2e::fixture::{Mode, unique};
 use e2e::harness::token_hash;
 use e2e::scenarios;
 use e2e::{Backend, Database, ScimClient, TestHost};
@@ -324,11 +324,6 @@ impl Ctx {
         }
         Ok(())
     }
-}
-
-fn unique(tag: &str) -> String {
-    let r = uuid::Uuid::new_v4().simple().to_string();
-    format!("{tag}-{}", &r[..8])
 }
 
 // ------------------------------------------------------------------ the advertised schema --
@@ -1542,28 +1537,10 @@ async fn matrix(backend: Backend, mode: Mode) {
     );
 }
 
-macro_rules! backend {
-    ($module:ident, $backend:expr) => {
-        mod $module {
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn ecma2host() {
-                matrix($backend, Mode::Ecma2host).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn scim() {
-                matrix($backend, Mode::Scim).await;
-            }
-        }
-    };
-}
-
-backend!(sqlite, Backend::Sqlite);
+e2e::backend_tests!(sqlite, Backend::Sqlite);
 #[cfg(feature = "odbc")]
-backend!(sqlite_odbc, Backend::SqliteOdbc);
+e2e::backend_tests!(sqlite_odbc, Backend::SqliteOdbc);
 #[cfg(feature = "odbc")]
-backend!(postgres, Backend::Postgres);
+e2e::backend_tests!(postgres, Backend::Postgres);
 #[cfg(feature = "odbc")]
-backend!(mariadb, Backend::MariaDb);
+e2e::backend_tests!(mariadb, Backend::MariaDb);
