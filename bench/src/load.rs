@@ -168,6 +168,73 @@ pub async fn run(
     Ok(summarize(&mut all, errors, elapsed))
 }
 
+/// The certificate a starting host generates at `path`, once it is there (`deadline` at the
+/// latest).
+pub async fn host_certificate(
+    path: &std::path::Path,
+    deadline: Instant,
+) -> Result<Vec<u8>, BenchError> {
+    loop {
+        match std::fs::read(path) {
+            Ok(pem) if !pem.is_empty() => return Ok(pem),
+            _ if Instant::now() > deadline => {
+                return Err(BenchError::Timeout(format!(
+                    "no certificate at {}",
+                    path.display()
+                )));
+            }
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+/// Sends `post(0)` … `post(creates - 1)`, each until it is answered 201 (a connector still
+/// starting answers 503: the same create is retried every 50 ms until `deadline`). Warms the
+/// host before a timed run.
+pub async fn warm_up<F, Fut>(post: F, creates: usize, deadline: Instant) -> Result<(), BenchError>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = reqwest::Result<reqwest::Response>>,
+{
+    let mut done = 0;
+    while done < creates {
+        match post(done).await {
+            Ok(r) if r.status().as_u16() == 201 => done += 1,
+            _ if Instant::now() > deadline => {
+                return Err(BenchError::Timeout("the host never created a user".into()));
+            }
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    Ok(())
+}
+
+/// `post(i)` for each `i` in `range`, one at a time, each timed; any answer but 201 fails the
+/// run with the host's answer.
+pub async fn timed_creates<F, Fut>(
+    post: F,
+    range: std::ops::Range<usize>,
+) -> Result<Summary, BenchError>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = reqwest::Result<reqwest::Response>>,
+{
+    let mut latencies = Vec::with_capacity(range.len());
+    let started = Instant::now();
+    for i in range {
+        let t = Instant::now();
+        let r = post(i).await?;
+        if r.status().as_u16() != 201 {
+            let status = r.status();
+            let body = r.text().await.unwrap_or_default();
+            return Err(BenchError::Unexpected(format!("POST {i}: {status} {body}")));
+        }
+        r.bytes().await?;
+        latencies.push(t.elapsed());
+    }
+    Ok(summarize(&mut latencies, 0, started.elapsed()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

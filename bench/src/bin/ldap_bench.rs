@@ -376,31 +376,19 @@ fn through_host(slapd: &Slapd, adds: usize) -> Result<(f64, f64)> {
     let result = rt.block_on(async {
         let cert_path = dir.path().join("data/certs/connector-host.crt");
         let deadline = Instant::now() + Duration::from_secs(60);
-        let cert = loop {
-            match std::fs::read(&cert_path) {
-                Ok(pem) if !pem.is_empty() => break pem,
-                _ if Instant::now() > deadline => bail!("no certificate from the host"),
-                _ => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        };
+        let cert = bench::load::host_certificate(&cert_path, deadline).await?;
         let url = format!("https://127.0.0.1:{port}/ecma2host_dir/scim/Users");
         // Until the connector serves, then 100 unmeasured creates.
         let client = bench::load::client(&cert)?;
-        let mut warm = 0;
-        while warm < 100 {
-            let r = client
+        let post = |warm: usize| {
+            client
                 .post(&url)
                 .bearer_auth(token)
                 .header("Content-Type", "application/scim+json")
                 .body(post_body(&format!("warm-{warm}")))
                 .send()
-                .await;
-            match r {
-                Ok(r) if r.status().as_u16() == 201 => warm += 1,
-                _ if Instant::now() > deadline => bail!("the host never created a user"),
-                _ => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
+        };
+        bench::load::warm_up(post, 100, deadline).await?;
         let one = posts(&cert, &url, token, 1, adds, "h1").await?;
         let eight = posts(&cert, &url, token, 8, adds, "h8").await?;
         anyhow::Ok((one, eight))

@@ -195,15 +195,9 @@ async fn through_host(posts: usize) -> Result<Summary> {
 }
 
 async fn post_all(dir: &Path, port: u16, token: &str, posts: usize) -> Result<Summary> {
-    let cert_path = dir.join("data/certs/connector-host.crt");
     let deadline = Instant::now() + Duration::from_secs(60);
-    let cert = loop {
-        match std::fs::read(&cert_path) {
-            Ok(pem) if !pem.is_empty() => break pem,
-            _ if Instant::now() > deadline => bail!("no certificate at {}", cert_path.display()),
-            _ => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    };
+    let cert =
+        bench::load::host_certificate(&dir.join("data/certs/connector-host.crt"), deadline).await?;
     let client = bench::load::client(&cert)?;
     let url = format!("https://127.0.0.1:{port}/ecma2host_bench/scim/Users");
     let ecma = "urn:ietf:params:scim:schemas:extension:ECMA2Host:2.0:User";
@@ -220,26 +214,8 @@ async fn post_all(dir: &Path, port: u16, token: &str, posts: usize) -> Result<Su
             .send()
     };
     // Until the connector serves (503 while it starts), then 100 unmeasured creates.
-    let mut i = 0;
-    while i < 100 {
-        match post(posts + i).await {
-            Ok(r) if r.status().as_u16() == 201 => i += 1,
-            _ if Instant::now() > deadline => bail!("the host never created a user"),
-            _ => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
-    let mut latencies = Vec::with_capacity(posts);
-    let started = Instant::now();
-    for i in 0..posts {
-        let t = Instant::now();
-        let r = post(i).await?;
-        if r.status().as_u16() != 201 {
-            bail!("POST {i}: {}", r.status());
-        }
-        r.bytes().await?;
-        latencies.push(t.elapsed());
-    }
-    Ok(summarize(&mut latencies, 0, started.elapsed()))
+    bench::load::warm_up(|i| post(posts + i), 100, deadline).await?;
+    Ok(bench::load::timed_creates(post, 0..posts).await?)
 }
 
 fn us(d: Duration) -> String {
