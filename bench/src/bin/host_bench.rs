@@ -484,28 +484,7 @@ fn sqlite_exports(
     create_twin_sqlite(&dir.staging_db())?;
     let mut host = HostProcess::spawn(bin, &dir, &[])?;
     // An empty table: ready when a list answers 200.
-    rt.block_on(async {
-        loop {
-            if host.spawned.elapsed() > Duration::from_secs(60) {
-                bail!("the host was not ready; log:\n{}", dir.log_tail(20));
-            }
-            host.check_running()
-                .with_context(|| format!("log:\n{}", dir.log_tail(20)))?;
-            if let Ok(pem) = std::fs::read(dir.cert()) {
-                let c = load::client(&pem)?;
-                let ep = endpoint(&dir)?;
-                let r = c
-                    .get(format!("{}/Users?count=1", ep.scim_base))
-                    .header(reqwest::header::AUTHORIZATION, ep.authorization.clone())
-                    .send()
-                    .await;
-                if matches!(r, Ok(ref r) if r.status() == reqwest::StatusCode::OK) {
-                    return Ok(());
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })?;
+    wait_until_listing(rt, &mut host, &dir, Duration::from_secs(60))?;
     let users: Vec<(String, String)> = (0..kk as u64)
         .map(|i| (employee_id(i), format!("x{i}")))
         .collect();
@@ -556,6 +535,38 @@ fn sqlite_exports(
     Ok(())
 }
 
+/// Waits until the host started at most `deadline` ago answers `GET /Users?count=1` with 200
+/// (a host over an empty table has nothing to look up yet), failing early when it exits.
+fn wait_until_listing(
+    rt: &tokio::runtime::Runtime,
+    host: &mut HostProcess,
+    dir: &HostDir,
+    deadline: Duration,
+) -> Result<()> {
+    rt.block_on(async {
+        loop {
+            if host.spawned.elapsed() > deadline {
+                bail!("the host was not ready; log:\n{}", dir.log_tail(20));
+            }
+            host.check_running()
+                .with_context(|| format!("log:\n{}", dir.log_tail(20)))?;
+            if let Ok(pem) = std::fs::read(dir.cert()) {
+                let c = load::client(&pem)?;
+                let ep = endpoint(dir)?;
+                let r = c
+                    .get(format!("{}/Users?count=1", ep.scim_base))
+                    .header(reqwest::header::AUTHORIZATION, ep.authorization.clone())
+                    .send()
+                    .await;
+                if matches!(r, Ok(ref r) if r.status() == reqwest::StatusCode::OK) {
+                    return Ok(());
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+}
+
 /// Host and direct runs alternate in this many chunks, so a load spike on the shared machine
 /// hits both sides alike.
 const EXPORT_CHUNKS: usize = 10;
@@ -578,30 +589,8 @@ fn exports_for(
     db.execute(&server.create_table("EmployeesDirect"))?;
     let dir = HostDir::create(&Target::Odbc(db.connection.clone()))?;
     let mut host = HostProcess::spawn(bin, &dir, &[])?;
-    // An empty table: ready when a lookup answers 200 (with no result).
-    rt.block_on(async {
-        let deadline = Duration::from_secs(120);
-        loop {
-            if host.spawned.elapsed() > deadline {
-                bail!("the host was not ready; log:\n{}", dir.log_tail(20));
-            }
-            host.check_running()
-                .with_context(|| format!("log:\n{}", dir.log_tail(20)))?;
-            if let Ok(pem) = std::fs::read(dir.cert()) {
-                let c = load::client(&pem)?;
-                let ep = endpoint(&dir)?;
-                let r = c
-                    .get(format!("{}/Users?count=1", ep.scim_base))
-                    .header(reqwest::header::AUTHORIZATION, ep.authorization.clone())
-                    .send()
-                    .await;
-                if matches!(r, Ok(ref r) if r.status() == reqwest::StatusCode::OK) {
-                    return Ok(());
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })?;
+    // An empty table: ready when a list answers 200 (with no result).
+    wait_until_listing(rt, &mut host, &dir, Duration::from_secs(120))?;
     let users: Vec<(String, String)> = (0..kk as u64)
         .map(|i| (employee_id(i), format!("x{i}")))
         .collect();
