@@ -13,7 +13,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use common::{GROUPS, PEOPLE, ldapmodify};
 use connector_core::conformance::soon;
@@ -103,29 +102,14 @@ fn accesslog_deltas_see_direct_changes_deletes_renames_and_moves() {
         ),
     );
     // A write the server refuses is logged with reqResult != 0 and must not count.
-    let refused = Command::new("ldapmodify")
-        .args([
-            "-x",
-            "-H",
-            &slapd.url(),
-            "-D",
-            slapd.admin_dn(),
-            "-w",
-            slapd.admin_password(),
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(
-                format!("dn: uid=p6,{PEOPLE}\nchangetype: modify\nadd: uid\nuid: p6\n").as_bytes(),
-            )?;
-            child.wait()
-        })
-        .unwrap();
-    assert!(!refused.success(), "adding an existing value must fail");
+    let refused = common::run_ldapmodify(
+        &slapd,
+        &format!("dn: uid=p6,{PEOPLE}\nchangetype: modify\nadd: uid\nuid: p6\n"),
+    );
+    assert!(
+        !refused.status.success(),
+        "adding an existing value must fail"
+    );
 
     let mut delta = c.delta_import("User", &watermark, 2, soon()).unwrap();
     let items = all(delta.as_mut(), 2);

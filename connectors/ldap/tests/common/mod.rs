@@ -83,8 +83,8 @@ pub fn can_bind(url: &str, dn: &str, password: &str) -> bool {
         .success()
 }
 
-/// Runs `ldapmodify` as the root DN with `ldif` (changetype records).
-pub fn ldapmodify(slapd: &Slapd, ldif: &str) {
+/// Runs `ldapmodify` as the root DN with `ldif` (changetype records): its status and output.
+pub fn run_ldapmodify(slapd: &Slapd, ldif: &str) -> std::process::Output {
     use std::io::Write;
     let mut child = Command::new("ldapmodify")
         .args([
@@ -107,7 +107,12 @@ pub fn ldapmodify(slapd: &Slapd, ldif: &str) {
         .unwrap()
         .write_all(ldif.as_bytes())
         .unwrap();
-    let out = child.wait_with_output().unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// [`run_ldapmodify`], which must succeed.
+pub fn ldapmodify(slapd: &Slapd, ldif: &str) {
+    let out = run_ldapmodify(slapd, ldif);
     assert!(
         out.status.success(),
         "ldapmodify failed: {}\n{ldif}",
