@@ -48,6 +48,11 @@ pub enum SpaceError {
     /// `finish_run` for a run id that does not exist.
     #[error("no import run with id {0}")]
     NoSuchRun(i64),
+    /// The space's database server cannot be reached now (down, restarting, refusing
+    /// connections, out of connections, or a lock wait timed out): nothing was written, and the
+    /// request can be retried later (the host answers 503 with `Retry-After`).
+    #[error("connector space unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl SpaceError {

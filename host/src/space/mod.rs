@@ -48,6 +48,7 @@ mod intents;
 mod journal;
 mod pending;
 mod pool;
+pub mod postgres;
 mod rank;
 mod runs;
 mod schema;

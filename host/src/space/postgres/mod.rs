@@ -1,0 +1,744 @@
+//! The connector space on PostgreSQL, so several hosts can share one space (issue #17): a
+//! write-through on one host is visible to lookups on every host at once, exports of one
+//! anchor are serialised across hosts by advisory locks (`cross`), and one host at a time runs
+//! the scheduled imports under a lease.
+//!
+//! `PgSpace` has the same API and the same semantics as the SQLite backend (versions grow by one
+//! on a change of content only, list order is creation order with a true count, index values
+//! normalised by [`normalise`], the same pending and intent rules); read the SQLite modules for
+//! the why of each rule. What differs:
+//! - every multi-statement write is one transaction, retried when a concurrent transaction of
+//!   another host took the same key first (a unique violation or serialisation failure);
+//! - a server that is down, restarting or refusing connections is [`SpaceError::Unavailable`];
+//!   broken connections are dropped and the next call reconnects;
+//! - a full import's merge skips objects written (or removed) after the import began, by the
+//!   database's clock, because another host's write-throughs are not in this host's journal;
+//! - `list` pages continue after the last id of the page that ended at the same offset, with
+//!   those page ends shared by all hosts in `page_ends`, so an account discovery whose pages
+//!   are spread over hosts walks a keyset at any depth; other offsets use `OFFSET`.
+//!
+//! Layout: `schema` (tables, migrations), `pool` (connections, statement cache, errors),
+//! `store` (writing one object), `import` (full imports), `records` (intents, pending, runs,
+//! browse pages), `cross` (export locks and leases).
+//!
+//! The sync `postgres` client runs a runtime of its own: call `PgSpace` from blocking threads
+//! only, never from inside an async task (it would panic).
+
+mod cross;
+mod import;
+mod pool;
+mod records;
+mod schema;
+mod store;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use connector_core::import::{ImportItem, Watermark};
+use connector_core::object::{Anchor, ConnectorObject};
+use postgres::{Client, GenericClient, Transaction};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+pub use cross::ExportLock;
+pub use import::FullImport;
+pub use schema::PG_SCHEMA_VERSION;
+
+use crate::space::{
+    ImportStats, IndexSpec, IndexedAttribute, Origin, PendingEnd, PendingOutcome, SpaceError,
+    StoredObject, index, normalise,
+};
+use pool::{Db, Fail, Pool};
+use store::{COLUMNS, O_COLUMNS, decode_all};
+
+/// Connections per space (per host and connector).
+const POOL_MAX: usize = 16;
+
+/// Times a write transaction is retried after losing a race to another transaction.
+const WRITE_ATTEMPTS: usize = 5;
+
+/// Objects read per batch while building index entries for a changed specification.
+const REBUILD_BATCH: i64 = 2_000;
+
+/// Remembered page ends older than this are forgotten.
+const PAGE_END_TTL: &str = "10 minutes";
+
+/// The connector space of one connector, on a PostgreSQL database shared with other hosts and
+/// other connectors.
+pub struct PgSpace {
+    pool: Arc<Pool>,
+    connector: String,
+    index: IndexSpec,
+    /// Object types with a full import staging on this host.
+    importing: Mutex<HashSet<String>>,
+    /// Pending exports this host's imports ended since the last `take_ended_pending`.
+    ended: Mutex<Vec<PendingEnd>>,
+}
+
+impl std::fmt::Debug for PgSpace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgSpace")
+            .field("database", &self.pool.describe)
+            .field("connector", &self.connector)
+            .field("index", &self.index)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The client configuration of a libpq URL (or key=value string) and an optional password,
+/// with what may be logged of it. TLS is not built in: `sslmode=require` and `verify-*` are
+/// refused rather than silently connecting in clear.
+fn config(url: &str, password: Option<&str>) -> Result<(postgres::Config, String), SpaceError> {
+    for mode in ["require", "verify-ca", "verify-full"] {
+        if url.contains(&format!("sslmode={mode}")) {
+            return Err(SpaceError::Storage(format!(
+                "sslmode={mode}: TLS connections to the PostgreSQL connector space are not \
+                 supported by this build; use sslmode=disable or prefer (which connects without \
+                 TLS), e.g. over a private network or a local TLS tunnel"
+            )));
+        }
+    }
+    let mut config: postgres::Config = url.parse().map_err(|e| {
+        SpaceError::Storage(format!(
+            "the PostgreSQL URL of the connector space is invalid: {e}"
+        ))
+    })?;
+    if let Some(password) = password {
+        config.password(password);
+    }
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(pool::CONNECT_TIMEOUT);
+    }
+    if config.get_application_name().is_none() {
+        config.application_name("connector-host");
+    }
+    let host = config
+        .get_hosts()
+        .first()
+        .map(|h| match h {
+            postgres::config::Host::Tcp(name) => name.clone(),
+            #[cfg(unix)]
+            postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .unwrap_or_else(|| "localhost".to_owned());
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let user = config.get_user().unwrap_or("");
+    let dbname = config.get_dbname().unwrap_or(user);
+    let describe = format!("postgresql://{user}@{host}:{port}/{dbname}");
+    Ok((config, describe))
+}
+
+/// Creates or upgrades the connector-space schema of the database at `url` (for `space
+/// migrate`); returns the schema version found and the version now. A database written by a
+/// newer connector-host is refused with [`SpaceError::NewerSchema`].
+pub fn migrate(url: &str, password: Option<&str>) -> Result<(i64, i64), SpaceError> {
+    let (config, describe) = config(url, password)?;
+    let pool = Pool::new(config, describe, 1);
+    let mut conn = pool.connect()?;
+    schema::migrate(&mut conn, &pool.describe)
+}
+
+/// A 64-bit advisory lock key for `key` of `connector` (a collision only serialises more).
+pub(crate) fn lock_key(connector: &str, key: &str) -> i64 {
+    let digest = Sha256::new()
+        .chain_update(connector.as_bytes())
+        .chain_update([0u8])
+        .chain_update(key.as_bytes())
+        .finalize();
+    let mut bytes = [0u8; 8];
+    for (dst, src) in bytes.iter_mut().zip(digest.iter()) {
+        *dst = *src;
+    }
+    i64::from_be_bytes(bytes)
+}
+
+/// A count or offset as PostgreSQL's bigint, saturating.
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl PgSpace {
+    /// Opens the space of `connector` in the database at `url` (libpq URL form), creating or
+    /// migrating the schema. When `index` differs from the specification the connector's space
+    /// was last opened with, index entries are rebuilt before this returns.
+    pub fn open(
+        url: &str,
+        password: Option<&str>,
+        connector: &str,
+        index: IndexSpec,
+    ) -> Result<PgSpace, SpaceError> {
+        let (config, describe) = config(url, password)?;
+        let pool = Pool::new(config, describe, POOL_MAX);
+        {
+            let mut conn = pool.connect()?;
+            schema::migrate(&mut conn, &pool.describe)?;
+        }
+        let space = PgSpace {
+            pool,
+            connector: connector.to_owned(),
+            index,
+            importing: Mutex::new(HashSet::new()),
+            ended: Mutex::new(Vec::new()),
+        };
+        if let Some(objects) = space.prepare_index()? {
+            tracing::info!(database = %space.pool.describe, connector, objects, "connector space index entries rebuilt");
+        }
+        Ok(space)
+    }
+
+    /// `postgresql`.
+    pub fn backend_name(&self) -> &'static str {
+        "postgresql"
+    }
+
+    /// The database and connector, for logs and health reports (never the password).
+    pub fn describe(&self) -> String {
+        format!("{} (connector {})", self.pool.describe, self.connector)
+    }
+
+    /// The connector whose space this is.
+    pub fn connector(&self) -> &str {
+        &self.connector
+    }
+
+    /// The index specification in force.
+    pub fn index_spec(&self) -> &IndexSpec {
+        &self.index
+    }
+
+    /// Brings the stored index entries in line with `self.index`; the number of objects read
+    /// when entries were rebuilt.
+    fn prepare_index(&self) -> Result<Option<u64>, SpaceError> {
+        let connector = self.connector.as_str();
+        let lock = lock_key(connector, "\0index");
+        self.write(|db| {
+            db.execute("SELECT pg_advisory_xact_lock($1)", &[&lock])?;
+            let stored = db
+                .query_opt(
+                    "SELECT value FROM meta WHERE connector = $1 AND key = 'index_spec'",
+                    &[&connector],
+                )?
+                .map(|row| row.try_get::<_, String>(0))
+                .transpose()?
+                .map(|text| IndexSpec::from_stored(&text))
+                .unwrap_or_default();
+            let change = index::diff(&stored, &self.index);
+            if change.is_empty() {
+                return Ok(None);
+            }
+            for (object_type, attribute) in &change.dropped {
+                db.execute(
+                    "DELETE FROM idx WHERE connector = $1 AND object_type = $2 AND attribute = $3",
+                    &[&connector, object_type, attribute],
+                )?;
+            }
+            let objects = rebuild(db, connector, &change.built)?;
+            db.execute(
+                "INSERT INTO meta (connector, key, value) VALUES ($1, 'index_spec', $2)
+                 ON CONFLICT (connector, key) DO UPDATE SET value = excluded.value",
+                &[&connector, &self.index.to_stored()],
+            )?;
+            Ok(Some(objects))
+        })
+    }
+
+    /// The object with this anchor.
+    pub fn get(
+        &self,
+        object_type: &str,
+        anchor: &Anchor,
+    ) -> Result<Option<StoredObject>, SpaceError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM objects WHERE connector = $1 AND object_type = $2
+             AND anchor = $3"
+        );
+        self.read(|db| {
+            let rows = db.query(&sql, &[&self.connector, &object_type, &anchor.as_str()])?;
+            Ok(decode_all(&rows)?.into_iter().next())
+        })
+    }
+
+    /// The object with this DN, compared case-insensitively (the first by anchor if several).
+    pub fn get_by_dn(
+        &self,
+        object_type: &str,
+        dn: &str,
+    ) -> Result<Option<StoredObject>, SpaceError> {
+        let dn_norm = dn.to_lowercase();
+        let sql = format!(
+            "SELECT {COLUMNS} FROM objects WHERE connector = $1 AND object_type = $2
+             AND dn_norm = $3 ORDER BY anchor LIMIT 1"
+        );
+        self.read(|db| {
+            let rows = db.query(&sql, &[&self.connector, &object_type, &dn_norm])?;
+            Ok(decode_all(&rows)?.into_iter().next())
+        })
+    }
+
+    /// The objects whose indexed `attribute` has a value equal to `value` (after
+    /// normalisation), ordered by anchor; [`SpaceError::NotIndexed`] without an index.
+    pub fn lookup(
+        &self,
+        object_type: &str,
+        attribute: &str,
+        value: &str,
+    ) -> Result<Vec<StoredObject>, SpaceError> {
+        let attr = self.indexed(object_type, attribute)?;
+        let norm = normalise(value, attr.case_exact);
+        let sql = format!(
+            "SELECT {O_COLUMNS} FROM objects o WHERE o.id IN
+             (SELECT i.object_id FROM idx i WHERE i.connector = $1 AND i.object_type = $2
+              AND i.attribute = $3 AND i.value_norm = $4)
+             ORDER BY o.anchor"
+        );
+        self.read(|db| {
+            let rows = db.query(&sql, &[&self.connector, &object_type, &attribute, &norm])?;
+            decode_all(&rows)
+        })
+    }
+
+    fn indexed(&self, object_type: &str, attribute: &str) -> Result<&IndexedAttribute, SpaceError> {
+        self.index
+            .find(object_type, attribute)
+            .ok_or_else(|| SpaceError::NotIndexed {
+                object_type: object_type.to_owned(),
+                attribute: attribute.to_owned(),
+            })
+    }
+
+    /// Whether `lookup` can answer for this attribute.
+    pub fn is_indexed(&self, object_type: &str, attribute: &str) -> bool {
+        self.index.find(object_type, attribute).is_some()
+    }
+
+    /// The number of objects of a type (one row, kept by triggers).
+    pub fn count(&self, object_type: &str) -> Result<u64, SpaceError> {
+        self.read(|db| {
+            let n: Option<i64> = db
+                .query_opt(
+                    "SELECT n FROM type_counts WHERE connector = $1 AND object_type = $2",
+                    &[&self.connector, &object_type],
+                )?
+                .map(|row| row.try_get(0))
+                .transpose()?;
+            Ok(u64::try_from(n.unwrap_or(0)).unwrap_or(0))
+        })
+    }
+
+    /// A page of objects in creation order: `limit` objects after skipping `offset`.
+    ///
+    /// A page that starts where a page served by any host ended (an account discovery stepping
+    /// through `startIndex`, its pages spread over hosts) continues after that page's last
+    /// object: an index seek at any depth, and an object that exists for the whole walk is
+    /// neither skipped nor repeated when others are created or deleted meanwhile. Other offsets
+    /// are skipped with `OFFSET` (cost grows with the offset).
+    pub fn list(
+        &self,
+        object_type: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<StoredObject>, SpaceError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let connector = self.connector.as_str();
+        let (offset_i, limit_i) = (to_i64(offset), to_i64(limit));
+        self.read(|db| {
+            if offset == 0 {
+                db.execute(
+                    &format!(
+                        "DELETE FROM page_ends WHERE connector = $1
+                         AND at < now() - interval '{PAGE_END_TTL}'"
+                    ),
+                    &[&connector],
+                )?;
+            }
+            let after: Option<i64> = db
+                .query_opt(
+                    "SELECT last_id FROM page_ends WHERE connector = $1 AND object_type = $2
+                     AND page_offset = $3",
+                    &[&connector, &object_type, &offset_i],
+                )?
+                .map(|row| row.try_get(0))
+                .transpose()?;
+            let rows = match after {
+                Some(last) => db.query(
+                    &format!(
+                        "SELECT {COLUMNS}, id FROM objects WHERE connector = $1
+                         AND object_type = $2 AND id > $3 ORDER BY id LIMIT $4"
+                    ),
+                    &[&connector, &object_type, &last, &limit_i],
+                )?,
+                None if offset == 0 => db.query(
+                    &format!(
+                        "SELECT {COLUMNS}, id FROM objects WHERE connector = $1
+                         AND object_type = $2 ORDER BY id LIMIT $3"
+                    ),
+                    &[&connector, &object_type, &limit_i],
+                )?,
+                None => db.query(
+                    &format!(
+                        "SELECT {COLUMNS}, id FROM objects WHERE connector = $1
+                         AND object_type = $2 ORDER BY id LIMIT $3 OFFSET $4"
+                    ),
+                    &[&connector, &object_type, &limit_i, &offset_i],
+                )?,
+            };
+            let page = decode_all(&rows)?;
+            if let Some(last) = rows.last() {
+                let last: i64 = last.try_get(5)?;
+                let next = to_i64(offset.saturating_add(page.len() as u64));
+                db.execute(
+                    "INSERT INTO page_ends (connector, object_type, page_offset, last_id)
+                     VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (connector, object_type, page_offset)
+                     DO UPDATE SET last_id = excluded.last_id, at = now()",
+                    &[&connector, &object_type, &next, &last],
+                )?;
+            }
+            Ok(page)
+        })
+    }
+
+    /// Up to `limit` objects with an anchor greater than `after` (from the first when `None`),
+    /// ordered by anchor.
+    pub fn scan(
+        &self,
+        object_type: &str,
+        after: Option<&Anchor>,
+        limit: u64,
+    ) -> Result<Vec<StoredObject>, SpaceError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let after = after.map(Anchor::as_str);
+        let limit = to_i64(limit);
+        let sql = format!(
+            "SELECT {COLUMNS} FROM objects WHERE connector = $1 AND object_type = $2
+             AND ($3::text IS NULL OR anchor > $3) ORDER BY anchor LIMIT $4"
+        );
+        self.read(|db| {
+            let rows = db.query(&sql, &[&self.connector, &object_type, &after, &limit])?;
+            decode_all(&rows)
+        })
+    }
+
+    /// Writes an object through (inserted with version 1, or replaced with version + 1 and
+    /// its index entries rewritten), in one transaction, clearing the open intents of its
+    /// anchor. Writing exactly the stored content keeps version and modification time.
+    pub fn put(
+        &self,
+        object: &ConnectorObject,
+        origin: Origin,
+    ) -> Result<StoredObject, SpaceError> {
+        let body = store::encode(object)?;
+        let connector = self.connector.as_str();
+        let written = self.write(|db| {
+            records::clear_anchor_intents(db, connector, &object.object_type, &object.anchor)?;
+            let existing = store::find(db, connector, &object.object_type, object.anchor.as_str())?;
+            store::store(
+                db,
+                connector,
+                &self.index,
+                object,
+                &body,
+                origin,
+                OffsetDateTime::now_utc(),
+                existing,
+            )
+        })?;
+        Ok(written.into_stored(object.clone()))
+    }
+
+    /// Removes an object; `false` when it was not there. Clears the open intents of its anchor
+    /// either way, and leaves a tombstone so a full import that began before does not bring
+    /// it back.
+    pub fn remove(&self, object_type: &str, anchor: &Anchor) -> Result<bool, SpaceError> {
+        let connector = self.connector.as_str();
+        self.write(|db| {
+            records::clear_anchor_intents(db, connector, object_type, anchor)?;
+            let removed = delete_object(db, connector, object_type, anchor)?;
+            db.execute(
+                "INSERT INTO tombstones (connector, object_type, anchor) VALUES ($1, $2, $3)
+                 ON CONFLICT (connector, object_type, anchor) DO UPDATE SET written_at = now()",
+                &[&connector, &object_type, &anchor.as_str()],
+            )?;
+            Ok(removed)
+        })
+    }
+
+    /// Applies a delta import: every item and the new watermark in one transaction. Items of
+    /// another object type fail the whole delta. With `watermark` `None` the stored one is
+    /// kept.
+    pub fn apply_delta(
+        &self,
+        object_type: &str,
+        items: &[ImportItem],
+        watermark: Option<&Watermark>,
+    ) -> Result<ImportStats, SpaceError> {
+        let mut encoded = Vec::with_capacity(items.len());
+        for item in items {
+            let found = match item {
+                ImportItem::Upsert(object) => &object.object_type,
+                ImportItem::Delete { object_type, .. } => object_type,
+            };
+            if found != object_type {
+                return Err(SpaceError::WrongObjectType {
+                    expected: object_type.to_owned(),
+                    found: found.clone(),
+                });
+            }
+            encoded.push(match item {
+                ImportItem::Upsert(object) => Some(store::encode(object)?),
+                ImportItem::Delete { .. } => None,
+            });
+        }
+        let connector = self.connector.as_str();
+        let mut ended = Vec::new();
+        let stats = self.write(|db| {
+            ended.clear();
+            let now = OffsetDateTime::now_utc();
+            let mut stats = ImportStats::default();
+            for (item, body) in items.iter().zip(&encoded) {
+                match (item, body) {
+                    (ImportItem::Upsert(object), Some(body)) => {
+                        let existing =
+                            store::find(db, connector, object_type, object.anchor.as_str())?;
+                        let written = store::store(
+                            db,
+                            connector,
+                            &self.index,
+                            object,
+                            body,
+                            Origin::Import,
+                            now,
+                            existing,
+                        )?;
+                        stats.count(written.change);
+                        if let Some(e) = written.ended_pending {
+                            ended.push(PendingEnd::shown(object_type, &object.anchor, e));
+                        }
+                    }
+                    (ImportItem::Delete { anchor, .. }, _) => {
+                        if let Some(detail) =
+                            records::pending_detail(db, connector, object_type, anchor)?
+                        {
+                            ended.push(PendingEnd {
+                                object_type: object_type.to_owned(),
+                                anchor: anchor.clone(),
+                                detail,
+                                outcome: PendingOutcome::Rejected,
+                            });
+                        }
+                        if delete_object(db, connector, object_type, anchor)? {
+                            stats.removed += 1;
+                        }
+                    }
+                    (ImportItem::Upsert(_), None) => {}
+                }
+            }
+            if let Some(mark) = watermark {
+                set_watermark(db, connector, object_type, Some(mark))?;
+            }
+            Ok(stats)
+        })?;
+        self.record_ended(ended);
+        tracing::debug!(object_type, ?stats, "delta applied to the connector space");
+        Ok(stats)
+    }
+
+    /// The watermark stored by the last full import or delta of this type.
+    pub fn watermark(&self, object_type: &str) -> Result<Option<Watermark>, SpaceError> {
+        self.read(|db| {
+            Ok(db
+                .query_opt(
+                    "SELECT value FROM watermarks WHERE connector = $1 AND object_type = $2",
+                    &[&self.connector, &object_type],
+                )?
+                .map(|row| row.try_get::<_, String>(0))
+                .transpose()?
+                .map(Watermark))
+        })
+    }
+
+    /// Which of `anchors` name an object of one of `object_types` (one query).
+    pub fn existing_anchors<'a>(
+        &self,
+        object_types: &[&str],
+        anchors: impl IntoIterator<Item = &'a str>,
+    ) -> Result<HashSet<String>, SpaceError> {
+        let anchors: Vec<&str> = anchors.into_iter().collect();
+        if anchors.is_empty() || object_types.is_empty() {
+            return Ok(HashSet::new());
+        }
+        self.read(|db| {
+            let rows = db.query(
+                "SELECT DISTINCT anchor FROM objects WHERE connector = $1
+                 AND object_type = ANY($2) AND anchor = ANY($3)",
+                &[&self.connector, &object_types, &anchors],
+            )?;
+            rows.iter()
+                .map(|row| row.try_get::<_, String>(0).map_err(Fail::from))
+                .collect()
+        })
+    }
+
+    /// Runs `f` on a pooled connection (no transaction); a connection found broken is dropped
+    /// and `f` run once more on a new one (reads are idempotent).
+    fn read<T>(&self, mut f: impl FnMut(&mut Db<'_, Client>) -> Result<T, Fail>) -> Result<T, SpaceError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut pooled = self.pool.checkout()?;
+            let conn = pooled.conn()?;
+            let mut db = Db {
+                c: &mut conn.client,
+                cache: &mut conn.cache,
+            };
+            match f(&mut db) {
+                Ok(value) => return Ok(value),
+                Err(e) if e.is_connection_lost() => {
+                    pooled.mark_broken();
+                    if attempt < 2 {
+                        continue;
+                    }
+                    return Err(e.at(&self.pool.describe));
+                }
+                Err(e) => return Err(e.at(&self.pool.describe)),
+            }
+        }
+    }
+
+    /// Runs `f` in a transaction on a pooled connection, committed when `f` succeeds. Retried
+    /// from the start when it lost a race to a concurrent transaction, or when the connection
+    /// was found broken before anything was sent; a connection lost later is reported as
+    /// [`SpaceError::Unavailable`] (PostgreSQL rolled the transaction back, unless the commit
+    /// itself was cut off, whose outcome the caller cannot know either way).
+    fn write<T>(
+        &self,
+        mut f: impl FnMut(&mut Db<'_, Transaction<'_>>) -> Result<T, Fail>,
+    ) -> Result<T, SpaceError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut pooled = self.pool.checkout()?;
+            let (result, began) = {
+                let conn = pooled.conn()?;
+                match conn.client.transaction() {
+                    Err(e) => (Err(Fail::from(e)), false),
+                    Ok(mut tx) => {
+                        let result = {
+                            let mut db = Db {
+                                c: &mut tx,
+                                cache: &mut conn.cache,
+                            };
+                            f(&mut db)
+                        };
+                        let result = result.and_then(|value| {
+                            tx.commit()?;
+                            Ok(value)
+                        });
+                        (result, true)
+                    }
+                }
+            };
+            match result {
+                Ok(value) => return Ok(value),
+                Err(e) if e.is_connection_lost() => {
+                    pooled.mark_broken();
+                    if !began && attempt < 2 {
+                        continue;
+                    }
+                    return Err(e.at(&self.pool.describe));
+                }
+                Err(e) if e.is_conflict() && attempt < WRITE_ATTEMPTS => continue,
+                Err(e) => return Err(e.at(&self.pool.describe)),
+            }
+        }
+    }
+
+    pub(crate) fn record_ended(&self, ended: Vec<PendingEnd>) {
+        if !ended.is_empty() {
+            self.ended
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .extend(ended);
+        }
+    }
+}
+
+/// Deletes an object (index entries and pending row go by cascade); whether it was there.
+fn delete_object<C: GenericClient>(
+    db: &mut Db<'_, C>,
+    connector: &str,
+    object_type: &str,
+    anchor: &Anchor,
+) -> Result<bool, postgres::Error> {
+    let n = db.execute(
+        "DELETE FROM objects WHERE connector = $1 AND object_type = $2 AND anchor = $3",
+        &[&connector, &object_type, &anchor.as_str()],
+    )?;
+    Ok(n > 0)
+}
+
+/// Stores or clears the watermark of a type, inside the caller's transaction.
+fn set_watermark<C: GenericClient>(
+    db: &mut Db<'_, C>,
+    connector: &str,
+    object_type: &str,
+    mark: Option<&Watermark>,
+) -> Result<(), postgres::Error> {
+    match mark {
+        Some(mark) => db.execute(
+            "INSERT INTO watermarks (connector, object_type, value) VALUES ($1, $2, $3)
+             ON CONFLICT (connector, object_type) DO UPDATE SET value = excluded.value",
+            &[&connector, &object_type, &mark.0],
+        )?,
+        None => db.execute(
+            "DELETE FROM watermarks WHERE connector = $1 AND object_type = $2",
+            &[&connector, &object_type],
+        )?,
+    };
+    Ok(())
+}
+
+/// Builds the entries of `built` attributes from the stored objects, in batches by id; the
+/// number of objects read.
+fn rebuild<C: GenericClient>(
+    db: &mut Db<'_, C>,
+    connector: &str,
+    built: &[IndexedAttribute],
+) -> Result<u64, Fail> {
+    let mut types: Vec<&str> = built.iter().map(|a| a.object_type.as_str()).collect();
+    types.sort_unstable();
+    types.dedup();
+    let mut objects = 0u64;
+    for object_type in types {
+        let spec = IndexSpec::new(
+            built
+                .iter()
+                .filter(|a| a.object_type == object_type)
+                .cloned()
+                .collect(),
+        );
+        let mut after = 0i64;
+        loop {
+            let rows = db.query(
+                "SELECT id, body FROM objects WHERE connector = $1 AND object_type = $2
+                 AND id > $3 ORDER BY id LIMIT $4",
+                &[&connector, &object_type, &after, &REBUILD_BATCH],
+            )?;
+            let Some(last) = rows.last() else { break };
+            after = last.try_get(0)?;
+            for row in &rows {
+                let id: i64 = row.try_get(0)?;
+                let body: String = row.try_get(1)?;
+                let object: ConnectorObject = serde_json::from_str(&body)
+                    .map_err(|e| SpaceError::Corrupt(format!("object #{id}: {e}")))?;
+                store::write_entries(db, connector, &spec, id, &object)?;
+                objects += 1;
+            }
+        }
+    }
+    Ok(objects)
+}
