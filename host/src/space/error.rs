@@ -10,6 +10,10 @@ pub enum SpaceError {
     /// names the database file.
     #[error("connector space storage error: {0}")]
     Storage(String),
+    /// The shared store cannot be reached now (PostgreSQL restarting, refusing connections,
+    /// a connection lost mid-statement): nothing was written, and the request can be retried.
+    #[error("connector space unavailable: {0}")]
+    Unavailable(String),
     /// The file is not a connector space, or a stored value cannot be read back.
     #[error("connector space is corrupt: {0}")]
     Corrupt(String),
