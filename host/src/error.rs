@@ -128,6 +128,15 @@ impl ApiError {
                     "the connector is misconfigured; an administrator must check the connector-host log".into(),
                 ),
             },
+            // A shared store restarting: nothing was written, and the client retries.
+            ApiError::Space(SpaceError::Unavailable(_)) => Rendered {
+                retry_after: Some(DEFAULT_RETRY_AFTER.as_secs()),
+                ..r(
+                    503,
+                    None,
+                    "the connector space is unavailable (its database is restarting or unreachable); nothing was changed, retry later".into(),
+                )
+            },
             ApiError::Space(SpaceError::NotIndexed { .. }) | ApiError::Space(_) => r(
                 500,
                 None,
@@ -206,6 +215,12 @@ mod tests {
         );
         check(C::misconfigured("no table").into(), 500, None, false);
         check(SpaceError::Storage("disk".into()).into(), 500, None, false);
+        check(
+            SpaceError::Unavailable("restarting".into()).into(),
+            503,
+            None,
+            true,
+        );
         check(ApiError::Unauthorized("no token"), 401, None, false);
         check(ApiError::TooLarge(10), 413, None, false);
         check(ApiError::NotFound("x".into()), 404, None, false);

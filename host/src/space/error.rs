@@ -10,6 +10,10 @@ pub enum SpaceError {
     /// names the database file.
     #[error("connector space storage error: {0}")]
     Storage(String),
+    /// The shared store cannot be reached now (PostgreSQL restarting, refusing connections,
+    /// a connection lost mid-statement): nothing was written, and the request can be retried.
+    #[error("connector space unavailable: {0}")]
+    Unavailable(String),
     /// The file is not a connector space, or a stored value cannot be read back.
     #[error("connector space is corrupt: {0}")]
     Corrupt(String),
@@ -48,11 +52,6 @@ pub enum SpaceError {
     /// `finish_run` for a run id that does not exist.
     #[error("no import run with id {0}")]
     NoSuchRun(i64),
-    /// The space's database server cannot be reached now (down, restarting, refusing
-    /// connections, out of connections, or a lock wait timed out): nothing was written, and the
-    /// request can be retried later (the host answers 503 with `Retry-After`).
-    #[error("connector space unavailable: {0}")]
-    Unavailable(String),
 }
 
 impl SpaceError {

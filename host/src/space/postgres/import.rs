@@ -327,7 +327,7 @@ impl Merge<'_> {
         let mut stats = ImportStats::default();
         let now = OffsetDateTime::now_utc();
         if let Some(expiry) = self.pending_expiry {
-            let cutoff = crate::space::stored::to_nanos(now - expiry);
+            let cutoff = store::to_nanos(now - expiry);
             let rows = db.query(
                 "DELETE FROM objects o USING pending p
                  WHERE p.object_id = o.id AND o.connector = $1 AND o.object_type = $2

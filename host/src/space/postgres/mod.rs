@@ -196,11 +196,6 @@ impl PgSpace {
         format!("{} (connector {})", self.pool.describe, self.connector)
     }
 
-    /// The connector whose space this is.
-    pub fn connector(&self) -> &str {
-        &self.connector
-    }
-
     /// The index specification in force.
     pub fn index_spec(&self) -> &IndexSpec {
         &self.index

@@ -10,9 +10,8 @@ use postgres::{GenericClient, Row};
 use time::OffsetDateTime;
 
 use super::pool::{Db, Fail};
-use super::store::{self, O_COLUMNS, RawRow};
+use super::store::{self, O_COLUMNS, RawRow, from_nanos, to_nanos};
 use super::{PgSpace, to_i64};
-use crate::space::stored::{from_nanos, to_nanos};
 use crate::space::{
     ImportStats, Intent, Origin, PendingEnd, PendingExport, RunRecord, SpaceError, StoredObject,
     normalise,

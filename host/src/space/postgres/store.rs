@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 use super::pool::{Db, Fail};
 use crate::space::index::{IndexSpec, normalise};
-use crate::space::stored::{Change, dn_norm, from_nanos, to_nanos};
+use crate::space::stored::Change;
 use crate::space::{Origin, SpaceError, StoredObject};
 
 /// The columns `decode` reads, in order.
@@ -101,9 +101,26 @@ pub(crate) fn find<C: GenericClient>(
     }
 }
 
-/// Serialises an object for storage.
+/// Serialises an object for storage (deterministic: attributes are a `BTreeMap`).
 pub(crate) fn encode(object: &ConnectorObject) -> Result<String, SpaceError> {
-    crate::space::stored::encode(object)
+    serde_json::to_string(object)
+        .map_err(|e| SpaceError::Corrupt(format!("cannot serialise object {}: {e}", object.anchor)))
+}
+
+/// Nanoseconds since the Unix epoch, as stored (good until the year 2262).
+pub(crate) fn to_nanos(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos()).unwrap_or(i64::MAX)
+}
+
+/// The instant a stored integer stands for.
+pub(crate) fn from_nanos(n: i64) -> Result<OffsetDateTime, SpaceError> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(n))
+        .map_err(|e| SpaceError::Corrupt(format!("timestamp {n}: {e}")))
+}
+
+/// The DN as indexed: lower-cased, so lookups by DN ignore case.
+pub(crate) fn dn_norm(object: &ConnectorObject) -> Option<String> {
+    object.dn.as_deref().map(str::to_lowercase)
 }
 
 /// The bookkeeping of an object after a write.

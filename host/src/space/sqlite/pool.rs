@@ -11,7 +11,7 @@ use std::sync::{Condvar, Mutex, PoisonError};
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::error::{Fail, SpaceError};
+use crate::space::error::{Fail, SpaceError};
 
 /// Reader page cache per connection, in KiB (SQLite's negative `cache_size`).
 const READER_CACHE_KIB: i64 = 8 * 1024;

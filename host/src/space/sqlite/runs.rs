@@ -2,36 +2,13 @@
 //! how it ended and what it changed, for the CLI, the status page and the scheduler's
 //! "last successful full import".
 
+pub(crate) use crate::space::records::{RUNNING, RunRecord};
 use rusqlite::{Connection, Row, params};
 use time::OffsetDateTime;
 
-use super::error::{Fail, SpaceError};
 use super::stored::{ImportStats, from_nanos, to_nanos};
-use super::{Space, to_i64};
-
-/// One import run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunRecord {
-    /// Increasing, never reused.
-    pub id: i64,
-    /// `full` or `delta`.
-    pub kind: String,
-    /// The object type imported.
-    pub object_type: String,
-    /// When it started.
-    pub started: OffsetDateTime,
-    /// When it ended; `None` while running.
-    pub finished: Option<OffsetDateTime>,
-    /// `running`, `success`, or `failed: <reason>`.
-    pub outcome: String,
-    /// What it changed.
-    pub stats: ImportStats,
-    /// What else it did, e.g. the pending exports it confirmed or ended.
-    pub notes: Option<String>,
-}
-
-/// The outcome of a run that has not finished.
-pub const RUNNING: &str = "running";
+use super::{SqliteSpace, to_i64};
+use crate::space::error::{Fail, SpaceError};
 
 const RUN_COLUMNS: &str =
     "id, kind, object_type, started, finished, outcome, added, updated, unchanged, removed, notes";
@@ -97,7 +74,7 @@ fn query_runs(
         .collect::<Result<_, _>>()?)
 }
 
-impl Space {
+impl SqliteSpace {
     /// Records the start of a run (`kind` is `full` or `delta`); returns its id.
     pub fn start_run(&self, kind: &str, object_type: &str) -> Result<i64, SpaceError> {
         let now = to_nanos(OffsetDateTime::now_utc());
@@ -165,7 +142,7 @@ impl Space {
     }
 
     /// The latest *successful* full import of an object type (failed and running ones are in
-    /// [`runs`](Space::runs)).
+    /// [`runs`](SqliteSpace::runs)).
     pub fn last_full_import(&self, object_type: &str) -> Result<Option<RunRecord>, SpaceError> {
         self.read(|conn| {
             let sql = format!(

@@ -15,10 +15,10 @@ use connector_core::ConnectorObject;
 use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 
-use super::error::Fail;
 use super::index::{self, IndexSpec};
 use super::schema;
 use super::stored::{Origin, dn_norm, to_nanos};
+use crate::space::error::Fail;
 
 /// The `meta` key flagging a bulk load of `object_type` in progress.
 fn flag(object_type: &str) -> String {

@@ -8,25 +8,16 @@
 //! before the call; the contract has no filtered read to find it by its matching value, so
 //! such an intent left open makes the next start run a full import, and only then.
 
+pub(crate) use crate::space::records::Intent;
 use connector_core::Anchor;
 use rusqlite::params;
 use time::OffsetDateTime;
 
-use super::error::Fail;
 use super::stored::to_nanos;
-use super::{Space, SpaceError};
+use super::{SpaceError, SqliteSpace};
+use crate::space::error::Fail;
 
-/// An export that was in flight when the host stopped.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Intent {
-    /// Identifies the intent for [`Space::clear_intent`].
-    pub id: i64,
-    pub object_type: String,
-    /// `None` for a create whose anchor the target assigns.
-    pub anchor: Option<Anchor>,
-}
-
-impl Space {
+impl SqliteSpace {
     /// Records that an export of `anchor` (or, with `None`, a create whose anchor the target
     /// assigns) is about to reach the target. A write-through of the same anchor clears it.
     pub fn record_intent(

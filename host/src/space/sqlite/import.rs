@@ -21,10 +21,10 @@ use connector_core::object::ConnectorObject;
 use rusqlite::{Connection, TransactionBehavior, params};
 use time::OffsetDateTime;
 
-use super::error::{Fail, SpaceError};
 use super::pending::{PendingEnd, PendingOutcome};
 use super::stored::{self, Existing, ImportStats, O_COLUMNS, Origin, to_nanos};
-use super::{Space, set_watermark};
+use super::{SqliteSpace, set_watermark};
+use crate::space::error::{Fail, SpaceError};
 
 /// Objects a bulk load writes per transaction.
 const BULK_TRANSACTION: usize = 50_000;
@@ -35,7 +35,7 @@ const MERGE_BATCH: i64 = 1_000;
 /// A full import of one object type in progress. Commit it with [`FullImport::commit`];
 /// dropping it without committing discards what was staged.
 pub struct FullImport<'a> {
-    space: &'a Space,
+    space: &'a SqliteSpace,
     object_type: String,
     table: String,
     finished: bool,
@@ -59,7 +59,7 @@ impl std::fmt::Debug for FullImport<'_> {
     }
 }
 
-impl Space {
+impl SqliteSpace {
     /// Starts a full import of `object_type`. [`SpaceError::ImportRunning`] when one is
     /// already staging for that type.
     pub fn begin_full_import(&self, object_type: &str) -> Result<FullImport<'_>, SpaceError> {
@@ -370,7 +370,7 @@ struct Merge<'a> {
 /// The merge, in one immediate transaction; pending exports it ends go to `ended`.
 fn merge(
     conn: &mut Connection,
-    space: &Space,
+    space: &SqliteSpace,
     m: Merge<'_>,
     ended: &mut Vec<PendingEnd>,
 ) -> Result<ImportStats, Fail> {

@@ -4,13 +4,13 @@
 
 use rusqlite::params;
 
-use super::error::{Fail, SpaceError};
 use super::index::normalise;
 use super::pending::PendingExport;
 use super::stored::{self, O_COLUMNS, RawRow, StoredObject, query_objects};
-use super::{Space, to_i64};
+use super::{SqliteSpace, to_i64};
+use crate::space::error::{Fail, SpaceError};
 
-impl Space {
+impl SqliteSpace {
     /// The number of objects whose indexed `attribute` has a value equal to `value` (after
     /// normalisation), and `limit` of them after skipping `offset`, in a stable order.
     /// [`SpaceError::NotIndexed`] when the attribute has no index.
@@ -82,7 +82,8 @@ mod tests {
     use connector_core::import::ImportItem;
     use connector_core::object::{AttrValue, ConnectorObject};
 
-    use super::super::{ImportStats, IndexSpec, IndexedAttribute, Origin, Space};
+    use super::super::SqliteSpace;
+    use crate::space::{ImportStats, IndexSpec, IndexedAttribute, Origin};
 
     fn user(anchor: &str, dept: &str) -> ImportItem {
         ImportItem::Upsert(
@@ -93,7 +94,7 @@ mod tests {
     #[test]
     fn lookups_runs_and_pending_come_a_page_at_a_time() {
         let dir = tempfile::tempdir().unwrap();
-        let space = Space::open(
+        let space = SqliteSpace::open(
             &dir.path().join("s.db"),
             IndexSpec::new(vec![IndexedAttribute::new("User", "dept")]),
         )

@@ -6,9 +6,9 @@ use std::collections::HashSet;
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Space, SpaceError};
+use super::{SpaceError, SqliteSpace};
 
-impl Space {
+impl SqliteSpace {
     /// Which of `anchors` name an object of one of `object_types`.
     pub fn existing_anchors<'a>(
         &self,

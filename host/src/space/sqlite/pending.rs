@@ -15,79 +15,16 @@
 //! waiting for approval still finds it by lookup. What ended is collected here for the import
 //! that ended it to report (log and run history), by anchor and what it waited for.
 
+pub(crate) use crate::space::records::{PendingEnd, PendingExport, PendingOutcome};
 use std::sync::PoisonError;
 
 use connector_core::Anchor;
 use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 
-use super::error::{Fail, SpaceError};
 use super::stored::{self, O_COLUMNS, Origin, RawRow, StoredObject};
-use super::{Space, to_i64};
-
-/// A stored object waiting for the target, with what it waits for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PendingExport {
-    /// The object as exported.
-    pub object: StoredObject,
-    /// What it waits for, as the connector said (e.g. `approval of MIM request 5a1f… (…)`).
-    pub detail: String,
-    /// When the export was accepted as pending.
-    pub since: OffsetDateTime,
-}
-
-/// How a pending export ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PendingOutcome {
-    /// An import showed the new object: the target holds it.
-    Confirmed,
-    /// An import read back an object a pending export changed: the space holds the target's
-    /// state, which may not show the change yet.
-    ReadBack,
-    /// A delta import reported it deleted: the target refused the change.
-    Rejected,
-    /// A full import did not show it after `pending_expiry`.
-    Expired,
-}
-
-impl PendingOutcome {
-    /// `confirmed`, `rejected`, `expired`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PendingOutcome::Confirmed => "confirmed",
-            PendingOutcome::ReadBack => "read back",
-            PendingOutcome::Rejected => "rejected",
-            PendingOutcome::Expired => "expired",
-        }
-    }
-}
-
-/// A pending export an import ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PendingEnd {
-    pub object_type: String,
-    pub anchor: Anchor,
-    /// What it waited for.
-    pub detail: String,
-    pub outcome: PendingOutcome,
-}
-
-impl PendingEnd {
-    /// An import showed the object: confirmed when the pending export created it.
-    pub(crate) fn shown(object_type: &str, anchor: &Anchor, ended: (String, bool)) -> PendingEnd {
-        let (detail, is_new) = ended;
-        PendingEnd {
-            object_type: object_type.to_owned(),
-            anchor: anchor.clone(),
-            detail,
-            outcome: if is_new {
-                PendingOutcome::Confirmed
-            } else {
-                PendingOutcome::ReadBack
-            },
-        }
-    }
-}
+use super::{SqliteSpace, to_i64};
+use crate::space::error::{Fail, SpaceError};
 
 /// What the object (type, anchor) waits for, if it is pending.
 pub(crate) fn detail_of(
@@ -103,7 +40,7 @@ pub(crate) fn detail_of(
     .optional()
 }
 
-impl Space {
+impl SqliteSpace {
     /// Writes an object through after an export the target accepted but queued: stored with
     /// [`Origin::Pending`] and `detail` (what it waits for), in one transaction.
     pub fn put_pending(

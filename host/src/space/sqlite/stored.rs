@@ -1,0 +1,286 @@
+//! How the SQLite backend writes and reads an object row, so that puts, delta imports and full
+//! imports share a single definition of "added", "changed" and "unchanged".
+//!
+//! An object is stored as its `ConnectorObject` JSON. Serialisation is deterministic
+//! (attributes are a `BTreeMap`), so "changed" is "the JSON differs".
+
+use connector_core::object::ConnectorObject;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use time::OffsetDateTime;
+
+use super::index::{self};
+use crate::space::error::{Fail, SpaceError};
+use crate::space::index::IndexSpec;
+pub(crate) use crate::space::stored::{Change, ImportStats, Origin, StoredObject};
+
+/// The columns `from_row` reads, in order.
+pub(crate) const COLUMNS: &str = "body, created, modified, version, origin";
+
+/// The same columns qualified by the alias `o`.
+pub(crate) const O_COLUMNS: &str = "o.body, o.created, o.modified, o.version, o.origin";
+
+/// Nanoseconds since the Unix epoch, as stored (good until the year 2262).
+pub(crate) fn to_nanos(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos()).unwrap_or(i64::MAX)
+}
+
+/// The instant a stored integer stands for.
+pub(crate) fn from_nanos(n: i64) -> Result<OffsetDateTime, SpaceError> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(n))
+        .map_err(|e| SpaceError::Corrupt(format!("timestamp {n}: {e}")))
+}
+
+/// The raw columns of one row, read inside the SQLite callback.
+pub(crate) struct RawRow {
+    pub body: String,
+    created: i64,
+    modified: i64,
+    version: i64,
+    pub origin: i64,
+}
+
+impl RawRow {
+    /// Reads `COLUMNS` starting at column `at`.
+    pub fn read(row: &Row<'_>, at: usize) -> rusqlite::Result<RawRow> {
+        Ok(RawRow {
+            body: row.get(at)?,
+            created: row.get(at + 1)?,
+            modified: row.get(at + 2)?,
+            version: row.get(at + 3)?,
+            origin: row.get(at + 4)?,
+        })
+    }
+
+    /// Decodes the row.
+    pub fn decode(self) -> Result<StoredObject, SpaceError> {
+        let object = serde_json::from_str(&self.body)
+            .map_err(|e| SpaceError::Corrupt(format!("stored object: {e}")))?;
+        Ok(StoredObject {
+            object,
+            created: from_nanos(self.created)?,
+            modified: from_nanos(self.modified)?,
+            version: u64::try_from(self.version).unwrap_or(0),
+            origin: Origin::from_code(self.origin)?,
+        })
+    }
+}
+
+/// Runs a query of `COLUMNS` rows and decodes them.
+pub(crate) fn query_objects(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<StoredObject>, Fail> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let raw: Vec<RawRow> = stmt
+        .query_map(params, |row| RawRow::read(row, 0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(raw
+        .into_iter()
+        .map(RawRow::decode)
+        .collect::<Result<_, _>>()?)
+}
+
+/// The stored row of an object, before a write.
+pub(crate) struct Existing {
+    pub id: i64,
+    pub row: RawRow,
+}
+
+impl Existing {
+    /// Reads `id` then `COLUMNS` starting at column `at`; `None` when `id` is NULL (no row).
+    pub fn read(row: &Row<'_>, at: usize) -> rusqlite::Result<Option<Existing>> {
+        let id: Option<i64> = row.get(at)?;
+        match id {
+            None => Ok(None),
+            Some(id) => Ok(Some(Existing {
+                id,
+                row: RawRow::read(row, at + 1)?,
+            })),
+        }
+    }
+}
+
+/// The stored row of (object type, anchor), if any.
+pub(crate) fn find(
+    conn: &Connection,
+    object_type: &str,
+    anchor: &str,
+) -> rusqlite::Result<Option<Existing>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT id, {COLUMNS} FROM objects WHERE object_type = ?1 AND anchor = ?2"
+    ))?;
+    stmt.query_row(params![object_type, anchor], |row| Existing::read(row, 0))
+        .optional()
+        .map(Option::flatten)
+}
+
+/// Serialises an object for storage.
+pub(crate) fn encode(object: &ConnectorObject) -> Result<String, SpaceError> {
+    serde_json::to_string(object)
+        .map_err(|e| SpaceError::Corrupt(format!("cannot serialise object {}: {e}", object.anchor)))
+}
+
+/// The bookkeeping of an object after a write.
+pub(crate) struct Written {
+    /// The object's row id.
+    pub id: i64,
+    pub change: Change,
+    pub created: OffsetDateTime,
+    pub modified: OffsetDateTime,
+    pub version: u64,
+    pub origin: Origin,
+    /// What the object waited for and whether it was a new object, when this write ended its
+    /// pending state.
+    pub ended_pending: Option<(String, bool)>,
+}
+
+impl Written {
+    /// The stored object, given the object that was written.
+    pub fn into_stored(self, object: ConnectorObject) -> StoredObject {
+        StoredObject {
+            object,
+            created: self.created,
+            modified: self.modified,
+            version: self.version,
+            origin: self.origin,
+        }
+    }
+}
+
+/// Writes `object` (serialised as `body`) over `existing`, inside the caller's transaction,
+/// its index entries going to `idx_table` (see `index::IDX`). Unchanged content writes nothing.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn store(
+    conn: &Connection,
+    spec: &IndexSpec,
+    idx_table: &str,
+    object: &ConnectorObject,
+    body: &str,
+    origin: Origin,
+    now: OffsetDateTime,
+    existing: Option<Existing>,
+) -> Result<Written, Fail> {
+    let now_nanos = to_nanos(now);
+    let was_pending = existing
+        .as_ref()
+        .is_some_and(|old| old.row.origin == Origin::Pending.code());
+    // A pending object written as anything but pending is no longer pending (an import shows
+    // it, or a later export applied over it): its pending row goes, and what it waited for is
+    // handed back to the caller.
+    let ended_pending = match &existing {
+        Some(old) if was_pending && origin != Origin::Pending => end_pending(conn, old.id)?,
+        _ => None,
+    };
+    match existing {
+        Some(old) if old.row.body == body && !(was_pending && origin != Origin::Pending) => {
+            Ok(Written {
+                id: old.id,
+                change: Change::Unchanged,
+                created: from_nanos(old.row.created)?,
+                modified: from_nanos(old.row.modified)?,
+                version: u64::try_from(old.row.version).unwrap_or(0),
+                origin: Origin::from_code(old.row.origin)?,
+                ended_pending,
+            })
+        }
+        Some(old) if old.row.body == body => {
+            // Same content, no longer pending: only the origin changes (the version and the
+            // ETag stay, since the content did not change).
+            conn.prepare_cached("UPDATE objects SET origin = ?2 WHERE id = ?1")?
+                .execute(params![old.id, origin.code()])?;
+            Ok(Written {
+                id: old.id,
+                change: Change::Unchanged,
+                created: from_nanos(old.row.created)?,
+                modified: from_nanos(old.row.modified)?,
+                version: u64::try_from(old.row.version).unwrap_or(0),
+                origin,
+                ended_pending,
+            })
+        }
+        Some(old) => {
+            let created = from_nanos(old.row.created)?;
+            let version = old.row.version.saturating_add(1);
+            conn.prepare_cached(
+                "UPDATE objects SET dn_norm = ?2, body = ?3, modified = ?4, version = ?5,
+                 origin = ?6 WHERE id = ?1",
+            )?
+            .execute(params![
+                old.id,
+                dn_norm(object),
+                body,
+                now_nanos,
+                version,
+                origin.code()
+            ])?;
+            conn.prepare_cached("DELETE FROM idx WHERE object_id = ?1")?
+                .execute([old.id])?;
+            index::write_entries(conn, spec, idx_table, old.id, object)?;
+            Ok(Written {
+                id: old.id,
+                change: Change::Updated,
+                created,
+                modified: now,
+                version: u64::try_from(version).unwrap_or(0),
+                origin,
+                ended_pending,
+            })
+        }
+        None => {
+            conn.prepare_cached(
+                "INSERT INTO objects (object_type, anchor, dn_norm, body, created, modified,
+                 version, origin) VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1, ?6)",
+            )?
+            .execute(params![
+                object.object_type,
+                object.anchor.as_str(),
+                dn_norm(object),
+                body,
+                now_nanos,
+                origin.code()
+            ])?;
+            let id = conn.last_insert_rowid();
+            index::write_entries(conn, spec, idx_table, id, object)?;
+            Ok(Written {
+                id,
+                change: Change::Added,
+                created: now,
+                modified: now,
+                version: 1,
+                origin,
+                ended_pending: None,
+            })
+        }
+    }
+}
+
+/// Removes the pending row of object `id`; returns what it waited for and whether the pending
+/// export made a new object (a create) rather than changed one the target holds.
+pub(crate) fn end_pending(conn: &Connection, id: i64) -> rusqlite::Result<Option<(String, bool)>> {
+    conn.prepare_cached("DELETE FROM pending WHERE object_id = ?1 RETURNING detail, is_new")?
+        .query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()
+}
+
+/// Records (or renews) what object `id` waits for, from `now`; `is_new` when the export creates
+/// it (a later pending change of a pending create stays a create).
+pub(crate) fn set_pending(
+    conn: &Connection,
+    id: i64,
+    detail: &str,
+    now: OffsetDateTime,
+    is_new: bool,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO pending (object_id, detail, since, is_new) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (object_id) DO UPDATE SET detail = excluded.detail, since = excluded.since",
+    )?
+    .execute(params![id, detail, to_nanos(now), is_new])?;
+    Ok(())
+}
+
+/// The DN as indexed: lower-cased, so lookups by DN ignore case.
+pub(crate) fn dn_norm(object: &ConnectorObject) -> Option<String> {
+    object.dn.as_deref().map(str::to_lowercase)
+}
