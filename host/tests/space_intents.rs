@@ -50,7 +50,7 @@ fn a_write_through_clears_the_intent_of_its_anchor_and_nothing_else() {
         .record_intent("User", Some(&Anchor::from("d")))
         .unwrap();
     drop(space);
-    let space = Space::open(&dir.path().join("space.db"), spec()).unwrap();
+    let space = dir.reopen(spec());
     assert_eq!(open_anchors(&space), vec![None, Some("d".into())]);
 
     // A full import settles anchorless creates recorded before it began, not anchored ones.

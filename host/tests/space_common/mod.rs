@@ -3,8 +3,12 @@
 
 use connector_core::import::ImportItem;
 use connector_core::object::{AttrValue, ConnectorObject};
+use std::path::Path;
+
 use connector_host::space::{IndexSpec, IndexedAttribute, Space};
 use tempfile::TempDir;
+
+pub mod pg;
 
 /// `User` with userName (case-insensitive), employeeId (case-exact), mail (case-insensitive).
 pub fn spec() -> IndexSpec {
@@ -15,11 +19,41 @@ pub fn spec() -> IndexSpec {
     ])
 }
 
-/// A fresh space in a temporary directory (keep the directory alive).
-pub fn fresh() -> (TempDir, Space) {
+/// What keeps a fresh space alive: its directory and, on PostgreSQL, its database.
+pub struct Fixture {
+    dir: TempDir,
+    /// The PostgreSQL database, when the space is on one.
+    pub pg: Option<pg::PgDb>,
+}
+
+impl Fixture {
+    /// The temporary directory (the SQLite file is `space.db` in it).
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The same space opened again (after a drop: a restart of the host).
+    pub fn reopen(&self, index: IndexSpec) -> Space {
+        match &self.pg {
+            Some(db) => db.open("test", index),
+            None => Space::open(&self.path().join("space.db"), index).unwrap(),
+        }
+    }
+}
+
+/// A fresh space in a temporary directory (keep the fixture alive). With
+/// `CH_TEST_SPACE_BACKEND=postgres` (and the `CH_TEST_PG_*` server), the same tests run on a
+/// fresh PostgreSQL database instead: both backends must behave alike.
+pub fn fresh() -> (Fixture, Space) {
     let dir = tempfile::tempdir().unwrap();
+    if std::env::var("CH_TEST_SPACE_BACKEND").is_ok_and(|b| b == "postgres") {
+        if let Some(db) = pg::PgDb::fresh("space on PostgreSQL") {
+            let space = db.open("test", spec());
+            return (Fixture { dir, pg: Some(db) }, space);
+        }
+    }
     let space = Space::open(&dir.path().join("space.db"), spec()).unwrap();
-    (dir, space)
+    (Fixture { dir, pg: None }, space)
 }
 
 /// A user with a userName and optional extra single-valued string attributes.
