@@ -56,7 +56,9 @@ impl PgDb {
 
     /// Runs SQL on this database as the administrator.
     pub fn execute(&self, sql: &str) {
-        let conn = self.admin.replace("dbname=postgres", &format!("dbname={}", self.name));
+        let conn = self
+            .admin
+            .replace("dbname=postgres", &format!("dbname={}", self.name));
         let mut client = postgres::Client::connect(&conn, postgres::NoTls)
             .unwrap_or_else(|e| panic!("connect to {}: {e}", self.name));
         client
@@ -82,7 +84,10 @@ impl PgDb {
 impl Drop for PgDb {
     fn drop(&mut self) {
         let dropped = postgres::Client::connect(&self.admin, postgres::NoTls).and_then(|mut c| {
-            c.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+            c.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
         });
         if let Err(e) = dropped {
             eprintln!("could not drop test database {}: {e}", self.name);
