@@ -54,6 +54,10 @@ pub struct Space {
 }
 
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per connector, never moved in a hot path"
+)]
 enum Backend {
     Sqlite(sqlite::SqliteSpace),
     Postgres(postgres::PgSpace),
@@ -73,6 +77,10 @@ macro_rules! on_backend {
 /// dropping it without committing discards what was staged, and lookups keep seeing the
 /// previous complete state until the commit.
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per running import, never moved in a hot path"
+)]
 pub enum FullImport<'a> {
     /// Staged in the SQLite file.
     Sqlite(sqlite::FullImport<'a>),
@@ -122,6 +130,10 @@ pub struct ExportLock {
 }
 
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per export in flight; boxing would allocate on every export"
+)]
 enum HeldLock {
     /// The embedded store: nothing to hold.
     Nothing,

@@ -46,11 +46,11 @@ impl Fixture {
 /// fresh PostgreSQL database instead: both backends must behave alike.
 pub fn fresh() -> (Fixture, Space) {
     let dir = tempfile::tempdir().unwrap();
-    if std::env::var("CH_TEST_SPACE_BACKEND").is_ok_and(|b| b == "postgres") {
-        if let Some(db) = pg::PgDb::fresh("space on PostgreSQL") {
-            let space = db.open("test", spec());
-            return (Fixture { dir, pg: Some(db) }, space);
-        }
+    if std::env::var("CH_TEST_SPACE_BACKEND").is_ok_and(|b| b == "postgres")
+        && let Some(db) = pg::PgDb::fresh("space on PostgreSQL")
+    {
+        let space = db.open("test", spec());
+        return (Fixture { dir, pg: Some(db) }, space);
     }
     let space = Space::open(&dir.path().join("space.db"), spec()).unwrap();
     (Fixture { dir, pg: None }, space)

@@ -3,6 +3,9 @@
 //! again when the value drops. Without those variables, or when the server refuses connections,
 //! a test prints a `NOT RUN` line and passes, as the repository's other PostgreSQL tests do.
 
+// Test fixtures fail loudly.
+#![allow(clippy::panic)]
+
 use connector_host::space::{IndexSpec, Space};
 
 /// A database that exists for one test.

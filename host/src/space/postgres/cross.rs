@@ -65,7 +65,9 @@ fn unlock(pooled: &mut Pooled, keys: &[i64]) -> Result<(), SpaceError> {
             .and_then(|row| row.try_get(0))
             .map_err(|e| SpaceError::Storage(e.to_string()))?;
         if !released {
-            return Err(SpaceError::Storage(format!("advisory lock {key} was not held")));
+            return Err(SpaceError::Storage(format!(
+                "advisory lock {key} was not held"
+            )));
         }
     }
     Ok(())

@@ -273,13 +273,11 @@ impl FullImport<'_> {
     /// Drops the staging table and returns the connection, and frees the object type.
     fn release(&mut self) {
         if let Some(mut pooled) = self.conn.take() {
-            let dropped = pooled
-                .conn()
-                .and_then(|conn| {
-                    conn.client
-                        .batch_execute("DROP TABLE IF EXISTS pg_temp.staging")
-                        .map_err(|e| SpaceError::Storage(e.to_string()))
-                });
+            let dropped = pooled.conn().and_then(|conn| {
+                conn.client
+                    .batch_execute("DROP TABLE IF EXISTS pg_temp.staging")
+                    .map_err(|e| SpaceError::Storage(e.to_string()))
+            });
             if let Err(e) = dropped {
                 // Closing the session drops its temporary table.
                 pooled.mark_broken();
@@ -422,18 +420,16 @@ impl Merge<'_> {
 
     /// The stored state of `anchor`, locked, unless a write-through changed or removed it
     /// after the import began.
-    fn current(
-        &self,
-        db: &mut Db<'_, Transaction<'_>>,
-        anchor: &str,
-    ) -> Result<Current, Fail> {
+    fn current(&self, db: &mut Db<'_, Transaction<'_>>, anchor: &str) -> Result<Current, Fail> {
         let connector = self.space.connector.as_str();
         let object_type = self.object_type.as_str();
         let sql = format!(
             "SELECT id, {COLUMNS}, written_at >= $4 FROM objects WHERE connector = $1
              AND object_type = $2 AND anchor = $3 FOR UPDATE"
         );
-        if let Some(row) = db.query_opt(&sql, &[&connector, &object_type, &anchor, &self.started_db])? {
+        if let Some(row) =
+            db.query_opt(&sql, &[&connector, &object_type, &anchor, &self.started_db])?
+        {
             let fresh: bool = row.try_get(6)?;
             if fresh {
                 return Ok(Current::WrittenSince);

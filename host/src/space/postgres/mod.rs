@@ -580,7 +580,10 @@ impl PgSpace {
 
     /// Runs `f` on a pooled connection (no transaction); a connection found broken is dropped
     /// and `f` run once more on a new one (reads are idempotent).
-    fn read<T>(&self, mut f: impl FnMut(&mut Db<'_, Client>) -> Result<T, Fail>) -> Result<T, SpaceError> {
+    fn read<T>(
+        &self,
+        mut f: impl FnMut(&mut Db<'_, Client>) -> Result<T, Fail>,
+    ) -> Result<T, SpaceError> {
         let mut attempt = 0;
         loop {
             attempt += 1;

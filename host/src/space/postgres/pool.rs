@@ -57,9 +57,8 @@ impl Fail {
     /// a concurrent insert, a serialisation failure, a deadlock).
     pub fn is_conflict(&self) -> bool {
         let Fail::Pg(e) = self else { return false };
-        e.code().is_some_and(|c| {
-            matches!(c.code(), "23505" | "40001" | "40P01")
-        })
+        e.code()
+            .is_some_and(|c| matches!(c.code(), "23505" | "40001" | "40P01"))
     }
 
     /// The connection is unusable (closed, broken, server shutting down).
@@ -81,7 +80,10 @@ pub(crate) fn unavailable(e: &postgres::Error) -> bool {
         let code = code.code();
         // 08: connection exception; 57P01-57P03: admin/crash shutdown, cannot connect now;
         // 53300: too many connections; 55P03: lock wait timed out (lock_timeout).
-        return code.starts_with("08") || code.starts_with("57P") || code == "53300" || code == "55P03";
+        return code.starts_with("08")
+            || code.starts_with("57P")
+            || code == "53300"
+            || code == "55P03";
     }
     // No SQLSTATE: a connect, I/O or protocol error below the SQL layer.
     let mut source = std::error::Error::source(e);

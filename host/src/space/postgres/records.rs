@@ -172,8 +172,7 @@ impl PgSpace {
         let written = self.write(|db| {
             let now = OffsetDateTime::now_utc();
             clear_anchor_intents(db, connector, &object.object_type, &object.anchor)?;
-            let existing =
-                store::find(db, connector, &object.object_type, object.anchor.as_str())?;
+            let existing = store::find(db, connector, &object.object_type, object.anchor.as_str())?;
             let is_new = existing.is_none();
             let written = store::store(
                 db,

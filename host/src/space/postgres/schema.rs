@@ -24,8 +24,8 @@ use crate::space::SpaceError;
 /// The newest schema version this build writes and reads.
 pub const PG_SCHEMA_VERSION: i64 = 1;
 
-/// The advisory lock key serialising migrations (any fixed number; "csmigr" in ASCII).
-const MIGRATION_LOCK: i64 = 0x0063_736d_6967_72;
+/// The advisory lock key serialising migrations (any fixed number no other lock uses).
+const MIGRATION_LOCK: i64 = 0x6373_6d69_6772;
 
 /// Version 1.
 const V1: &str = r#"
@@ -198,7 +198,10 @@ pub(crate) fn migrate(conn: &mut Conn, at: &str) -> Result<(i64, i64), SpaceErro
         }
         Ok((found, PG_SCHEMA_VERSION))
     };
-    let mut tx = conn.client.transaction().map_err(|e| Fail::from(e).at(at))?;
+    let mut tx = conn
+        .client
+        .transaction()
+        .map_err(|e| Fail::from(e).at(at))?;
     let versions = run(&mut tx).map_err(|e| e.at(at))?;
     tx.commit().map_err(|e| Fail::from(e).at(at))?;
     Ok(versions)
