@@ -371,9 +371,9 @@ fn an_unreachable_server_is_unavailable_and_lost_connections_are_replaced() {
         }
         other => panic!("expected Unavailable, got {other:?}"),
     }
-    match Space::open_postgres(&format!("{url}?sslmode=require"), None, "ldap", spec()) {
-        Err(SpaceError::Storage(m)) => assert!(m.contains("sslmode=require"), "{m}"),
-        other => panic!("expected a refusal of sslmode=require, got {other:?}"),
+    match Space::open_postgres(&format!("{url}?sslmode=sometimes"), None, "ldap", spec()) {
+        Err(SpaceError::Storage(m)) => assert!(m.contains("sslmode=sometimes"), "{m}"),
+        other => panic!("expected a refusal of sslmode=sometimes, got {other:?}"),
     }
 
     // Every session of the space ends (a server restart as its connections see it): the next
@@ -396,4 +396,55 @@ fn an_unreachable_server_is_unavailable_and_lost_connections_are_replaced() {
     // And the type is free for the next import.
     let import = space.begin_full_import("User").unwrap();
     drop(import);
+}
+
+/// Debian's PostgreSQL serves TLS with the "snakeoil" certificate of `localhost`.
+const SNAKEOIL: &str = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
+
+#[test]
+fn sslmode_require_connects_over_tls_and_verifies_the_server_certificate() {
+    let test = "sslmode_require_connects_over_tls_and_verifies_the_server_certificate";
+    let Some(db) = PgDb::fresh(test) else {
+        return;
+    };
+    if !std::path::Path::new(SNAKEOIL).exists()
+        || !db.query_bool("SELECT current_setting('ssl') = 'on'")
+    {
+        eprintln!("NOT RUN: {test}: the test server does not serve TLS with {SNAKEOIL}");
+        return;
+    }
+    let port = std::env::var("CH_TEST_PG_PORT").unwrap();
+    let user = std::env::var("CH_TEST_PG_USER").unwrap();
+    let base = format!(
+        "postgresql://{user}@localhost:{port}/{}?hostaddr=127.0.0.1&sslmode=require",
+        db.name()
+    );
+    // The certificate names `localhost`, not 127.0.0.1: refused, and not as "retry later".
+    let by_address = format!(
+        "postgresql://{user}@127.0.0.1:{port}/{}?sslmode=verify-full&sslrootcert={SNAKEOIL}",
+        db.name()
+    );
+    match Space::open_postgres(&by_address, None, "ldap", spec()) {
+        Err(SpaceError::Storage(m)) => assert!(m.to_lowercase().contains("certificate"), "{m}"),
+        other => panic!("expected a certificate error, got {other:?}"),
+    }
+    let space = Space::open_postgres(
+        &format!("{base}&sslrootcert={SNAKEOIL}"),
+        None,
+        "ldap",
+        spec(),
+    )
+    .unwrap();
+    assert!(space.describe().contains("(TLS)"), "{}", space.describe());
+    space.put(&user_("1"), Origin::Export).unwrap();
+    assert!(db.query_bool(&format!(
+        "SELECT bool_and(s.ssl) AND count(*) > 0 FROM pg_stat_ssl s
+         JOIN pg_stat_activity a USING (pid)
+         WHERE a.datname = '{}' AND a.application_name = 'connector-host'",
+        db.name()
+    )));
+}
+
+fn user_(anchor: &str) -> connector_core::object::ConnectorObject {
+    user(anchor, "alice", &[])
 }

@@ -57,6 +57,25 @@ impl PgDb {
             .unwrap_or_else(|e| panic!("open the PostgreSQL space: {e}"))
     }
 
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The boolean `sql` returns, run on this database as the administrator.
+    pub fn query_bool(&self, sql: &str) -> bool {
+        let conn = self
+            .admin
+            .replace("dbname=postgres", &format!("dbname={}", self.name));
+        let mut client = postgres::Client::connect(&conn, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("connect to {}: {e}", self.name));
+        client
+            .query_one(sql, &[])
+            .and_then(|row| row.try_get::<_, Option<bool>>(0))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .unwrap_or(false)
+    }
+
     /// Runs SQL on this database as the administrator.
     pub fn execute(&self, sql: &str) {
         let conn = self

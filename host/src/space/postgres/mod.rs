@@ -21,6 +21,9 @@
 //! `store` (writing one object), `import` (full imports), `records` (intents, pending, runs,
 //! browse pages), `cross` (export locks and leases).
 //!
+//! TLS (`sslmode=require` / `verify-*`, optional `sslrootcert`) goes through rustls; see
+//! `config`.
+//!
 //! The sync `postgres` client runs a runtime of its own: call `PgSpace` from blocking threads
 //! only, never from inside an async task (it would panic).
 
@@ -86,23 +89,36 @@ impl std::fmt::Debug for PgSpace {
 }
 
 /// The client configuration of a libpq URL (or key=value string) and an optional password,
-/// with what may be logged of it. TLS is not built in: `sslmode=require` and `verify-*` are
-/// refused rather than silently connecting in clear.
-fn config(url: &str, password: Option<&str>) -> Result<(postgres::Config, String), SpaceError> {
-    for mode in ["require", "verify-ca", "verify-full"] {
-        if url.contains(&format!("sslmode={mode}")) {
-            return Err(SpaceError::Storage(format!(
-                "sslmode={mode}: TLS connections to the PostgreSQL connector space are not \
-                 supported by this build; use sslmode=disable or prefer (which connects without \
-                 TLS), e.g. over a private network or a local TLS tunnel"
+/// how to secure it, and what may be logged of it (never the password).
+///
+/// `sslmode`: `disable` and `prefer` connect in clear (the client does not negotiate TLS);
+/// `require`, `verify-ca` and `verify-full` use TLS and always verify the server's certificate
+/// and name, against `sslrootcert` (a PEM file) when given, else the system's trust store
+/// (which honours `SSL_CERT_FILE`). That is stricter than libpq's `require`, which encrypts
+/// without verifying.
+fn config(
+    url: &str,
+    password: Option<&str>,
+) -> Result<(postgres::Config, pool::Tls, String), SpaceError> {
+    let bad =
+        |m: String| SpaceError::Storage(format!("the PostgreSQL URL of the connector space: {m}"));
+    let (url, mode, root) = take_tls_params(url);
+    let tls = match mode.as_deref() {
+        None | Some("disable" | "prefer" | "allow") => pool::Tls::Off,
+        Some("require" | "verify-ca" | "verify-full") => {
+            pool::Tls::Rustls(tls_connector(root.as_deref()).map_err(bad)?)
+        }
+        Some(other) => {
+            return Err(bad(format!(
+                "sslmode={other} is not one of disable, prefer, require, verify-ca, verify-full"
             )));
         }
-    }
-    let mut config: postgres::Config = url.parse().map_err(|e| {
-        SpaceError::Storage(format!(
-            "the PostgreSQL URL of the connector space is invalid: {e}"
-        ))
-    })?;
+    };
+    let mut config: postgres::Config = url.parse().map_err(|e| bad(format!("{e}")))?;
+    config.ssl_mode(match tls {
+        pool::Tls::Off => postgres::config::SslMode::Disable,
+        pool::Tls::Rustls(_) => postgres::config::SslMode::Require,
+    });
     if let Some(password) = password {
         config.password(password);
     }
@@ -124,16 +140,96 @@ fn config(url: &str, password: Option<&str>) -> Result<(postgres::Config, String
     let port = config.get_ports().first().copied().unwrap_or(5432);
     let user = config.get_user().unwrap_or("");
     let dbname = config.get_dbname().unwrap_or(user);
-    let describe = format!("postgresql://{user}@{host}:{port}/{dbname}");
-    Ok((config, describe))
+    let secured = match tls {
+        pool::Tls::Off => "",
+        pool::Tls::Rustls(_) => " (TLS)",
+    };
+    let describe = format!("postgresql://{user}@{host}:{port}/{dbname}{secured}");
+    Ok((config, tls, describe))
+}
+
+/// Takes `sslmode` and `sslrootcert` out of a URL's query (or a key=value string), which the
+/// client library does not handle as libpq does: the rest of the URL, the mode, the root file.
+fn take_tls_params(url: &str) -> (String, Option<String>, Option<String>) {
+    let mut mode = None;
+    let mut root = None;
+    let mut take = |key: &str, value: &str| -> bool {
+        let value = percent_encoding::percent_decode_str(value)
+            .decode_utf8_lossy()
+            .into_owned();
+        match key {
+            "sslmode" => mode = Some(value),
+            "sslrootcert" => root = Some(value),
+            _ => return false,
+        }
+        true
+    };
+    let rest = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        match url.split_once('?') {
+            Some((base, query)) => {
+                let kept: Vec<&str> = query
+                    .split('&')
+                    .filter(|pair| {
+                        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                        !take(k, v)
+                    })
+                    .collect();
+                if kept.is_empty() {
+                    base.to_owned()
+                } else {
+                    format!("{base}?{}", kept.join("&"))
+                }
+            }
+            None => url.to_owned(),
+        }
+    } else {
+        url.split_whitespace()
+            .filter(|pair| {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                !take(k.trim(), v.trim())
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    (rest, mode, root)
+}
+
+/// A TLS connector trusting `root` (PEM) or the system's trust store.
+fn tls_connector(root: Option<&str>) -> Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    match root {
+        Some(file) => {
+            let certs = CertificateDer::pem_file_iter(file)
+                .map_err(|e| format!("sslrootcert {file}: {e}"))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("sslrootcert {file}: {e}"))?;
+            let (added, _) = roots.add_parsable_certificates(certs);
+            if added == 0 {
+                return Err(format!("sslrootcert {file} holds no usable certificate"));
+            }
+        }
+        None => {
+            roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| format!("TLS configuration: {e}"))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
 /// Creates or upgrades the connector-space schema of the database at `url` (for `space
 /// migrate`); returns the schema version found and the version now. A database written by a
 /// newer connector-host is refused with [`SpaceError::NewerSchema`].
 pub fn migrate(url: &str, password: Option<&str>) -> Result<(i64, i64), SpaceError> {
-    let (config, describe) = config(url, password)?;
-    let pool = Pool::new(config, describe, 1);
+    let (config, tls, describe) = config(url, password)?;
+    let pool = Pool::new(config, tls, describe, 1);
     let mut conn = pool.connect()?;
     schema::migrate(&mut conn, &pool.describe)
 }
@@ -167,8 +263,8 @@ impl PgSpace {
         connector: &str,
         index: IndexSpec,
     ) -> Result<PgSpace, SpaceError> {
-        let (config, describe) = config(url, password)?;
-        let pool = Pool::new(config, describe, POOL_MAX);
+        let (config, tls, describe) = config(url, password)?;
+        let pool = Pool::new(config, tls, describe, POOL_MAX);
         {
             let mut conn = pool.connect()?;
             schema::migrate(&mut conn, &pool.describe)?;
@@ -739,4 +835,55 @@ fn rebuild<C: GenericClient>(
         }
     }
     Ok(objects)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_parameters_are_taken_out_of_the_url() {
+        let (rest, mode, root) = take_tls_params(
+            "postgresql://u@h:5432/db?sslmode=verify-full&connect_timeout=3&sslrootcert=%2Fca.pem",
+        );
+        assert_eq!(rest, "postgresql://u@h:5432/db?connect_timeout=3");
+        assert_eq!(mode.as_deref(), Some("verify-full"));
+        assert_eq!(root.as_deref(), Some("/ca.pem"));
+        let (rest, mode, root) = take_tls_params("postgresql://u@h/db?sslmode=disable");
+        assert_eq!(
+            (rest.as_str(), mode.as_deref(), root),
+            ("postgresql://u@h/db", Some("disable"), None)
+        );
+        let (rest, mode, _) = take_tls_params("host=h user=u sslmode=prefer dbname=d");
+        assert_eq!(
+            (rest.as_str(), mode.as_deref()),
+            ("host=h user=u dbname=d", Some("prefer"))
+        );
+    }
+
+    #[test]
+    fn the_description_never_holds_the_password() {
+        let (_, _, describe) = config(
+            "postgresql://space:s3cret@db.example:6432/ch?sslmode=prefer",
+            Some("other"),
+        )
+        .unwrap();
+        assert_eq!(describe, "postgresql://space@db.example:6432/ch");
+        assert!(matches!(
+            config("postgresql://u@h/db?sslmode=sometimes", None),
+            Err(SpaceError::Storage(_))
+        ));
+        assert!(matches!(
+            config("postgresql://u@h/db?sslmode=require&sslrootcert=/no/such/file.pem", None),
+            Err(SpaceError::Storage(m)) if m.contains("/no/such/file.pem")
+        ));
+    }
+
+    #[test]
+    fn lock_keys_depend_on_connector_and_key() {
+        assert_eq!(lock_key("ldap", "alice"), lock_key("ldap", "alice"));
+        assert_ne!(lock_key("ldap", "alice"), lock_key("sql", "alice"));
+        assert_ne!(lock_key("ldap", "alice"), lock_key("ldap", "bob"));
+        assert_ne!(lock_key("ab", "c"), lock_key("a", "bc"));
+    }
 }

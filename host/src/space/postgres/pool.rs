@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use postgres::types::ToSql;
 use postgres::{Client, GenericClient, NoTls, Row, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::space::SpaceError;
 
@@ -85,22 +86,55 @@ pub(crate) fn unavailable(e: &postgres::Error) -> bool {
             || code == "53300"
             || code == "55P03";
     }
-    // No SQLSTATE: a connect, I/O or protocol error below the SQL layer.
+    // No SQLSTATE: a connect, I/O or protocol error below the SQL layer, unless TLS refused
+    // the server (a certificate that does not verify will not verify on a retry either).
+    let mut io = false;
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
-        if s.is::<std::io::Error>() {
-            return true;
+        if s.is::<rustls::Error>() {
+            return false;
+        }
+        if let Some(err) = s.downcast_ref::<std::io::Error>() {
+            if err
+                .get_ref()
+                .is_some_and(|inner| inner.is::<rustls::Error>())
+            {
+                return false;
+            }
+            io = true;
         }
         source = s.source();
     }
-    e.as_db_error().is_none()
+    io || e.as_db_error().is_none()
+}
+
+/// How connections are secured.
+#[derive(Clone)]
+pub(crate) enum Tls {
+    /// In clear (`sslmode=disable` or `prefer`).
+    Off,
+    /// TLS with the server's certificate verified (`sslmode=require` or `verify-*`).
+    Rustls(MakeRustlsConnect),
 }
 
 /// The public error for a PostgreSQL error at `at`.
 pub(crate) fn classify(e: &postgres::Error, at: &str) -> SpaceError {
     let message = match e.as_db_error() {
         Some(db) => format!("{at}: {} ({})", db.message(), db.code().code()),
-        None => format!("{at}: {e}"),
+        None => {
+            // The client's own message is terse ("error performing TLS handshake"): add why.
+            let mut message = format!("{at}: {e}");
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                let text = s.to_string();
+                if !message.contains(&text) {
+                    message.push_str(": ");
+                    message.push_str(&text);
+                }
+                source = s.source();
+            }
+            message
+        }
     };
     if unavailable(e) {
         SpaceError::Unavailable(message)
@@ -176,6 +210,7 @@ struct State {
 /// The pool (shared with export locks and full imports, which hold a connection for longer).
 pub(crate) struct Pool {
     config: postgres::Config,
+    tls: Tls,
     /// The database as logs may show it (no password).
     pub describe: String,
     max: usize,
@@ -185,9 +220,10 @@ pub(crate) struct Pool {
 
 impl Pool {
     /// An empty pool of at most `max` connections.
-    pub fn new(config: postgres::Config, describe: String, max: usize) -> Arc<Pool> {
+    pub fn new(config: postgres::Config, tls: Tls, describe: String, max: usize) -> Arc<Pool> {
         Arc::new(Pool {
             config,
+            tls,
             describe,
             max: max.max(1),
             state: Mutex::new(State {
@@ -200,10 +236,11 @@ impl Pool {
 
     /// Opens one connection outside the pool's accounting (migrations, tests of reachability).
     pub fn connect(&self) -> Result<Conn, SpaceError> {
-        let mut client = self
-            .config
-            .connect(NoTls)
-            .map_err(|e| classify(&e, &self.describe))?;
+        let connected = match &self.tls {
+            Tls::Off => self.config.connect(NoTls),
+            Tls::Rustls(tls) => self.config.connect(tls.clone()),
+        };
+        let mut client = connected.map_err(|e| classify(&e, &self.describe))?;
         client
             .batch_execute("SET search_path TO connector_space")
             .map_err(|e| classify(&e, &self.describe))?;
