@@ -458,15 +458,14 @@ fn stepping_through_pages_continues_after_the_last_object_across_writes() {
 #[test]
 fn a_tool_opening_the_space_as_stored_keeps_the_index_of_the_host_serving_it() {
     let (dir, space) = fresh();
-    if dir.pg.is_some() {
-        eprintln!("NOT RUN on PostgreSQL: opening as stored is for the embedded file");
-        return;
-    }
     space
         .put(&user("1", "alice", &[("mail", "a@x")]), Origin::Export)
         .unwrap();
     // The `space` CLI opens the file while the host still has it open.
-    let tool = Space::open_as_stored(&dir.path().join("space.db")).unwrap();
+    let tool = match &dir.pg {
+        Some(db) => Space::open_postgres_as_stored(&db.url, None, "test").unwrap(),
+        None => Space::open_as_stored(&dir.path().join("space.db")).unwrap(),
+    };
     for a in &space.index_spec().attributes {
         assert!(tool.is_indexed(&a.object_type, &a.name), "{a:?}");
     }

@@ -183,6 +183,20 @@ impl Space {
         })
     }
 
+    /// Opens the PostgreSQL space of `connector` with the index it was last opened with,
+    /// changing no index entry (for tools reading a space hosts are serving).
+    pub fn open_postgres_as_stored(
+        url: &str,
+        password: Option<&str>,
+        connector: &str,
+    ) -> Result<Space, SpaceError> {
+        Ok(Space {
+            backend: Backend::Postgres(postgres::PgSpace::open_as_stored(
+                url, password, connector,
+            )?),
+        })
+    }
+
     /// Creates or upgrades the connector-space schema of the PostgreSQL database at `url` (the
     /// `space migrate` command): the schema version found and the version now.
     pub fn migrate_postgres(url: &str, password: Option<&str>) -> Result<(i64, i64), SpaceError> {

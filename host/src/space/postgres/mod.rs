@@ -282,6 +282,38 @@ impl PgSpace {
         Ok(space)
     }
 
+    /// Opens the space of `connector` with the index it was last opened with, changing no
+    /// index entry: for tools (the `space` CLI) reading a space hosts are serving. The schema
+    /// is still created or migrated when needed.
+    pub fn open_as_stored(
+        url: &str,
+        password: Option<&str>,
+        connector: &str,
+    ) -> Result<PgSpace, SpaceError> {
+        let (config, tls, describe) = config(url, password)?;
+        let pool = Pool::new(config, tls, describe, POOL_MAX);
+        let stored = {
+            let mut conn = pool.connect()?;
+            schema::migrate(&mut conn, &pool.describe)?;
+            conn.client
+                .query_opt(
+                    "SELECT value FROM meta WHERE connector = $1 AND key = 'index_spec'",
+                    &[&connector],
+                )
+                .and_then(|row| row.map(|r| r.try_get::<_, String>(0)).transpose())
+                .map_err(|e| pool::classify(&e, &pool.describe))?
+        };
+        Ok(PgSpace {
+            pool,
+            connector: connector.to_owned(),
+            index: stored
+                .map(|text| IndexSpec::from_stored(&text))
+                .unwrap_or_default(),
+            importing: Mutex::new(HashSet::new()),
+            ended: Mutex::new(Vec::new()),
+        })
+    }
+
     /// `postgresql`.
     pub fn backend_name(&self) -> &'static str {
         "postgresql"
