@@ -10,7 +10,7 @@
 //! content the space already holds is staged without its body (compared while staging), and
 //! pending objects not shown are kept until they expire.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::PoisonError;
 
 use connector_core::import::{ImportItem, Watermark};
@@ -363,49 +363,17 @@ impl Merge<'_> {
         let mut after = String::new();
         loop {
             let batch = db.query(
-                "SELECT s.anchor, s.body, EXISTS (SELECT 1 FROM objects o
-                     WHERE o.connector = $1 AND o.object_type = $2 AND o.anchor = s.anchor
-                     AND o.body = s.body AND o.origin <> 2)
-                 FROM pg_temp.staging s WHERE s.body IS NOT NULL AND s.anchor > $3
-                 ORDER BY s.anchor LIMIT $4",
-                &[&connector, &object_type, &after, &MERGE_BATCH],
+                "SELECT anchor, body FROM pg_temp.staging WHERE body IS NOT NULL AND anchor > $1
+                 ORDER BY anchor LIMIT $2",
+                &[&after, &MERGE_BATCH],
             )?;
             let Some(last) = batch.last() else { break };
             after = last.try_get(0)?;
+            let mut staged = Vec::with_capacity(batch.len());
             for row in &batch {
-                let anchor: String = row.try_get(0)?;
-                let body: String = row.try_get(1)?;
-                let same: bool = row.try_get(2)?;
-                if same {
-                    stats.unchanged += 1;
-                    continue;
-                }
-                match self.current(db, &anchor)? {
-                    Current::WrittenSince => {
-                        stats.unchanged += 1;
-                        continue;
-                    }
-                    Current::Stored(existing) => {
-                        let object: ConnectorObject = serde_json::from_str(&body).map_err(|e| {
-                            SpaceError::Corrupt(format!("staged object {anchor}: {e}"))
-                        })?;
-                        let written = store::store(
-                            db,
-                            connector,
-                            &self.space.index,
-                            &object,
-                            &body,
-                            Origin::Import,
-                            now,
-                            existing,
-                        )?;
-                        stats.count(written.change);
-                        if let Some(e) = written.ended_pending {
-                            ended.push(PendingEnd::shown(object_type, &object.anchor, e));
-                        }
-                    }
-                }
+                staged.push((row.try_get::<_, String>(0)?, row.try_get::<_, String>(1)?));
             }
+            self.merge_batch(db, staged, now, &mut stats, ended)?;
         }
         set_watermark(db, connector, object_type, self.watermark.as_ref())?;
         records::clear_anchorless_intents(db, connector, object_type, self.started_host)?;
@@ -418,46 +386,143 @@ impl Merge<'_> {
         Ok(stats)
     }
 
-    /// The stored state of `anchor`, locked, unless a write-through changed or removed it
-    /// after the import began.
-    fn current(&self, db: &mut Db<'_, Transaction<'_>>, anchor: &str) -> Result<Current, Fail> {
+    /// Merges one batch of staged objects (anchor, body) that differ from what the space held
+    /// while staging: a few statements per batch, not per object. Objects written or removed
+    /// through after the import began are left as they are.
+    fn merge_batch(
+        &self,
+        db: &mut Db<'_, Transaction<'_>>,
+        staged: Vec<(String, String)>,
+        now: OffsetDateTime,
+        stats: &mut ImportStats,
+        ended: &mut Vec<PendingEnd>,
+    ) -> Result<(), Fail> {
         let connector = self.space.connector.as_str();
         let object_type = self.object_type.as_str();
+        let spec = &self.space.index;
+        let anchors: Vec<&str> = staged.iter().map(|(a, _)| a.as_str()).collect();
         let sql = format!(
-            "SELECT id, {COLUMNS}, written_at >= $4 FROM objects WHERE connector = $1
-             AND object_type = $2 AND anchor = $3 FOR UPDATE"
+            "SELECT anchor, id, {COLUMNS}, written_at >= $4 FROM objects WHERE connector = $1
+             AND object_type = $2 AND anchor = ANY($3) FOR UPDATE"
         );
-        if let Some(row) =
-            db.query_opt(&sql, &[&connector, &object_type, &anchor, &self.started_db])?
-        {
-            let fresh: bool = row.try_get(6)?;
-            if fresh {
-                return Ok(Current::WrittenSince);
-            }
-            return Ok(Current::Stored(Some(Existing {
-                id: row.try_get(0)?,
-                row: RawRow::read(&row, 1)?,
-            })));
+        let mut stored: HashMap<String, (Existing, bool)> = HashMap::new();
+        for row in db.query(
+            &sql,
+            &[&connector, &object_type, &anchors, &self.started_db],
+        )? {
+            let existing = Existing {
+                id: row.try_get(1)?,
+                row: RawRow::read(&row, 2)?,
+            };
+            stored.insert(row.try_get(0)?, (existing, row.try_get(7)?));
         }
-        let buried = db
-            .query_opt(
-                "SELECT 1 FROM tombstones WHERE connector = $1 AND object_type = $2
-                 AND anchor = $3 AND written_at >= $4",
-                &[&connector, &object_type, &anchor, &self.started_db],
+        let buried: HashSet<String> = db
+            .query(
+                "SELECT anchor FROM tombstones WHERE connector = $1 AND object_type = $2
+                 AND anchor = ANY($3) AND written_at >= $4",
+                &[&connector, &object_type, &anchors, &self.started_db],
             )?
-            .is_some();
-        Ok(if buried {
-            Current::WrittenSince
-        } else {
-            Current::Stored(None)
-        })
-    }
-}
+            .iter()
+            .map(|row| row.try_get(0))
+            .collect::<Result<_, _>>()?;
 
-/// What the merge found for one staged anchor.
-enum Current {
-    /// Written or removed through after the import began: left as it is.
-    WrittenSince,
-    /// The stored row (if any) to write the imported state over.
-    Stored(Option<Existing>),
+        let parse = |anchor: &str, body: &str| -> Result<ConnectorObject, Fail> {
+            serde_json::from_str(body)
+                .map_err(|e| SpaceError::Corrupt(format!("staged object {anchor}: {e}")).into())
+        };
+        let pending = Origin::Pending.code();
+        let mut inserts: Vec<(String, String, ConnectorObject)> = Vec::new();
+        let mut updates: Vec<(i64, String, ConnectorObject)> = Vec::new();
+        for (anchor, body) in staged {
+            match stored.remove(&anchor) {
+                // Written through since the import began: newer than what it read.
+                Some((_, true)) => stats.unchanged += 1,
+                Some((old, false)) if old.row.origin == pending => {
+                    // A pending export the import shows: ends it (rare; one at a time).
+                    let object = parse(&anchor, &body)?;
+                    let written = store::store(
+                        db,
+                        connector,
+                        spec,
+                        &object,
+                        &body,
+                        Origin::Import,
+                        now,
+                        Some(old),
+                    )?;
+                    stats.count(written.change);
+                    if let Some(e) = written.ended_pending {
+                        ended.push(PendingEnd::shown(object_type, &object.anchor, e));
+                    }
+                }
+                Some((old, false)) if old.row.body == body => stats.unchanged += 1,
+                Some((old, false)) => {
+                    let object = parse(&anchor, &body)?;
+                    updates.push((old.id, body, object));
+                }
+                // Removed through since the import began.
+                None if buried.contains(&anchor) => stats.unchanged += 1,
+                None => {
+                    let object = parse(&anchor, &body)?;
+                    inserts.push((anchor, body, object));
+                }
+            }
+        }
+
+        let now_nanos = store::to_nanos(now);
+        let mut entries: Vec<(i64, &ConnectorObject)> = Vec::new();
+        if !updates.is_empty() {
+            let ids: Vec<i64> = updates.iter().map(|(id, _, _)| *id).collect();
+            let dns: Vec<Option<String>> =
+                updates.iter().map(|(_, _, o)| store::dn_norm(o)).collect();
+            let bodies: Vec<&str> = updates.iter().map(|(_, b, _)| b.as_str()).collect();
+            let n = db.execute(
+                "UPDATE objects o SET dn_norm = u.d, body = u.b, modified = $1,
+                 version = o.version + 1, origin = $2, written_at = now()
+                 FROM unnest($3::bigint[], $4::text[], $5::text[]) AS u(id, d, b)
+                 WHERE o.id = u.id",
+                &[&now_nanos, &Origin::Import.code(), &ids, &dns, &bodies],
+            )?;
+            stats.updated += n;
+            db.execute("DELETE FROM idx WHERE object_id = ANY($1)", &[&ids])?;
+            entries.extend(updates.iter().map(|(id, _, o)| (*id, o)));
+        }
+        if !inserts.is_empty() {
+            let anchors: Vec<&str> = inserts.iter().map(|(a, _, _)| a.as_str()).collect();
+            let dns: Vec<Option<String>> =
+                inserts.iter().map(|(_, _, o)| store::dn_norm(o)).collect();
+            let bodies: Vec<&str> = inserts.iter().map(|(_, b, _)| b.as_str()).collect();
+            // An anchor a concurrent write-through created meanwhile keeps that write.
+            let rows = db.query(
+                "INSERT INTO objects (connector, object_type, anchor, dn_norm, body, created,
+                 modified, version, origin)
+                 SELECT $1, $2, a, d, b, $3, $3, 1, $4
+                 FROM unnest($5::text[], $6::text[], $7::text[]) AS t(a, d, b)
+                 ON CONFLICT (connector, object_type, anchor) DO NOTHING
+                 RETURNING anchor, id",
+                &[
+                    &connector,
+                    &object_type,
+                    &now_nanos,
+                    &Origin::Import.code(),
+                    &anchors,
+                    &dns,
+                    &bodies,
+                ],
+            )?;
+            let mut ids: HashMap<String, i64> = HashMap::with_capacity(rows.len());
+            for row in &rows {
+                ids.insert(row.try_get(0)?, row.try_get(1)?);
+            }
+            stats.added += ids.len() as u64;
+            stats.unchanged += (inserts.len() - ids.len()) as u64;
+            for (anchor, _, object) in &inserts {
+                if let Some(id) = ids.get(anchor) {
+                    entries.push((*id, object));
+                }
+            }
+        }
+        store::write_entries_of_many(db, connector, object_type, spec, &entries)?;
+        Ok(())
+    }
 }

@@ -290,6 +290,42 @@ pub(crate) fn write_entries<C: GenericClient>(
     Ok(())
 }
 
+/// Index entries of many objects (whose old entries are gone), in one statement: each object
+/// id with the object written.
+pub(crate) fn write_entries_of_many<C: GenericClient>(
+    db: &mut Db<'_, C>,
+    connector: &str,
+    object_type: &str,
+    spec: &IndexSpec,
+    objects: &[(i64, &ConnectorObject)],
+) -> Result<(), postgres::Error> {
+    let attrs: Vec<_> = spec
+        .attributes
+        .iter()
+        .filter(|a| a.object_type == object_type)
+        .collect();
+    let (mut ids, mut attributes, mut values) = (Vec::new(), Vec::new(), Vec::new());
+    for (id, object) in objects {
+        for attr in &attrs {
+            for value in object.values(&attr.name) {
+                ids.push(*id);
+                attributes.push(attr.name.as_str());
+                values.push(normalise(&value.to_text(), attr.case_exact));
+            }
+        }
+    }
+    if ids.is_empty() {
+        return Ok(());
+    }
+    db.execute(
+        "INSERT INTO idx (connector, object_type, attribute, value_norm, object_id)
+         SELECT $1, $2, a, v, i FROM unnest($3::bigint[], $4::text[], $5::text[]) AS t(i, a, v)
+         ON CONFLICT DO NOTHING",
+        &[&connector, &object_type, &ids, &attributes, &values],
+    )?;
+    Ok(())
+}
+
 /// Removes the pending row of object `id`; returns what it waited for and whether it was new.
 pub(crate) fn end_pending<C: GenericClient>(
     db: &mut Db<'_, C>,
