@@ -911,6 +911,14 @@ mod tests {
         ));
     }
 
+    /// Export locks are held across an export's awaits and handed between threads.
+    #[test]
+    fn an_export_lock_is_send_and_static() {
+        fn held_across_awaits<T: Send + 'static>() {}
+        held_across_awaits::<ExportLock>();
+        held_across_awaits::<crate::space::ExportLock>();
+    }
+
     #[test]
     fn lock_keys_depend_on_connector_and_key() {
         assert_eq!(lock_key("ldap", "alice"), lock_key("ldap", "alice"));
