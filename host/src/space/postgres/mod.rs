@@ -534,14 +534,26 @@ impl PgSpace {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let after = after.map(Anchor::as_str);
         let limit = to_i64(limit);
-        let sql = format!(
-            "SELECT {COLUMNS} FROM objects WHERE connector = $1 AND object_type = $2
-             AND ($3::text IS NULL OR anchor > $3) ORDER BY anchor LIMIT $4"
-        );
+        // Two statements rather than `$3 IS NULL OR anchor > $3`, whose generic plan could not
+        // seek the anchor index.
         self.read(|db| {
-            let rows = db.query(&sql, &[&self.connector, &object_type, &after, &limit])?;
+            let rows = match after {
+                Some(after) => db.query(
+                    &format!(
+                        "SELECT {COLUMNS} FROM objects WHERE connector = $1 AND object_type = $2
+                         AND anchor > $3 ORDER BY anchor LIMIT $4"
+                    ),
+                    &[&self.connector, &object_type, &after.as_str(), &limit],
+                )?,
+                None => db.query(
+                    &format!(
+                        "SELECT {COLUMNS} FROM objects WHERE connector = $1 AND object_type = $2
+                         ORDER BY anchor LIMIT $3"
+                    ),
+                    &[&self.connector, &object_type, &limit],
+                )?,
+            };
             decode_all(&rows)
         })
     }
