@@ -2,9 +2,10 @@
 //! one object (and the uniqueness check before a create) is serialised across hosts, and named
 //! leases, so one host at a time runs the scheduled imports of a connector.
 //!
-//! Export locks are session-level advisory locks on one pooled connection, taken in sorted key
-//! order (two hosts locking overlapping sets cannot deadlock) and released when the returned
-//! [`ExportLock`] drops. A wait is bounded by `lock_timeout` ([`LOCK_WAIT`]): past it the call
+//! Export locks are session-level advisory locks on one connection of the space's lock pool
+//! (apart from the pool lookups use, so exports waiting on a slow target never starve them of
+//! connections), taken in sorted key order (two hosts locking overlapping sets cannot
+//! deadlock) and released when the returned [`ExportLock`] drops. A wait is bounded by `lock_timeout` ([`LOCK_WAIT`]): past it the call
 //! gives [`SpaceError::Unavailable`] (503, retry later) with nothing held. If the host dies,
 //! PostgreSQL ends its session and the locks with it.
 //!
@@ -90,8 +91,8 @@ impl PgSpace {
         let mut hashed: Vec<i64> = keys.iter().map(|k| lock_key(&self.connector, k)).collect();
         hashed.sort_unstable();
         hashed.dedup();
-        let mut pooled = self.pool.checkout()?;
-        let at = self.pool.describe.clone();
+        let mut pooled = self.lock_pool.checkout()?;
+        let at = self.lock_pool.describe.clone();
         let mut taken = Vec::with_capacity(hashed.len());
         let result = (|| -> Result<(), Fail> {
             let conn = pooled.conn()?;
@@ -113,7 +114,7 @@ impl PgSpace {
             Ok(()) => Ok(ExportLock {
                 conn: Some(pooled),
                 keys: taken,
-                pool: Arc::clone(&self.pool),
+                pool: Arc::clone(&self.lock_pool),
             }),
             Err(e) => {
                 // Whatever was taken goes with the session; never hand back a half-locked set.

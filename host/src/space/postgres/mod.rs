@@ -54,8 +54,12 @@ use crate::space::{
 use pool::{Db, Fail, Pool};
 use store::{COLUMNS, O_COLUMNS, decode_all};
 
-/// Connections per space (per host and connector).
+/// Connections per space (per host and connector) for reads and writes.
 const POOL_MAX: usize = 16;
+
+/// Connections per space holding export locks: apart from `POOL_MAX`, so exports waiting on a
+/// slow target never starve lookups of connections.
+const LOCK_POOL_MAX: usize = 32;
 
 /// Times a write transaction is retried after losing a race to another transaction.
 const WRITE_ATTEMPTS: usize = 5;
@@ -70,6 +74,8 @@ const PAGE_END_TTL: &str = "10 minutes";
 /// other connectors.
 pub struct PgSpace {
     pool: Arc<Pool>,
+    /// Connections holding export locks (see `cross`).
+    lock_pool: Arc<Pool>,
     connector: String,
     index: IndexSpec,
     /// Object types with a full import staging on this host.
@@ -264,13 +270,15 @@ impl PgSpace {
         index: IndexSpec,
     ) -> Result<PgSpace, SpaceError> {
         let (config, tls, describe) = config(url, password)?;
-        let pool = Pool::new(config, tls, describe, POOL_MAX);
+        let pool = Pool::new(config.clone(), tls.clone(), describe.clone(), POOL_MAX);
+        let lock_pool = Pool::new(config, tls, describe, LOCK_POOL_MAX);
         {
             let mut conn = pool.connect()?;
             schema::migrate(&mut conn, &pool.describe)?;
         }
         let space = PgSpace {
             pool,
+            lock_pool,
             connector: connector.to_owned(),
             index,
             importing: Mutex::new(HashSet::new()),
@@ -291,7 +299,8 @@ impl PgSpace {
         connector: &str,
     ) -> Result<PgSpace, SpaceError> {
         let (config, tls, describe) = config(url, password)?;
-        let pool = Pool::new(config, tls, describe, POOL_MAX);
+        let pool = Pool::new(config.clone(), tls.clone(), describe.clone(), POOL_MAX);
+        let lock_pool = Pool::new(config, tls, describe, LOCK_POOL_MAX);
         let stored = {
             let mut conn = pool.connect()?;
             schema::migrate(&mut conn, &pool.describe)?;
@@ -305,6 +314,7 @@ impl PgSpace {
         };
         Ok(PgSpace {
             pool,
+            lock_pool,
             connector: connector.to_owned(),
             index: stored
                 .map(|text| IndexSpec::from_stored(&text))
