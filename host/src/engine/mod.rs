@@ -30,7 +30,7 @@ use schemas::schema::ResourceSchema;
 
 use crate::config::{ConnectorConfig, DeleteAction, TokenHash};
 use crate::error::ApiError;
-use crate::space::{Journal, Origin, Space, StoredObject};
+use crate::space::{ExportLock, Journal, Origin, Space, StoredObject};
 use crate::telemetry::Metrics;
 use binding::{Binding, ResourceKind};
 use locks::KeyLocks;
@@ -142,9 +142,9 @@ impl Runtime {
         self: &Arc<Self>,
         change: Change,
         before: Option<StoredObject>,
-        guard: Option<locks::KeyGuard>,
+        hold: locks::ExportHold,
     ) -> Result<Option<StoredObject>, ApiError> {
-        self.export_prepared(move |_| Ok(change), before, guard)
+        self.export_prepared(move |_| Ok(change), before, hold)
             .await
     }
 
@@ -156,7 +156,7 @@ impl Runtime {
         self: &Arc<Self>,
         prepare: impl FnOnce(&Runtime) -> Result<Change, ApiError> + Send + 'static,
         before: Option<StoredObject>,
-        guard: Option<locks::KeyGuard>,
+        hold: locks::ExportHold,
     ) -> Result<Option<StoredObject>, ApiError> {
         let _one_at_a_time = if self.connector.capabilities().concurrent_exports {
             None
@@ -166,7 +166,7 @@ impl Runtime {
         let rt = self.clone();
         let deadline = Deadline::after(self.export_timeout());
         let task = tokio::task::spawn_blocking(move || {
-            let _guard = guard;
+            let _hold = hold;
             let change = prepare(&rt)?;
             // Recorded before the target sees the change and cleared with its write-through,
             // so a crash in between costs a re-read of this one object at the next start.
@@ -352,6 +352,22 @@ fn settle(rt: &Runtime, change: &Change) {
             "an export timed out; read back: {what}"),
         Err(e) => tracing::warn!(connector = %rt.name, anchor = %anchor, error = %e,
             "an export timed out; cannot record what the target holds"),
+    }
+}
+
+impl Runtime {
+    /// On a space several hosts share, takes the space's export locks on `keys` (on the
+    /// blocking pool: the database may make it wait for another host's export); nothing on a
+    /// space only this host uses, whose exports the in-memory locks already serialise.
+    pub(crate) async fn lock_shared(
+        self: &Arc<Self>,
+        keys: Vec<String>,
+    ) -> Result<Option<ExportLock>, ApiError> {
+        if keys.is_empty() || !self.space.is_shared() {
+            return Ok(None);
+        }
+        let space = self.space.clone();
+        blocking(move || Ok(Some(space.lock_exports(&keys)?))).await
     }
 }
 
