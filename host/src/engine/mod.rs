@@ -288,13 +288,18 @@ fn write_through(
                 .as_ref()
                 .map(|o| o.anchor.clone())
                 .unwrap_or_else(|| outcome.anchor.clone());
+            // The target has the change: a store that is restarting (a shared space) is waited
+            // for a little, so the client is not told to retry a change that was made.
             if let (Some(o), ExportStatus::Pending { detail }) = (&obj, &outcome.status) {
-                return Ok(rt.journal.write_pending(&rt.space, o, detail)?);
+                return Ok(patiently(|| {
+                    rt.journal.write_pending(&rt.space, o, detail)
+                })?);
             }
             let object = obj.as_ref().map(|o| (o, Origin::Export));
-            Ok(rt
-                .journal
-                .write(&rt.space, change.object_type(), &anchor, object)?)
+            Ok(patiently(|| {
+                rt.journal
+                    .write(&rt.space, change.object_type(), &anchor, object)
+            })?)
         }
         Err(ConnectorError::NotFound { detail }) => {
             // The target no longer has the object: drop it from the space too.
@@ -312,6 +317,30 @@ fn write_through(
             Err(ApiError::Connector(e))
         }
         Err(e) => Err(ApiError::Connector(e)),
+    }
+}
+
+/// How long a write-through waits for a space that is unavailable (a shared PostgreSQL space
+/// restarting) before the export is answered with 503. Its intent stays open either way, so
+/// the object is read back from the target once the space is back.
+const WRITE_THROUGH_PATIENCE: Duration = Duration::from_secs(10);
+
+/// Runs `write`, again every 200 ms while the space is unavailable, for up to
+/// [`WRITE_THROUGH_PATIENCE`].
+fn patiently<T>(
+    mut write: impl FnMut() -> Result<T, crate::space::SpaceError>,
+) -> Result<T, crate::space::SpaceError> {
+    let until = std::time::Instant::now() + WRITE_THROUGH_PATIENCE;
+    loop {
+        match write() {
+            Err(crate::space::SpaceError::Unavailable(why))
+                if std::time::Instant::now() < until =>
+            {
+                tracing::warn!(reason = %why, "the connector space is unavailable; the write-through waits for it");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            other => return other,
+        }
     }
 }
 
