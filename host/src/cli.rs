@@ -179,6 +179,7 @@ fn runtime(
                 token,
                 Arc::new(Metrics::default()),
                 control,
+                &config.host_id(config.server.listen.port()),
             )
         })
         .with_context(|| format!("while starting connector {name}"))

@@ -90,6 +90,12 @@ pub async fn serve(
     };
     let (resolver, tls_config) = crate::tls::server_config(material)?;
 
+    let port = listener
+        .local_addr()
+        .map_err(|e| HostError::Startup(e.to_string()))?
+        .port();
+    let host_id: Arc<str> = config.host_id(port).into();
+    tracing::info!(host_id = %host_id, space = config.server.space.backend.as_str(), "this host");
     let metrics = Arc::new(Metrics::default());
     let admin_token = match &config.server.admin_token {
         Some(t) => Some(t.resolve(&config, "server.admin_token")?),
@@ -121,6 +127,7 @@ pub async fn serve(
             stop_rx.clone(),
             first_tx,
             reimport,
+            host_id.clone(),
         ));
     }
     // Serve only once every connector had its first chance to bind, so a restart answers
@@ -180,6 +187,7 @@ async fn bring_up(
     stop: tokio::sync::watch::Receiver<bool>,
     first_attempt: tokio::sync::oneshot::Sender<()>,
     reimport: bool,
+    host_id: Arc<str>,
 ) {
     let mut delay = Duration::from_secs(2);
     let mut first_attempt = Some(first_attempt);
@@ -192,8 +200,10 @@ async fn bring_up(
         );
         let token = slot.token.clone();
         let ctl = control.clone();
+        let id = host_id.clone();
         let built =
-            tokio::task::spawn_blocking(move || build_runtime(&cfg, &cc, &cs, token, m, ctl)).await;
+            tokio::task::spawn_blocking(move || build_runtime(&cfg, &cc, &cs, token, m, ctl, &id))
+                .await;
         match built {
             Ok(Ok(rt)) => {
                 let rt = Arc::new(rt);

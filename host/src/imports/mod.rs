@@ -193,7 +193,7 @@ fn run_each(
 ) -> Result<Vec<(String, ImportStats)>, ImportError> {
     let mut all = Vec::new();
     for t in object_types(rt) {
-        let run = rt.space.start_run(kind, &t)?;
+        let run = rt.space.start_run(kind, &t, Some(&rt.host_id))?;
         if kind == "full" {
             tracing::info!(connector = %rt.name, object_type = %t, "full import started");
         }

@@ -99,6 +99,9 @@ pub struct RunRecord {
     pub stats: ImportStats,
     /// What else it did, e.g. the pending exports it confirmed or ended.
     pub notes: Option<String>,
+    /// The `host_id` of the host that ran it; `None` for runs recorded before hosts were named
+    /// (schema version 4) and for imports run by the command line.
+    pub host: Option<String>,
 }
 
 /// The outcome of a run that has not finished.
