@@ -20,6 +20,8 @@ use crate::tls::TlsSource;
 const DRAIN: Duration = Duration::from_secs(10);
 /// The file in the data directory that marks a running host.
 const RUNNING_MARKER: &str = "host.running";
+/// How long a clean stop waits for the import schedules to release their leases.
+const LEASE_RELEASE_WAIT: Duration = Duration::from_secs(5);
 /// How long start-up waits for connectors to bind before it starts serving.
 const FIRST_BIND_WAIT: Duration = Duration::from_secs(15);
 
@@ -105,6 +107,7 @@ pub async fn serve(
     let mut slots = HashMap::new();
     let mut controls = HashMap::new();
     let mut first_attempts = Vec::new();
+    let mut schedules = Vec::new();
     let config = Arc::new(config);
     let connectors = Arc::new(connectors);
     for c in &config.connectors {
@@ -117,7 +120,7 @@ pub async fn serve(
         controls.insert(c.name.clone(), control.clone());
         let (first_tx, first_rx) = tokio::sync::oneshot::channel();
         first_attempts.push(first_rx);
-        tokio::spawn(bring_up(
+        schedules.push(tokio::spawn(bring_up(
             config.clone(),
             c.clone(),
             connectors.clone(),
@@ -128,7 +131,7 @@ pub async fn serve(
             first_tx,
             reimport,
             host_id.clone(),
-        ));
+        )));
     }
     // Serve only once every connector had its first chance to bind, so a restart answers
     // lookups from the persisted space at once; a target that is slow to answer does not hold
@@ -168,6 +171,9 @@ pub async fn serve(
         .serve(app.into_make_service())
         .await
         .map_err(|e| HostError::Startup(format!("server failed: {e}")))?;
+    // The schedules stop at the stop signal and release their import leases (a running import
+    // is not waited for past this).
+    let _ = tokio::time::timeout(LEASE_RELEASE_WAIT, futures::future::join_all(schedules)).await;
     if let Err(e) = std::fs::remove_file(&marker) {
         tracing::warn!("cannot remove {}: {e}", marker.display());
     }
@@ -223,7 +229,14 @@ async fn bring_up(
                 if let Some(tx) = first_attempt.take() {
                     let _ = tx.send(());
                 }
-                crate::imports::schedule(rt, control, stop, reimport).await;
+                crate::imports::schedule(
+                    rt,
+                    control,
+                    stop,
+                    reimport,
+                    config.server.space.import_lease.0,
+                )
+                .await;
                 return;
             }
             Ok(Err(e)) => {

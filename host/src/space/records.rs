@@ -14,6 +14,9 @@ pub struct Intent {
     pub object_type: String,
     /// `None` for a create whose anchor the target assigns.
     pub anchor: Option<Anchor>,
+    /// When the export recorded it: on a shared space, an intent older than an export's budget
+    /// was left by a host that died (a live export clears its own within the budget).
+    pub since: OffsetDateTime,
 }
 
 /// A stored object waiting for the target, with what it waits for.
