@@ -99,6 +99,8 @@ pub async fn serve(
     let host_id: Arc<str> = config.host_id(port).into();
     tracing::info!(host_id = %host_id, space = config.server.space.backend.as_str(), "this host");
     let metrics = Arc::new(Metrics::default());
+    let space_backend = config.server.space.backend.as_str();
+    metrics.set_host(&host_id, space_backend);
     let admin_token = match &config.server.admin_token {
         Some(t) => Some(t.resolve(&config, "server.admin_token")?),
         None => None,
@@ -142,6 +144,7 @@ pub async fn serve(
         admin_token,
         metrics,
         max_body: config.server.max_body_bytes,
+        health: crate::http::health_body(config.server.space.backend),
     });
     let console =
         crate::console::Console::new(state.clone(), controls, resolver.clone(), config.data_dir());

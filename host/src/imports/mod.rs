@@ -443,12 +443,14 @@ pub async fn schedule(
             {
                 import_now = true;
             }
+            rt.metrics.set_import_lease(&rt.name, lease.held());
             continue;
         }
         let (r, l) = (rt.clone(), lease.clone());
         let turn = tokio::task::spawn_blocking(move || take_import_turn(&r, &l))
             .await
             .unwrap_or(false);
+        rt.metrics.set_import_lease(&rt.name, turn);
         if !turn {
             import_now = false;
             if let Some(kind) = control.take_request() {
