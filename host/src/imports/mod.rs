@@ -31,6 +31,12 @@ pub enum ImportError {
     Connector(#[from] ConnectorError),
     #[error("{0}")]
     Space(#[from] SpaceError),
+    /// This host lost the import lease during the import (it could not renew it in time):
+    /// another host may be importing, so this import stopped and changed nothing.
+    #[error(
+        "the import lease passed to another host (or could not be renewed); this import stopped and changed nothing"
+    )]
+    LeaseLost,
 }
 
 /// Progress of a running import: object type, objects read so far, and how many the connector
@@ -42,9 +48,18 @@ pub fn full_import(
     rt: &Runtime,
     progress: Progress<'_>,
 ) -> Result<Vec<(String, ImportStats)>, ImportError> {
+    full_import_while(rt, progress, &|| true)
+}
+
+/// A full import that stops, changing nothing, when `keep_going` says so between pages.
+fn full_import_while(
+    rt: &Runtime,
+    progress: Progress<'_>,
+    keep_going: &dyn Fn() -> bool,
+) -> Result<Vec<(String, ImportStats)>, ImportError> {
     run_each(rt, "full", |t| {
         rt.journal.start();
-        let result = import_one(rt, t, progress);
+        let result = import_one(rt, t, progress, keep_going);
         let finish = rt.journal.finish(&rt.space, result.is_ok());
         let stats = result?;
         finish?;
@@ -56,6 +71,7 @@ fn import_one(
     rt: &Runtime,
     object_type: &str,
     progress: Progress<'_>,
+    keep_going: &dyn Fn() -> bool,
 ) -> Result<ImportStats, ImportError> {
     let page = rt.config.import_page_size;
     let mut stream = rt
@@ -71,6 +87,9 @@ fn import_one(
         without_secrets(rt, object_type, &mut items);
         staging.add_page(&items)?;
         progress(object_type, seen, total);
+        if !keep_going() {
+            return Err(ImportError::LeaseLost);
+        }
     }
     // Everything read: what remains is storing it.
     progress(object_type, seen, Some(seen));
@@ -331,19 +350,15 @@ pub fn refresh_ready(rt: &Runtime) {
     }
 }
 
-/// A full import by the holder of `lease`, renewing it between pages.
+/// A full import by the holder of `lease`, renewing it between pages; when the lease cannot be
+/// renewed (another host took it, or the store cannot be reached) the import stops there and
+/// changes nothing ([`ImportError::LeaseLost`]), so two hosts never import at once.
 pub fn full_import_leased(
     rt: &Runtime,
     lease: &ImportLease<dyn LeaseStore>,
     progress: Progress<'_>,
 ) -> Result<Vec<(String, ImportStats)>, ImportError> {
-    full_import(rt, &|t, n, total| {
-        if !lease.renew_if_due() {
-            tracing::warn!(connector = %rt.name,
-                "the import lease could not be renewed during the import; it completes, and the next import runs on the lease holder");
-        }
-        progress(t, n, total)
-    })
+    full_import_while(rt, progress, &|| lease.renew_if_due())
 }
 
 /// The housekeeping of a shared space between imports, every third of the lease: renew (or try
@@ -493,6 +508,10 @@ pub async fn schedule(
         });
         match result {
             Ok(Ok(_)) => rt.set_ready(),
+            Ok(Err(ImportError::LeaseLost)) => {
+                tracing::warn!(connector = %rt.name,
+                    "the import lease could not be renewed during the import; it stopped and changed nothing, and the lease holder imports");
+            }
             Ok(Err(ImportError::Connector(ConnectorError::ResyncRequired { detail }))) => {
                 tracing::warn!(connector = %rt.name, %detail,
                     "the delta import cannot continue from its watermark; running a full import now");

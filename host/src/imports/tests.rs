@@ -110,3 +110,44 @@ fn on_the_embedded_store_the_one_host_always_imports() {
     let run = rt.space.last_full_import("User").unwrap().unwrap();
     assert_eq!(run.host.as_deref(), Some("me:8585"));
 }
+
+#[test]
+fn a_full_import_that_loses_the_lease_between_pages_stops_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rt = runtime(dir.path(), "me:8585");
+    rt.config.import_page_size = 1;
+    let store = Arc::new(MemoryLease::default());
+    // Renewed at every page, so a hand-over shows at the next one.
+    let shared: Arc<dyn LeaseStore> = store.clone();
+    let lease = ImportLease::new(shared, "hr", "me:8585", Duration::ZERO, true);
+    assert!(take_import_turn(&rt, &lease));
+    let pages = std::sync::atomic::AtomicU64::new(0);
+    let result = full_import_leased(&rt, &lease, &|_, seen, _| {
+        pages.store(seen, Ordering::Release);
+        if seen == 1 {
+            // Another host took the lease over (this one was too slow to renew).
+            store.expire();
+            store
+                .try_lease(lease::IMPORT_LEASE, "other:8585", Duration::from_secs(30))
+                .unwrap();
+        }
+    });
+    assert!(matches!(result, Err(ImportError::LeaseLost)), "{result:?}");
+    assert_eq!(
+        pages.load(Ordering::Acquire),
+        1,
+        "stopped at the first page"
+    );
+    assert_eq!(
+        rt.space.count("User").unwrap(),
+        0,
+        "nothing of it was committed"
+    );
+    let run = rt.space.runs(1).unwrap().pop().unwrap();
+    assert!(
+        run.outcome.starts_with("failed: the import lease"),
+        "{}",
+        run.outcome
+    );
+    assert!(!lease.held());
+}
