@@ -64,6 +64,9 @@ pub struct Runtime {
     /// what a request refused during the first import is told.
     /// How far the running import is, for the first-import refusal.
     pub progress: Arc<dyn ImportProgress>,
+    /// How this host names itself among the hosts sharing the space (`[server] host_id`): in
+    /// the run history, the import lease and logs.
+    pub host_id: String,
 }
 
 impl Runtime {
