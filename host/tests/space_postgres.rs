@@ -252,7 +252,7 @@ fn connectors_sharing_a_database_do_not_see_each_other() {
     ldap.put(&user("1", "alice", &[]), Origin::Export).unwrap();
     ldap.record_intent("User", Some(&Anchor::from("9")))
         .unwrap();
-    let run = ldap.start_run("full", "User").unwrap();
+    let run = ldap.start_run("full", "User", Some("host-a")).unwrap();
     ldap.finish_run(run, "success", &ImportStats::default())
         .unwrap();
     assert_eq!(sql.get("User", &Anchor::from("1")).unwrap(), None);
@@ -260,6 +260,9 @@ fn connectors_sharing_a_database_do_not_see_each_other() {
     assert!(sql.list("User", 0, 10).unwrap().is_empty());
     assert!(sql.open_intents().unwrap().is_empty());
     assert!(sql.runs(10).unwrap().is_empty());
+    assert_eq!(ldap.runs(10).unwrap()[0].host.as_deref(), Some("host-a"));
+    let intents = ldap.open_intents().unwrap();
+    assert!(intents[0].since <= time::OffsetDateTime::now_utc());
     assert!(matches!(
         sql.finish_run(run, "x", &ImportStats::default()),
         Err(SpaceError::NoSuchRun(_))

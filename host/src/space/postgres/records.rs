@@ -20,8 +20,8 @@ use crate::space::{
 /// The outcome of a run that has not finished.
 const RUNNING: &str = "running";
 
-const RUN_COLUMNS: &str =
-    "id, kind, object_type, started, finished, outcome, added, updated, unchanged, removed, notes";
+const RUN_COLUMNS: &str = "id, kind, object_type, started, finished, outcome, added, updated, \
+                           unchanged, removed, notes, host";
 
 /// Deletes the intents of one anchor, inside a write-through's transaction.
 pub(crate) fn clear_anchor_intents<C: GenericClient>(
@@ -103,6 +103,7 @@ fn run_rows(rows: &[Row]) -> Result<Vec<RunRecord>, Fail> {
                 removed: count(9)?,
             },
             notes: row.try_get(10)?,
+            host: row.try_get(11)?,
         });
     }
     Ok(out)
@@ -145,7 +146,8 @@ impl PgSpace {
     pub fn open_intents(&self) -> Result<Vec<Intent>, SpaceError> {
         self.read(|db| {
             let rows = db.query(
-                "SELECT id, object_type, anchor FROM intents WHERE connector = $1 ORDER BY id",
+                "SELECT id, object_type, anchor, since FROM intents WHERE connector = $1
+                 ORDER BY id",
                 &[&self.connector],
             )?;
             let mut out = Vec::with_capacity(rows.len());
@@ -154,6 +156,7 @@ impl PgSpace {
                     id: row.try_get(0)?,
                     object_type: row.try_get(1)?,
                     anchor: row.try_get::<_, Option<String>>(2)?.map(Anchor),
+                    since: from_nanos(row.try_get(3)?)?,
                 });
             }
             Ok(out)
@@ -279,14 +282,19 @@ impl PgSpace {
         })
     }
 
-    /// Records the start of a run (`kind` is `full` or `delta`); returns its id.
-    pub fn start_run(&self, kind: &str, object_type: &str) -> Result<i64, SpaceError> {
+    /// Records the start of a run (`kind` is `full` or `delta`) by `host`; returns its id.
+    pub fn start_run(
+        &self,
+        kind: &str,
+        object_type: &str,
+        host: Option<&str>,
+    ) -> Result<i64, SpaceError> {
         let now = to_nanos(OffsetDateTime::now_utc());
         self.write(|db| {
             let row = db.query_one(
-                "INSERT INTO runs (connector, kind, object_type, started, outcome)
-                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
-                &[&self.connector, &kind, &object_type, &now, &RUNNING],
+                "INSERT INTO runs (connector, kind, object_type, started, outcome, host)
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                &[&self.connector, &kind, &object_type, &now, &RUNNING, &host],
             )?;
             Ok(row.try_get(0)?)
         })

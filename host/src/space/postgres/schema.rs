@@ -118,7 +118,8 @@ CREATE TABLE runs (
     updated     bigint NOT NULL DEFAULT 0,
     unchanged   bigint NOT NULL DEFAULT 0,
     removed     bigint NOT NULL DEFAULT 0,
-    notes       text
+    notes       text,
+    host        text
 );
 CREATE INDEX runs_by_type ON runs (connector, object_type, kind, id);
 CREATE INDEX runs_by_connector ON runs (connector, id);
