@@ -70,7 +70,7 @@ pub(crate) fn write_page(
     spec: &IndexSpec,
     idx_table: &str,
     object_type: &str,
-    rows: &[(&str, Option<(&ConnectorObject, String)>)],
+    rows: &[(&str, Option<(&ConnectorObject, Vec<u8>)>)],
 ) -> Result<Page, Fail> {
     let now = to_nanos(OffsetDateTime::now_utc());
     let mut replaced = false;
