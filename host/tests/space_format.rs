@@ -18,12 +18,16 @@ use time::OffsetDateTime;
 /// Objects with every kind of stored value.
 fn objects() -> Vec<ConnectorObject> {
     let t = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
-    let mut a = user("a", "Ann", &[("mail", "ann@example.com"), ("givenName", "Änn 🙂")])
-        .with("employeeNumber", vec![AttrValue::Integer(-42)])
-        .with("active", vec![AttrValue::Boolean(true)])
-        .with("hired", vec![AttrValue::DateTime(t)])
-        .with("photo", vec![AttrValue::Binary(vec![0, 1, 254, 255])])
-        .with("manager", vec![AttrValue::Reference("b".into())]);
+    let mut a = user(
+        "a",
+        "Ann",
+        &[("mail", "ann@example.com"), ("givenName", "Änn 🙂")],
+    )
+    .with("employeeNumber", vec![AttrValue::Integer(-42)])
+    .with("active", vec![AttrValue::Boolean(true)])
+    .with("hired", vec![AttrValue::DateTime(t)])
+    .with("photo", vec![AttrValue::Binary(vec![0, 1, 254, 255])])
+    .with("manager", vec![AttrValue::Reference("b".into())]);
     a.dn = Some("CN=Ann,OU=Zürich,DC=example".into());
     let b = user("b", "Bob", &[("employeeId", "E2"), ("title", "")]);
     vec![a, b]
@@ -130,7 +134,10 @@ fn writing_the_same_content_over_an_old_body_is_no_change() {
     drop(space);
     assert_eq!(body_kinds(&path), ["blob"], "both rows rewritten compactly");
     let space = Space::open(&path, spec()).unwrap();
-    assert_eq!(space.get("User", &"b".into()).unwrap().unwrap().object, changed);
+    assert_eq!(
+        space.get("User", &"b".into()).unwrap().unwrap().object,
+        changed
+    );
     assert_eq!(
         space.get("User", &"a".into()).unwrap().unwrap().version,
         before.version

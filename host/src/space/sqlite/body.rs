@@ -13,7 +13,8 @@
 //!   object has exactly one encoding and "changed" stays "the bytes differ"). Lengths and
 //!   integers are LEB128 varints; each value is one varint whose low 3 bits are its kind and
 //!   whose other bits are its length (text, binary), its zig-zagged value (integer) or the
-//!   boolean, followed by its bytes. Object type and anchor come from the row's columns.
+//!   boolean, followed by its bytes (a date-time: seconds, nanoseconds and UTC offset, so the
+//!   offset survives as it does in JSON). Object type and anchor come from the row's columns.
 //!
 //! Secrets are never stored: encoding an object that holds one fails, as the JSON form did.
 
@@ -32,6 +33,9 @@ const BOOLEAN: u64 = 2;
 const DATE_TIME: u64 = 3;
 const BINARY: u64 = 4;
 const REFERENCE: u64 = 5;
+/// An integer too large to share its varint with the kind (its zig-zag needs more than 61
+/// bits): the kind alone, then the zig-zagged value.
+const INTEGER_WIDE: u64 = 6;
 
 /// Encodes an object's DN and attributes in the compact form.
 pub(crate) fn encode(object: &ConnectorObject) -> Result<Vec<u8>, SpaceError> {
@@ -53,7 +57,13 @@ pub(crate) fn encode(object: &ConnectorObject) -> Result<Vec<u8>, SpaceError> {
                 AttrValue::String(s) => put_tagged(&mut out, STRING, s.as_bytes()),
                 AttrValue::Reference(s) => put_tagged(&mut out, REFERENCE, s.as_bytes()),
                 AttrValue::Binary(b) => put_tagged(&mut out, BINARY, b),
-                AttrValue::Integer(i) => put_varint(&mut out, zigzag(*i) << 3 | INTEGER),
+                AttrValue::Integer(i) => match zigzag(*i) {
+                    z if z < 1 << 61 => put_varint(&mut out, z << 3 | INTEGER),
+                    z => {
+                        put_varint(&mut out, INTEGER_WIDE);
+                        put_varint(&mut out, z);
+                    }
+                },
                 AttrValue::Boolean(b) => put_varint(&mut out, u64::from(*b) << 3 | BOOLEAN),
                 AttrValue::DateTime(t) => {
                     put_varint(&mut out, DATE_TIME);
@@ -117,11 +127,13 @@ impl Stored {
         match value {
             ValueRef::Text(t) => std::str::from_utf8(t)
                 .map(|s| Stored::Json(s.to_owned()))
-                .map_err(|e| rusqlite::Error::FromSqlConversionFailure(
-                    0,
-                    rusqlite::types::Type::Text,
-                    Box::new(e),
-                )),
+                .map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        0,
+                        rusqlite::types::Type::Text,
+                        Box::new(e),
+                    )
+                }),
             ValueRef::Blob(b) => Ok(Stored::Compact(b.to_vec())),
             other => Err(rusqlite::Error::InvalidColumnType(
                 0,
@@ -248,12 +260,14 @@ fn decode_compact(
                 REFERENCE => AttrValue::Reference(r.text(payload)?),
                 BINARY => AttrValue::Binary(r.take(payload)?.to_vec()),
                 INTEGER => AttrValue::Integer(unzigzag(payload)),
+                INTEGER_WIDE => AttrValue::Integer(unzigzag(r.varint()?)),
                 BOOLEAN => AttrValue::Boolean(payload != 0),
                 DATE_TIME => {
                     let seconds = unzigzag(r.varint()?);
                     let nanos = u32::try_from(r.varint()?).map_err(|_| "nanoseconds")?;
                     let offset = i32::try_from(unzigzag(r.varint()?)).map_err(|_| "offset")?;
-                    let offset = UtcOffset::from_whole_seconds(offset).map_err(|e| e.to_string())?;
+                    let offset =
+                        UtcOffset::from_whole_seconds(offset).map_err(|e| e.to_string())?;
                     let t = OffsetDateTime::from_unix_timestamp(seconds)
                         .and_then(|t| t.replace_nanosecond(nanos))
                         .map_err(|e| e.to_string())?;
@@ -285,17 +299,49 @@ mod tests {
         let t = OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_123_456_789).unwrap();
         let mut o = ConnectorObject::new("User", "a-1");
         o.dn = Some("CN=Jürgen Ölmann,OU=Zürich,DC=example".into());
-        o.with("name", vec!["Jürgen 🙂".into(), "".into(), "x".repeat(300).as_str().into()])
-            .with("age", vec![AttrValue::Integer(-7), AttrValue::Integer(i64::MIN), AttrValue::Integer(i64::MAX), AttrValue::Integer(0)])
-            .with("active", vec![AttrValue::Boolean(true), AttrValue::Boolean(false)])
-            .with("hired", vec![
+        o.with(
+            "name",
+            vec![
+                "Jürgen 🙂".into(),
+                "".into(),
+                "x".repeat(300).as_str().into(),
+            ],
+        )
+        .with(
+            "age",
+            vec![
+                AttrValue::Integer(-7),
+                AttrValue::Integer(i64::MIN),
+                AttrValue::Integer(i64::MAX),
+                AttrValue::Integer(0),
+                AttrValue::Integer(1 << 60),
+                AttrValue::Integer(-(1 << 60) - 1),
+            ],
+        )
+        .with(
+            "active",
+            vec![AttrValue::Boolean(true), AttrValue::Boolean(false)],
+        )
+        .with(
+            "hired",
+            vec![
                 AttrValue::DateTime(t),
                 AttrValue::DateTime(t.to_offset(UtcOffset::from_hms(5, 30, 0).unwrap())),
                 AttrValue::DateTime(OffsetDateTime::UNIX_EPOCH - time::Duration::days(40_000)),
-            ])
-            .with("photo", vec![AttrValue::Binary(vec![0, 15, 255]), AttrValue::Binary(Vec::new())])
-            .with("manager", vec![AttrValue::Reference("CN=Boss,DC=example".into())])
-            .with("", vec!["an attribute without a name".into()])
+            ],
+        )
+        .with(
+            "photo",
+            vec![
+                AttrValue::Binary(vec![0, 15, 255]),
+                AttrValue::Binary(Vec::new()),
+            ],
+        )
+        .with(
+            "manager",
+            vec![AttrValue::Reference("CN=Boss,DC=example".into())],
+        )
+        .with("", vec!["an attribute without a name".into()])
     }
 
     fn round_trip(o: &ConnectorObject) -> ConnectorObject {
@@ -337,7 +383,12 @@ mod tests {
         let o = all_kinds();
         let json = serde_json::to_string(&o).unwrap();
         let compact = encode(&o).unwrap();
-        assert!(compact.len() < json.len(), "{} vs {}", compact.len(), json.len());
+        assert!(
+            compact.len() < json.len(),
+            "{} vs {}",
+            compact.len(),
+            json.len()
+        );
     }
 
     #[test]
@@ -356,8 +407,10 @@ mod tests {
 
     #[test]
     fn secrets_are_never_encoded() {
-        let o = ConnectorObject::new("User", "s")
-            .with("password", vec![AttrValue::Secret(Secret::new("hunter2".to_owned()))]);
+        let o = ConnectorObject::new("User", "s").with(
+            "password",
+            vec![AttrValue::Secret(Secret::new("hunter2".to_owned()))],
+        );
         let err = encode(&o).unwrap_err();
         assert!(!err.to_string().contains("hunter2"), "{err}");
     }
@@ -379,7 +432,14 @@ mod tests {
         }
         assert!(decode(ValueRef::Blob(&[2, 0, 0]), "User", "a").is_err());
         assert!(decode(ValueRef::Blob(&[COMPACT, 0, 0, 0]), "User", "a").is_err());
-        assert!(decode(ValueRef::Blob(&[COMPACT, 0, 0xff, 0xff, 0xff, 0xff, 0x0f]), "User", "a").is_err());
+        assert!(
+            decode(
+                ValueRef::Blob(&[COMPACT, 0, 0xff, 0xff, 0xff, 0xff, 0x0f]),
+                "User",
+                "a"
+            )
+            .is_err()
+        );
         assert!(decode(ValueRef::Integer(3), "User", "a").is_err());
     }
 }

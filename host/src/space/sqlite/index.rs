@@ -88,7 +88,11 @@ pub(crate) fn apply_change(conn: &Connection, change: &SpecChange<'_>) -> Result
                      ORDER BY id LIMIT ?3",
                 )?;
                 let rows = stmt.query_map(params![object_type, after, REBUILD_BATCH], |row| {
-                    Ok((row.get(0)?, Stored::from_value(row.get_ref(1)?)?, row.get(2)?))
+                    Ok((
+                        row.get(0)?,
+                        Stored::from_value(row.get_ref(1)?)?,
+                        row.get(2)?,
+                    ))
                 })?;
                 rows.collect::<rusqlite::Result<_>>()?
             };

@@ -180,24 +180,25 @@ pub(crate) fn store(
     let same = existing
         .as_ref()
         .is_some_and(|old| body::same_content(&old.row.body, body));
-    if let Some(old) = existing.as_ref().filter(|old| same && old.row.body.is_json()) {
+    if let Some(old) = existing
+        .as_ref()
+        .filter(|old| same && old.row.body.is_json())
+    {
         // An older space's JSON body with this very content: stored in the compact form now,
         // which is not a change (same version, same ETag).
         conn.prepare_cached("UPDATE objects SET body = ?2 WHERE id = ?1")?
             .execute(params![old.id, body])?;
     }
     match existing {
-        Some(old) if same && !(was_pending && origin != Origin::Pending) => {
-            Ok(Written {
-                id: old.id,
-                change: Change::Unchanged,
-                created: from_nanos(old.row.created)?,
-                modified: from_nanos(old.row.modified)?,
-                version: u64::try_from(old.row.version).unwrap_or(0),
-                origin: Origin::from_code(old.row.origin)?,
-                ended_pending,
-            })
-        }
+        Some(old) if same && !(was_pending && origin != Origin::Pending) => Ok(Written {
+            id: old.id,
+            change: Change::Unchanged,
+            created: from_nanos(old.row.created)?,
+            modified: from_nanos(old.row.modified)?,
+            version: u64::try_from(old.row.version).unwrap_or(0),
+            origin: Origin::from_code(old.row.origin)?,
+            ended_pending,
+        }),
         Some(old) if same => {
             // Same content, no longer pending: only the origin changes (the version and the
             // ETag stay, since the content did not change).
