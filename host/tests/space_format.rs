@@ -4,7 +4,7 @@
 //! while new and changed content is stored compactly.
 
 // Helpers outside #[test] functions fail loudly too.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 mod space_common;
 
