@@ -17,7 +17,7 @@ use crate::engine::binding::{Binding, ResourceKind};
 use crate::engine::locks::KeyLocks;
 use crate::engine::{ImportProgress, Runtime};
 use crate::registry::Connectors;
-use crate::space::{IndexSpec, IndexedAttribute, Space};
+use crate::space::{IndexSpec, IndexedAttribute, Space, SpaceError};
 use crate::telemetry::Metrics;
 
 /// The connector space file of a connector.
@@ -25,7 +25,8 @@ pub fn space_path(config: &Config, name: &str) -> PathBuf {
     config.data_dir().join("space").join(format!("{name}.db"))
 }
 
-/// Connects, discovers the schema, binds SCIM onto it and opens the connector space. Blocking.
+/// Connects, discovers the schema, binds SCIM onto it and opens the connector space; the
+/// runtime names this host `host_id`. Blocking.
 pub fn build_runtime(
     config: &Config,
     c: &ConnectorConfig,
@@ -33,6 +34,7 @@ pub fn build_runtime(
     token: TokenHash,
     metrics: Arc<Metrics>,
     progress: Arc<dyn ImportProgress>,
+    host_id: &str,
 ) -> Result<Runtime, ConnectorError> {
     let connector = connectors.build(&c.name)?;
     let path = space_path(config, &c.name);
@@ -42,7 +44,7 @@ pub fn build_runtime(
         &c.name,
     )?;
     let (users, groups) = bind(c, &schema, &connector.capabilities())?;
-    let (space, ready) = open_space(&path, &users, groups.as_ref())?;
+    let (space, ready) = open_space(config, &c.name, &path, &users, groups.as_ref())?;
     for t in std::iter::once(&users.object_type).chain(groups.iter().map(|g| &g.object_type)) {
         if let Ok(n) = space.count(t) {
             metrics.set_space_size(&c.name, t, n);
@@ -65,6 +67,7 @@ pub fn build_runtime(
         max_filter_scan: config.server.max_filter_scan,
         journal: Default::default(),
         progress,
+        host_id: host_id.to_owned(),
     })
 }
 
@@ -149,9 +152,13 @@ fn bind(
     Ok((users, groups))
 }
 
-/// Opens the connector space at `path` with the bindings' indexes; also says whether it holds
-/// a complete import of every bound object type (then it can serve at once).
+/// Opens the connector space of connector `name` with the bindings' indexes, in the store the
+/// configuration names (the file at `path`, or the shared PostgreSQL database); also says
+/// whether it holds a complete import of every bound object type (then it can serve at once).
+/// On a shared space that import may be any host's: the run history is shared.
 fn open_space(
+    config: &Config,
+    name: &str,
     path: &Path,
     users: &Binding,
     groups: Option<&Binding>,
@@ -163,13 +170,31 @@ fn open_space(
             index.push(if *case_exact { a.case_exact() } else { a });
         }
     }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            ConnectorError::misconfigured(format!("cannot create {}: {e}", dir.display()))
-        })?;
-    }
-    let space = Space::open(path, IndexSpec::new(index))
-        .map_err(|e| ConnectorError::misconfigured(e.to_string()))?;
+    let index = IndexSpec::new(index);
+    let space = match config
+        .postgres_space()
+        .map_err(|e| ConnectorError::misconfigured(e.to_string()))?
+    {
+        Some(pg) => postgres::open(
+            &pg.url,
+            pg.password.as_ref().map(|p| p.expose()),
+            name,
+            index,
+        )
+        .map_err(|e| match e {
+            SpaceError::Unavailable(m) => ConnectorError::unavailable(m),
+            e => ConnectorError::misconfigured(e.to_string()),
+        })?,
+        None => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    ConnectorError::misconfigured(format!("cannot create {}: {e}", dir.display()))
+                })?;
+            }
+            Space::open(path, index).map_err(|e| ConnectorError::misconfigured(e.to_string()))?
+        }
+    };
+    tracing::info!(connector = name, space = space.backend_name(), at = %space.describe(), "connector space open");
     let mut ready = space
         .last_full_import(&users.object_type)
         .map_err(|e| ConnectorError::misconfigured(e.to_string()))?
@@ -181,4 +206,33 @@ fn open_space(
             .is_some();
     }
     Ok((space, ready))
+}
+
+/// The PostgreSQL store, in one place: until `space::postgres` lands on this branch, opening or
+/// migrating a PostgreSQL space says so. Merging it turns each body into one call,
+/// `Space::open_postgres(url, password, connector, index)` and
+/// `Space::migrate_postgres(url, password)`.
+pub mod postgres {
+    use crate::space::{IndexSpec, Space, SpaceError};
+
+    const NOT_BUILT: &str = "backend = \"postgres\" is not built into this connector-host yet; \
+         use backend = \"sqlite\" (the default)";
+
+    /// Opens the space of `connector` in the PostgreSQL database at `url`.
+    pub fn open(
+        url: &str,
+        password: Option<&str>,
+        connector: &str,
+        index: IndexSpec,
+    ) -> Result<Space, SpaceError> {
+        let _ = (url, password, connector, index);
+        Err(SpaceError::Storage(NOT_BUILT.to_owned()))
+    }
+
+    /// Creates or upgrades the schema of the PostgreSQL database at `url`: the version found and
+    /// the version now.
+    pub fn migrate(url: &str, password: Option<&str>) -> Result<(i64, i64), SpaceError> {
+        let _ = (url, password);
+        Err(SpaceError::Storage(NOT_BUILT.to_owned()))
+    }
 }

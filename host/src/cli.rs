@@ -149,6 +149,10 @@ pub enum SpaceAction {
         #[arg(long, default_value = "User")]
         object_type: String,
     },
+    /// Bring every connector space to this build's schema and say from which version: each
+    /// connector's SQLite file, or the shared PostgreSQL database. The host does the same when
+    /// it opens a space; this does it ahead of a start (several hosts, an upgrade window).
+    Migrate,
 }
 
 /// Reads the configuration, every connector's own settings included: each command that reads
@@ -179,6 +183,7 @@ fn runtime(
                 token,
                 Arc::new(Metrics::default()),
                 control,
+                &config.host_id(config.server.listen.port()),
             )
         })
         .with_context(|| format!("while starting connector {name}"))
@@ -220,6 +225,21 @@ pub fn main() -> Result<()> {
                     c.name, c.name
                 );
             }
+            match &config.server.space.url {
+                Some(url)
+                    if config.server.space.backend == crate::config::SpaceBackend::Postgres =>
+                {
+                    println!(
+                        "connector spaces: postgres at {url} (import lease {}), shared by every host configured so",
+                        config.server.space.import_lease
+                    )
+                }
+                _ => println!(
+                    "connector spaces: sqlite files in {}",
+                    config.data_dir().join("space").display()
+                ),
+            }
+            println!("host id: {}", config.host_id(config.server.listen.port()));
             println!("{}: configuration is valid", config.source.display());
             Ok(())
         }
@@ -477,6 +497,13 @@ fn progress_bar() -> Option<indicatif::ProgressBar> {
 
 fn space(config_path: &Path, action: SpaceAction) -> Result<()> {
     let (config, _) = load(config_path)?;
+    if !matches!(action, SpaceAction::Migrate)
+        && config.server.space.backend == crate::config::SpaceBackend::Postgres
+    {
+        bail!(
+            "the space commands read the SQLite spaces; with backend = \"postgres\" look into a space through the console or GET /ecma2host_<name>/space"
+        );
+    }
     let open = |name: &str| -> Result<crate::space::Space> {
         let path = space_path(&config, name);
         if !path.exists() {
@@ -494,15 +521,17 @@ fn space(config_path: &Path, action: SpaceAction) -> Result<()> {
         );
     };
     match action {
+        SpaceAction::Migrate => migrate(&config)?,
         SpaceAction::Stats { connector } => {
             let space = open(&connector)?;
             for r in space.runs(10)? {
                 println!(
-                    "run {:>4} {:<5} {:<10} {} → {:<24} +{} ~{} ={} -{}",
+                    "run {:>4} {:<5} {:<10} {} on {} → {:<24} +{} ~{} ={} -{}",
                     r.id,
                     r.kind,
                     r.object_type,
                     r.started,
+                    r.host.as_deref().unwrap_or("-"),
                     r.outcome,
                     r.stats.added,
                     r.stats.updated,
@@ -582,6 +611,45 @@ fn space(config_path: &Path, action: SpaceAction) -> Result<()> {
                 }
             }
             println!("{found} found");
+        }
+    }
+    Ok(())
+}
+
+/// `space migrate`: every connector's SQLite file upgraded in place (a connector without a
+/// space yet is skipped), or the PostgreSQL database's schema.
+fn migrate(config: &Config) -> Result<()> {
+    if let Some(pg) = config.postgres_space()? {
+        let (from, to) =
+            crate::assemble::postgres::migrate(&pg.url, pg.password.as_ref().map(|p| p.expose()))
+                .with_context(|| format!("while migrating the connector spaces in {}", pg.url))?;
+        println!("{}: schema version {from} → {to}", pg.url);
+        return Ok(());
+    }
+    for c in &config.connectors {
+        let path = space_path(config, &c.name);
+        if !path.exists() {
+            println!(
+                "{}: no connector space yet ({}); the host creates it at the current version",
+                c.name,
+                path.display()
+            );
+            continue;
+        }
+        let (from, to) = crate::space::Space::migrate_file(&path)
+            .with_context(|| format!("while migrating {}", path.display()))?;
+        match from {
+            Some(v) if v == to => println!(
+                "{}: schema version {to}, current ({})",
+                c.name,
+                path.display()
+            ),
+            Some(v) => println!("{}: schema version {v} → {to} ({})", c.name, path.display()),
+            None => println!(
+                "{}: new connector space at schema version {to} ({})",
+                c.name,
+                path.display()
+            ),
         }
     }
     Ok(())

@@ -20,6 +20,8 @@ use crate::tls::TlsSource;
 const DRAIN: Duration = Duration::from_secs(10);
 /// The file in the data directory that marks a running host.
 const RUNNING_MARKER: &str = "host.running";
+/// How long a clean stop waits for the import schedules to release their leases.
+const LEASE_RELEASE_WAIT: Duration = Duration::from_secs(5);
 /// How long start-up waits for connectors to bind before it starts serving.
 const FIRST_BIND_WAIT: Duration = Duration::from_secs(15);
 
@@ -90,7 +92,15 @@ pub async fn serve(
     };
     let (resolver, tls_config) = crate::tls::server_config(material)?;
 
+    let port = listener
+        .local_addr()
+        .map_err(|e| HostError::Startup(e.to_string()))?
+        .port();
+    let host_id: Arc<str> = config.host_id(port).into();
+    tracing::info!(host_id = %host_id, space = config.server.space.backend.as_str(), "this host");
     let metrics = Arc::new(Metrics::default());
+    let space_backend = config.server.space.backend.as_str();
+    metrics.set_host(&host_id, space_backend);
     let admin_token = match &config.server.admin_token {
         Some(t) => Some(t.resolve(&config, "server.admin_token")?),
         None => None,
@@ -99,6 +109,7 @@ pub async fn serve(
     let mut slots = HashMap::new();
     let mut controls = HashMap::new();
     let mut first_attempts = Vec::new();
+    let mut schedules = Vec::new();
     let config = Arc::new(config);
     let connectors = Arc::new(connectors);
     for c in &config.connectors {
@@ -111,7 +122,7 @@ pub async fn serve(
         controls.insert(c.name.clone(), control.clone());
         let (first_tx, first_rx) = tokio::sync::oneshot::channel();
         first_attempts.push(first_rx);
-        tokio::spawn(bring_up(
+        schedules.push(tokio::spawn(bring_up(
             config.clone(),
             c.clone(),
             connectors.clone(),
@@ -121,7 +132,8 @@ pub async fn serve(
             stop_rx.clone(),
             first_tx,
             reimport,
-        ));
+            host_id.clone(),
+        )));
     }
     // Serve only once every connector had its first chance to bind, so a restart answers
     // lookups from the persisted space at once; a target that is slow to answer does not hold
@@ -132,6 +144,7 @@ pub async fn serve(
         admin_token,
         metrics,
         max_body: config.server.max_body_bytes,
+        health: crate::http::health_body(config.server.space.backend),
     });
     let console =
         crate::console::Console::new(state.clone(), controls, resolver.clone(), config.data_dir());
@@ -161,6 +174,9 @@ pub async fn serve(
         .serve(app.into_make_service())
         .await
         .map_err(|e| HostError::Startup(format!("server failed: {e}")))?;
+    // The schedules stop at the stop signal and release their import leases (a running import
+    // is not waited for past this).
+    let _ = tokio::time::timeout(LEASE_RELEASE_WAIT, futures::future::join_all(schedules)).await;
     if let Err(e) = std::fs::remove_file(&marker) {
         tracing::warn!("cannot remove {}: {e}", marker.display());
     }
@@ -180,6 +196,7 @@ async fn bring_up(
     stop: tokio::sync::watch::Receiver<bool>,
     first_attempt: tokio::sync::oneshot::Sender<()>,
     reimport: bool,
+    host_id: Arc<str>,
 ) {
     let mut delay = Duration::from_secs(2);
     let mut first_attempt = Some(first_attempt);
@@ -192,8 +209,10 @@ async fn bring_up(
         );
         let token = slot.token.clone();
         let ctl = control.clone();
+        let id = host_id.clone();
         let built =
-            tokio::task::spawn_blocking(move || build_runtime(&cfg, &cc, &cs, token, m, ctl)).await;
+            tokio::task::spawn_blocking(move || build_runtime(&cfg, &cc, &cs, token, m, ctl, &id))
+                .await;
         match built {
             Ok(Ok(rt)) => {
                 let rt = Arc::new(rt);
@@ -213,7 +232,14 @@ async fn bring_up(
                 if let Some(tx) = first_attempt.take() {
                     let _ = tx.send(());
                 }
-                crate::imports::schedule(rt, control, stop, reimport).await;
+                crate::imports::schedule(
+                    rt,
+                    control,
+                    stop,
+                    reimport,
+                    config.server.space.import_lease.0,
+                )
+                .await;
                 return;
             }
             Ok(Err(e)) => {

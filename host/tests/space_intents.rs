@@ -78,7 +78,8 @@ fn a_version_2_space_is_upgraded_in_place() {
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "DROP TABLE intents; UPDATE meta SET value = '2' WHERE key = 'schema_version';",
+            "DROP TABLE intents; ALTER TABLE runs DROP COLUMN host;
+             UPDATE meta SET value = '2' WHERE key = 'schema_version';",
         )
         .unwrap();
     }

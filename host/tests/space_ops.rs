@@ -363,7 +363,7 @@ fn a_newer_schema_or_a_foreign_file_is_refused() {
 #[test]
 fn run_history_records_outcomes_newest_first() {
     let (_dir, space) = fresh();
-    let full = space.start_run("full", "User").unwrap();
+    let full = space.start_run("full", "User", Some("h1:8585")).unwrap();
     let stats = ImportStats {
         added: 3,
         updated: 1,
@@ -371,8 +371,8 @@ fn run_history_records_outcomes_newest_first() {
         removed: 4,
     };
     space.finish_run(full, "success", &stats).unwrap();
-    let delta = space.start_run("delta", "User").unwrap();
-    let failed = space.start_run("full", "User").unwrap();
+    let delta = space.start_run("delta", "User", None).unwrap();
+    let failed = space.start_run("full", "User", Some("h1:8585")).unwrap();
     space
         .finish_run(
             failed,
@@ -385,10 +385,16 @@ fn run_history_records_outcomes_newest_first() {
     assert_eq!(ids, [failed, delta, full]);
     let d = runs.get(1).unwrap();
     assert_eq!((d.outcome.as_str(), d.finished), ("running", None));
+    assert_eq!(d.host, None, "a run without a host says so");
     let last = space.last_full_import("User").unwrap().unwrap();
     assert_eq!(
-        (last.id, last.stats, last.kind.as_str()),
-        (full, stats, "full")
+        (
+            last.id,
+            last.stats,
+            last.kind.as_str(),
+            last.host.as_deref()
+        ),
+        (full, stats, "full", Some("h1:8585"))
     );
     assert!(last.finished.unwrap() >= last.started);
     assert_eq!(space.last_full_import("Group").unwrap(), None);
@@ -568,4 +574,53 @@ fn a_walk_through_all_pages_under_concurrent_creates_and_deletes_sees_every_last
     assert!(doomed.iter().any(|a| !seen.contains_key(a)));
     let listed = anchors(&space.list("User", 0, u64::MAX).unwrap()).len() as u64;
     assert_eq!(space.count("User").unwrap(), listed);
+}
+
+#[test]
+fn a_version_3_space_is_upgraded_in_place_and_keeps_its_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("space.db");
+    let (full, stats) = {
+        let space = Space::open(&path, spec()).unwrap();
+        space.put(&user("a", "alice", &[]), Origin::Import).unwrap();
+        let full = space.start_run("full", "User", Some("gone")).unwrap();
+        let stats = ImportStats {
+            added: 1,
+            ..ImportStats::default()
+        };
+        space.finish_run(full, "success", &stats).unwrap();
+        (full, stats)
+    };
+    {
+        // What version 3 had: runs without a host.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "ALTER TABLE runs DROP COLUMN host;
+             UPDATE meta SET value = '3' WHERE key = 'schema_version';",
+        )
+        .unwrap();
+    }
+    assert_eq!(
+        Space::migrate_file(&path).unwrap(),
+        (Some(3), SCHEMA_VERSION)
+    );
+    assert_eq!(SCHEMA_VERSION, 4);
+    let space = Space::open(&path, spec()).unwrap();
+    assert_eq!(space.count("User").unwrap(), 1);
+    let kept = space.last_full_import("User").unwrap().unwrap();
+    assert_eq!((kept.id, kept.stats, kept.host), (full, stats, None));
+    let next = space.start_run("delta", "User", Some("h2:8585")).unwrap();
+    let runs = space.runs(10).unwrap();
+    assert_eq!(
+        runs.iter()
+            .map(|r| (r.id, r.host.as_deref()))
+            .collect::<Vec<_>>(),
+        [(next, Some("h2:8585")), (full, None)]
+    );
+    // Migrating again finds the current version and changes nothing.
+    drop(space);
+    assert_eq!(
+        Space::migrate_file(&path).unwrap(),
+        (Some(SCHEMA_VERSION), SCHEMA_VERSION)
+    );
 }

@@ -150,7 +150,7 @@ fn an_export_applied_over_a_pending_one_ends_its_pending_state() {
 #[test]
 fn run_notes_are_kept_line_by_line() {
     let (_dir, space) = fresh();
-    let run = space.start_run("full", "User").unwrap();
+    let run = space.start_run("full", "User", Some("h1:8585")).unwrap();
     space
         .finish_run(run, "success", &Default::default())
         .unwrap();
@@ -172,7 +172,7 @@ fn a_version_1_space_is_upgraded_in_place() {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
             "DROP TRIGGER objects_removed_pending; DROP TABLE pending; DROP TABLE intents;
-             ALTER TABLE runs DROP COLUMN notes;
+             ALTER TABLE runs DROP COLUMN notes; ALTER TABLE runs DROP COLUMN host;
              UPDATE meta SET value = '1' WHERE key = 'schema_version';",
         )
         .unwrap();

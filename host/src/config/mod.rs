@@ -12,6 +12,7 @@
 
 mod duration;
 mod secret;
+mod space;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -26,6 +27,7 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 pub use duration::HumanDuration;
 pub use secret::{MIN_TOKEN_LEN, Secret, TokenHash, generate_token};
+pub use space::{MIN_IMPORT_LEASE, PostgresSpace, SpaceBackend, SpaceConfig};
 
 /// The only configuration format version this build understands.
 pub const CONFIG_VERSION: u32 = 1;
@@ -109,6 +111,14 @@ pub struct ServerConfig {
     /// Log format: `text` (default) or `json`.
     #[serde(default)]
     pub log_format: LogFormat,
+    /// How this host names itself in the run history, the import lease, logs and metrics when
+    /// several hosts share a connector space. Default: this machine's host name and the port
+    /// it listens on, `name:8585`.
+    #[serde(default)]
+    pub host_id: Option<String>,
+    /// `[server.space]`: where the connector spaces live.
+    #[serde(default)]
+    pub space: SpaceConfig,
 }
 
 impl Default for ServerConfig {
@@ -123,6 +133,8 @@ impl Default for ServerConfig {
             max_page_size: default_max_page(),
             max_filter_scan: default_max_scan(),
             log_format: LogFormat::Text,
+            host_id: None,
+            space: SpaceConfig::default(),
         }
     }
 }
@@ -499,6 +511,10 @@ impl Config {
                     c.name
                 )));
             }
+        }
+        self.server.space.check().map_err(|m| self.invalid(m))?;
+        if let Some(id) = &self.server.host_id {
+            space::check_host_id(id).map_err(|m| self.invalid(m))?;
         }
         if let Some(tls) = &self.server.tls {
             let pem = tls.cert.is_some() || tls.key.is_some();

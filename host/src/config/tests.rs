@@ -230,3 +230,102 @@ file = "not a secret: the key says nothing of one"
     );
     assert!(e.contains("line 8"), "{e}");
 }
+
+/// `MINIMAL` with `server` as its `[server]` tables.
+fn with_server(server: &str) -> String {
+    MINIMAL.replace("version = 1\n", &format!("version = 1\n{server}\n"))
+}
+
+#[test]
+fn the_space_is_sqlite_unless_configured() {
+    let c = parse(MINIMAL).unwrap();
+    assert_eq!(c.server.space.backend, SpaceBackend::Sqlite);
+    assert_eq!(c.server.space.import_lease.0.as_secs(), 30);
+    assert!(c.postgres_space().unwrap().is_none());
+}
+
+#[test]
+fn a_postgres_space_reads_url_password_and_lease() {
+    let c = parse(&with_server(
+        "[server.space]\nbackend = \"postgres\"\nurl = \"postgresql://ch@db.example:5432/spaces\"\n\
+         password = { env = \"CH_TEST_SPACE_PASSWORD_UNSET\" }\nimport_lease = \"1m\"",
+    ))
+    .unwrap();
+    assert_eq!(c.server.space.backend, SpaceBackend::Postgres);
+    assert_eq!(
+        c.server.space.url.as_deref(),
+        Some("postgresql://ch@db.example:5432/spaces")
+    );
+    assert_eq!(c.server.space.import_lease.0.as_secs(), 60);
+    // The password is read when the space is opened; an unset variable says which one.
+    let e = c.postgres_space().unwrap_err().to_string();
+    assert!(e.contains("CH_TEST_SPACE_PASSWORD_UNSET"), "{e}");
+}
+
+#[test]
+fn space_settings_are_checked() {
+    let check = |server: &str, expected: &str| {
+        let e = error_of(&with_server(server));
+        assert!(e.contains(expected), "{server}: {e}");
+    };
+    check(
+        "[server.space]\nbackend = \"postgres\"",
+        "needs url = \"postgresql://user@host:5432/dbname\"",
+    );
+    check(
+        "[server.space]\nbackend = \"mysql\"",
+        "unknown variant `mysql`",
+    );
+    check(
+        "[server.space]\nbackend = \"postgres\"\nurl = \"db.example\"",
+        "libpq URL",
+    );
+    check(
+        "[server.space]\nurl = \"postgresql://ch@db/spaces\"",
+        "url and password are for backend = \"postgres\"",
+    );
+    check(
+        "[server.space]\nbackend = \"postgres\"\nurl = \"postgresql://db/spaces\"\nimport_lease = \"1s\"",
+        "too short",
+    );
+    check(
+        "[server.space]\nbackend = \"postgres\"\nurl = \"postgresql://db/spaces\"\npassword = { file = \"a\", env = \"B\" }",
+        "exactly one of file or env",
+    );
+    check("[server.space]\ncolour = \"blue\"", "colour");
+    check("[server]\nhost_id = \"\"", "host_id");
+}
+
+#[test]
+fn a_password_in_the_url_is_refused_without_repeating_it() {
+    for url in [
+        "postgresql://ch:s3cr3t-pw@db.example:5432/spaces",
+        "postgres://ch:s3cr3t-pw@db.example/spaces",
+        "postgresql://ch@db.example/spaces?sslmode=require&password=s3cr3t-pw",
+    ] {
+        let e = error_of(&with_server(&format!(
+            "[server.space]\nbackend = \"postgres\"\nurl = \"{url}\""
+        )));
+        assert!(e.contains("must not contain the password"), "{e}");
+        assert!(e.contains("password = { file"), "{e}");
+        assert!(
+            !e.contains("s3cr3t-pw"),
+            "the message repeats the password: {e}"
+        );
+    }
+    // A user name with '@' in the host part's place is still not a password.
+    parse(&with_server(
+        "[server.space]\nbackend = \"postgres\"\nurl = \"postgresql://ch@db.example/spaces?sslmode=require\"",
+    ))
+    .unwrap();
+}
+
+#[test]
+fn the_host_id_defaults_to_the_machine_name_and_port() {
+    let c = parse(MINIMAL).unwrap();
+    let id = c.host_id(8585);
+    assert!(id.ends_with(":8585"), "{id}");
+    assert!(id.len() > ":8585".len(), "{id}");
+    let named = parse(&with_server("[server]\nhost_id = \"agent-2\"")).unwrap();
+    assert_eq!(named.host_id(8585), "agent-2");
+}

@@ -508,6 +508,7 @@ pub fn runs(session: &Session, name: &str, page: u64, total: u64, runs: &[RunRec
                 thead { tr {
                     th { "Run" } th { "Kind" } th { "Object type" } th { "Started" } th { "Duration" }
                     th { "Outcome" } th { "Added" } th { "Updated" } th { "Unchanged" } th { "Removed" }
+                    th { "Host" }
                 } }
                 tbody {
                     @for r in runs {
@@ -523,12 +524,13 @@ pub fn runs(session: &Session, name: &str, page: u64, total: u64, runs: &[RunRec
                             td.num { (number(r.stats.updated)) }
                             td.num { (number(r.stats.unchanged)) }
                             td.num { (number(r.stats.removed)) }
+                            td.host { (r.host.as_deref().unwrap_or("")) }
                         }
                         @if let Some(notes) = &r.notes {
-                            tr.notes { td {} td colspan="9" { @for line in notes.lines() { div { (line) } } } }
+                            tr.notes { td {} td colspan="10" { @for line in notes.lines() { div { (line) } } } }
                         }
                     }
-                    @if runs.is_empty() { tr { td.muted colspan="10" { "No import has run yet." } } }
+                    @if runs.is_empty() { tr { td.muted colspan="11" { "No import has run yet." } } }
                 }
             }
             (pager(&format!("{b}/runs"), &[], page, total, PAGE))

@@ -1,10 +1,16 @@
 //! Per-key async locks, so exports to the same anchor run one after the other while exports to
 //! different anchors run side by side. Entries disappear when nobody holds or waits for them.
+//!
+//! These serialise one host's exports. When several hosts share the connector space, an export
+//! also holds the space's own locks (`Space::lock_exports`), which every host takes: an
+//! [`ExportHold`] carries both for the length of the export.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
+
+use crate::space::ExportLock;
 
 /// A set of named locks.
 #[derive(Default)]
@@ -17,6 +23,25 @@ pub struct KeyGuard {
     locks: Arc<KeyLocks>,
     key: String,
     guard: Option<OwnedMutexGuard<()>>,
+}
+
+/// What an export holds until its write-through is done: this host's lock on the object (none
+/// for a create whose anchor the target assigns), and, on a space several hosts share, the
+/// space's locks on the object and on the unique values a create claims.
+#[derive(Default)]
+pub struct ExportHold {
+    _local: Option<KeyGuard>,
+    _shared: Option<ExportLock>,
+}
+
+impl ExportHold {
+    /// Holds `local` and `shared` together.
+    pub fn new(local: Option<KeyGuard>, shared: Option<ExportLock>) -> ExportHold {
+        ExportHold {
+            _local: local,
+            _shared: shared,
+        }
+    }
 }
 
 impl KeyLocks {

@@ -30,7 +30,7 @@ use schemas::schema::ResourceSchema;
 
 use crate::config::{ConnectorConfig, DeleteAction, TokenHash};
 use crate::error::ApiError;
-use crate::space::{Journal, Origin, Space, StoredObject};
+use crate::space::{ExportLock, Journal, Origin, Space, StoredObject};
 use crate::telemetry::Metrics;
 use binding::{Binding, ResourceKind};
 use locks::KeyLocks;
@@ -64,6 +64,9 @@ pub struct Runtime {
     /// what a request refused during the first import is told.
     /// How far the running import is, for the first-import refusal.
     pub progress: Arc<dyn ImportProgress>,
+    /// How this host names itself among the hosts sharing the space (`[server] host_id`): in
+    /// the run history, the import lease and logs.
+    pub host_id: String,
 }
 
 impl Runtime {
@@ -142,9 +145,9 @@ impl Runtime {
         self: &Arc<Self>,
         change: Change,
         before: Option<StoredObject>,
-        guard: Option<locks::KeyGuard>,
+        hold: locks::ExportHold,
     ) -> Result<Option<StoredObject>, ApiError> {
-        self.export_prepared(move |_| Ok(change), before, guard)
+        self.export_prepared(move |_| Ok(change), before, hold)
             .await
     }
 
@@ -156,7 +159,7 @@ impl Runtime {
         self: &Arc<Self>,
         prepare: impl FnOnce(&Runtime) -> Result<Change, ApiError> + Send + 'static,
         before: Option<StoredObject>,
-        guard: Option<locks::KeyGuard>,
+        hold: locks::ExportHold,
     ) -> Result<Option<StoredObject>, ApiError> {
         let _one_at_a_time = if self.connector.capabilities().concurrent_exports {
             None
@@ -166,7 +169,7 @@ impl Runtime {
         let rt = self.clone();
         let deadline = Deadline::after(self.export_timeout());
         let task = tokio::task::spawn_blocking(move || {
-            let _guard = guard;
+            let _hold = hold;
             let change = prepare(&rt)?;
             // Recorded before the target sees the change and cleared with its write-through,
             // so a crash in between costs a re-read of this one object at the next start.
@@ -288,13 +291,18 @@ fn write_through(
                 .as_ref()
                 .map(|o| o.anchor.clone())
                 .unwrap_or_else(|| outcome.anchor.clone());
+            // The target has the change: a store that is restarting (a shared space) is waited
+            // for a little, so the client is not told to retry a change that was made.
             if let (Some(o), ExportStatus::Pending { detail }) = (&obj, &outcome.status) {
-                return Ok(rt.journal.write_pending(&rt.space, o, detail)?);
+                return Ok(patiently(|| {
+                    rt.journal.write_pending(&rt.space, o, detail)
+                })?);
             }
             let object = obj.as_ref().map(|o| (o, Origin::Export));
-            Ok(rt
-                .journal
-                .write(&rt.space, change.object_type(), &anchor, object)?)
+            Ok(patiently(|| {
+                rt.journal
+                    .write(&rt.space, change.object_type(), &anchor, object)
+            })?)
         }
         Err(ConnectorError::NotFound { detail }) => {
             // The target no longer has the object: drop it from the space too.
@@ -312,6 +320,30 @@ fn write_through(
             Err(ApiError::Connector(e))
         }
         Err(e) => Err(ApiError::Connector(e)),
+    }
+}
+
+/// How long a write-through waits for a space that is unavailable (a shared PostgreSQL space
+/// restarting) before the export is answered with 503. Its intent stays open either way, so
+/// the object is read back from the target once the space is back.
+const WRITE_THROUGH_PATIENCE: Duration = Duration::from_secs(10);
+
+/// Runs `write`, again every 200 ms while the space is unavailable, for up to
+/// [`WRITE_THROUGH_PATIENCE`].
+fn patiently<T>(
+    mut write: impl FnMut() -> Result<T, crate::space::SpaceError>,
+) -> Result<T, crate::space::SpaceError> {
+    let until = std::time::Instant::now() + WRITE_THROUGH_PATIENCE;
+    loop {
+        match write() {
+            Err(crate::space::SpaceError::Unavailable(why))
+                if std::time::Instant::now() < until =>
+            {
+                tracing::warn!(reason = %why, "the connector space is unavailable; the write-through waits for it");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            other => return other,
+        }
     }
 }
 
@@ -352,6 +384,22 @@ fn settle(rt: &Runtime, change: &Change) {
             "an export timed out; read back: {what}"),
         Err(e) => tracing::warn!(connector = %rt.name, anchor = %anchor, error = %e,
             "an export timed out; cannot record what the target holds"),
+    }
+}
+
+impl Runtime {
+    /// On a space several hosts share, takes the space's export locks on `keys` (on the
+    /// blocking pool: the database may make it wait for another host's export); nothing on a
+    /// space only this host uses, whose exports the in-memory locks already serialise.
+    pub(crate) async fn lock_shared(
+        self: &Arc<Self>,
+        keys: Vec<String>,
+    ) -> Result<Option<ExportLock>, ApiError> {
+        if keys.is_empty() || !self.space.is_shared() {
+            return Ok(None);
+        }
+        let space = self.space.clone();
+        blocking(move || Ok(Some(space.lock_exports(&keys)?))).await
     }
 }
 

@@ -23,6 +23,7 @@ use schemas::{ScimError, ScimType};
 use serde_json::Value;
 
 use super::binding::{Accepted, ActiveRule, Binding, PathVerdict};
+use super::locks::ExportHold;
 use super::{Runtime, blocking};
 use crate::error::ApiError;
 use crate::space::StoredObject;
@@ -42,6 +43,21 @@ fn requested_active(resource: &Value) -> Option<bool> {
 
 fn lock_key(binding: &Binding, anchor: &str) -> String {
     format!("{}\u{0}{anchor}", binding.object_type)
+}
+
+/// The key that serialises creates claiming the same value of a unique attribute, normalised as
+/// the space's index compares it (so `Alice` and `alice` meet when the index ignores case).
+fn unique_key(rt: &Runtime, binding: &Binding, attribute: &str, value: &str) -> String {
+    let case_exact = rt
+        .space
+        .index_spec()
+        .find(&binding.object_type, attribute)
+        .is_some_and(|a| a.case_exact);
+    format!(
+        "unique\u{0}{}\u{0}{attribute}\u{0}{}",
+        binding.object_type,
+        crate::space::normalise(value, case_exact)
+    )
 }
 
 impl Runtime {
@@ -99,6 +115,17 @@ impl Runtime {
             ),
             None => (None, None),
         };
+        // Other hosts sharing the space: the same anchor and the same unique values.
+        let mut shared_keys: Vec<String> = anchor
+            .iter()
+            .map(|a| lock_key(binding, a.as_str()))
+            .collect();
+        for attr in &binding.unique {
+            if let Some(value) = attrs.get(attr).and_then(|v| v.first()) {
+                shared_keys.push(unique_key(self, binding, attr, &value.to_text()));
+            }
+        }
+        let hold = ExportHold::new(guard, self.lock_shared(shared_keys).await?);
         // Uniqueness against the connector space, before the target sees anything; then the
         // references, which must name objects the space holds. Both run in the export's own
         // blocking task, ahead of its intent: one trip to the blocking pool per create.
@@ -138,7 +165,7 @@ impl Runtime {
             })
         };
         let stored = self
-            .export_prepared(prepare, None, guard)
+            .export_prepared(prepare, None, hold)
             .await?
             .ok_or_else(|| ApiError::Internal("an add produced no object".into()))?;
         self.report_ignored(binding, &accepted);
@@ -170,9 +197,11 @@ impl Runtime {
         binding: &Binding,
         id: &str,
         if_match: Option<&str>,
-    ) -> Result<(StoredObject, super::locks::KeyGuard), ApiError> {
+    ) -> Result<(StoredObject, ExportHold), ApiError> {
         self.ensure_ready()?;
-        let guard = self.locks.lock(lock_key(binding, id)).await;
+        let key = lock_key(binding, id);
+        let guard = self.locks.lock(key.clone()).await;
+        let hold = ExportHold::new(Some(guard), self.lock_shared(vec![key]).await?);
         let space = self.space.clone();
         let ot = binding.object_type.clone();
         let anchor = Anchor(id.to_owned());
@@ -190,7 +219,7 @@ impl Runtime {
                 binding.schema.name
             )));
         }
-        Ok((stored, guard))
+        Ok((stored, hold))
     }
 
     /// PATCH: applies the operations and exports what changed. Returns the stored result, or
@@ -222,11 +251,11 @@ impl Runtime {
             }
             operations.push(op);
         }
-        let (stored, guard) = self.load_locked(binding, id, if_match).await?;
+        let (stored, hold) = self.load_locked(binding, id, if_match).await?;
         let mut resource = self.render(binding, &stored, base_url);
         apply_patch(&mut resource, &operations, &binding.input)?;
         accepted.merge(binding.accept(&resource)?);
-        let result = self.modify(binding, stored, resource, guard, false).await?;
+        let result = self.modify(binding, stored, resource, hold, false).await?;
         self.report_ignored(binding, &accepted);
         Ok(result)
     }
@@ -241,8 +270,8 @@ impl Runtime {
     ) -> Result<(Option<StoredObject>, Value), ApiError> {
         let resource = normalize_resource(body, &binding.input)?;
         let accepted = binding.accept(&resource)?;
-        let (stored, guard) = self.load_locked(binding, id, if_match).await?;
-        let result = self.modify(binding, stored, resource, guard, true).await?;
+        let (stored, hold) = self.load_locked(binding, id, if_match).await?;
+        let result = self.modify(binding, stored, resource, hold, true).await?;
         self.report_ignored(binding, &accepted);
         Ok(result)
     }
@@ -252,7 +281,7 @@ impl Runtime {
         binding: &Binding,
         stored: StoredObject,
         resource: Value,
-        guard: super::locks::KeyGuard,
+        hold: ExportHold,
         put: bool,
     ) -> Result<(Option<StoredObject>, Value), ApiError> {
         let (new_attrs, new_dn) = binding.extract(&resource)?;
@@ -384,7 +413,7 @@ impl Runtime {
             }
             // What the request carried that is never returned (a password) goes.
             Projection::default().apply(&mut last, &binding.schema);
-            self.export(change, Some(stored), Some(guard)).await?;
+            self.export(change, Some(stored), hold).await?;
             return Ok((None, last));
         }
         if changes.is_empty() && new_dn.is_none() {
@@ -411,7 +440,7 @@ impl Runtime {
                 }
             }
         };
-        let after = self.export(change, Some(stored), Some(guard)).await?;
+        let after = self.export(change, Some(stored), hold).await?;
         Ok((after, resource))
     }
 
@@ -423,7 +452,7 @@ impl Runtime {
         id: &str,
         if_match: Option<&str>,
     ) -> Result<(), ApiError> {
-        let (stored, guard) = self.load_locked(binding, id, if_match).await?;
+        let (stored, hold) = self.load_locked(binding, id, if_match).await?;
         if !self.deletes() {
             tracing::info!(connector = %self.name, anchor = id, "DELETE ignored: deprovision.delete = \"none\"");
             return Ok(());
@@ -432,7 +461,7 @@ impl Runtime {
             object_type: binding.object_type.clone(),
             anchor: stored.object.anchor.clone(),
         };
-        self.export(change, Some(stored), Some(guard)).await?;
+        self.export(change, Some(stored), hold).await?;
         Ok(())
     }
 }

@@ -45,15 +45,31 @@ pub struct AppState {
     pub admin_token: Option<TokenHash>,
     pub metrics: Arc<Metrics>,
     pub max_body: usize,
+    /// The body of `GET /healthz`, made once (see [`health_body`]).
+    pub health: &'static str,
+}
+
+/// The body of `GET /healthz`: `{"status":"ok","space":"sqlite"}`. Unauthenticated, so it says
+/// only which kind of store holds the connector spaces (one setting for the whole host): no
+/// connector name, no file, no database address.
+pub fn health_body(space: crate::config::SpaceBackend) -> &'static str {
+    match space {
+        crate::config::SpaceBackend::Postgres => r#"{"status":"ok","space":"postgres"}"#,
+        crate::config::SpaceBackend::Sqlite => r#"{"status":"ok","space":"sqlite"}"#,
+    }
 }
 
 /// The router: `/healthz`, `/metrics`, and everything under `/ecma2host_{name}/`.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(dispatch)
         .with_state(state)
+}
+
+async fn healthz(State(app): State<Arc<AppState>>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], app.health).into_response()
 }
 
 async fn metrics(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Response {

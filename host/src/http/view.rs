@@ -102,6 +102,7 @@ pub async fn handle(
                             "added": r.stats.added, "updated": r.stats.updated,
                             "unchanged": r.stats.unchanged, "removed": r.stats.removed,
                             "notes": r.notes,
+                            "host": r.host,
                         })
                     })
                     .collect();
@@ -110,7 +111,11 @@ pub async fn handle(
                     .progress
                     .running_import(time::OffsetDateTime::now_utc())
                     .map(|r| json!({"progress": r.line, "storing": r.storing, "etaSeconds": r.eta.map(|d| d.as_secs())}));
-                json!({"connector": rt.name, "objects": counts, "pending": pending, "import": import, "runs": runs})
+                let lease = space
+                    .lease_holder(crate::imports::lease::IMPORT_LEASE)?
+                    .map(|(holder, until)| json!({"holder": holder, "until": until.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()}));
+                let store = json!({"backend": space.backend_name(), "at": space.describe(), "shared": space.is_shared(), "importLease": lease});
+                json!({"connector": rt.name, "host": rt.host_id, "space": store, "objects": counts, "pending": pending, "import": import, "runs": runs})
             }
             [p] if p == "pending" && !types.contains(p) => {
                 let count: u64 = params.get("count").and_then(|v| v.parse().ok()).unwrap_or(100).min(1000);

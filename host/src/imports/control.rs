@@ -160,6 +160,11 @@ impl ImportControl {
         self.wake.notified().await;
     }
 
+    /// Takes the pending request without serving it (another host runs the imports).
+    pub fn take_request(&self) -> Option<ImportKind> {
+        self.with(|s| s.requested.take())
+    }
+
     /// Takes the pending request, if any, and marks that import running.
     pub fn start(&self, scheduled: ImportKind) -> ImportKind {
         self.with(|s| {

@@ -4,10 +4,16 @@
 //!
 //! While a full import runs, exports keep going; the space's [`Journal`](crate::space::Journal)
 //! re-applies their write-throughs right after the import commits.
+//!
+//! When several hosts share the space, only the holder of the [`lease`] runs the scheduled
+//! imports and reconciles the exports dead hosts left in flight; the others serve what the
+//! space holds.
 
 mod control;
+pub mod lease;
 
 pub use control::{Failure, ImportControl, ImportKind, RunningImport};
+pub use lease::{ImportLease, LeaseStore};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +31,12 @@ pub enum ImportError {
     Connector(#[from] ConnectorError),
     #[error("{0}")]
     Space(#[from] SpaceError),
+    /// This host lost the import lease during the import (it could not renew it in time):
+    /// another host may be importing, so this import stopped and changed nothing.
+    #[error(
+        "the import lease passed to another host (or could not be renewed); this import stopped and changed nothing"
+    )]
+    LeaseLost,
 }
 
 /// Progress of a running import: object type, objects read so far, and how many the connector
@@ -36,9 +48,18 @@ pub fn full_import(
     rt: &Runtime,
     progress: Progress<'_>,
 ) -> Result<Vec<(String, ImportStats)>, ImportError> {
+    full_import_while(rt, progress, &|| true)
+}
+
+/// A full import that stops, changing nothing, when `keep_going` says so between pages.
+fn full_import_while(
+    rt: &Runtime,
+    progress: Progress<'_>,
+    keep_going: &dyn Fn() -> bool,
+) -> Result<Vec<(String, ImportStats)>, ImportError> {
     run_each(rt, "full", |t| {
         rt.journal.start();
-        let result = import_one(rt, t, progress);
+        let result = import_one(rt, t, progress, keep_going);
         let finish = rt.journal.finish(&rt.space, result.is_ok());
         let stats = result?;
         finish?;
@@ -50,6 +71,7 @@ fn import_one(
     rt: &Runtime,
     object_type: &str,
     progress: Progress<'_>,
+    keep_going: &dyn Fn() -> bool,
 ) -> Result<ImportStats, ImportError> {
     let page = rt.config.import_page_size;
     let mut stream = rt
@@ -65,6 +87,9 @@ fn import_one(
         without_secrets(rt, object_type, &mut items);
         staging.add_page(&items)?;
         progress(object_type, seen, total);
+        if !keep_going() {
+            return Err(ImportError::LeaseLost);
+        }
     }
     // Everything read: what remains is storing it.
     progress(object_type, seen, Some(seen));
@@ -76,7 +101,13 @@ fn import_one(
 /// serves; everything else is served as stored. Blocking. Returns true when that is not enough
 /// and a full import must run now: a create whose anchor the target assigns (the contract
 /// cannot find it by anything else), a target that cannot answer, or a space error.
+///
+/// On a shared space other hosts' exports are in flight at any time, so only intents older
+/// than an export's budget ([`orphan_age`]) are read back: those a dead host left (this host's
+/// own from before its restart among them, once that old). The import lease holder does this
+/// again at every renewal.
 pub fn settle_intents(rt: &Runtime) -> bool {
+    let orphan = rt.space.is_shared().then(|| orphan_age(rt));
     let intents = match rt.space.open_intents() {
         Ok(i) => i,
         Err(e) => {
@@ -84,6 +115,11 @@ pub fn settle_intents(rt: &Runtime) -> bool {
             return true;
         }
     };
+    let now = OffsetDateTime::now_utc();
+    let intents: Vec<_> = intents
+        .into_iter()
+        .filter(|i| orphan.is_none_or(|age| i.since + age <= now))
+        .collect();
     if intents.is_empty() {
         return false;
     }
@@ -129,6 +165,15 @@ pub fn settle_intents(rt: &Runtime) -> bool {
         "exports left in flight by the last run read back from the target");
     full
 }
+
+/// How old an open intent must be on a shared space before it counts as left by a dead host:
+/// the export's budget plus [`ORPHAN_GRACE`], after which no live export still holds it.
+pub fn orphan_age(rt: &Runtime) -> Duration {
+    rt.config.export_timeout.0 + ORPHAN_GRACE
+}
+
+/// Beyond an export's budget, the time its write-through may still take (a slow commit).
+const ORPHAN_GRACE: Duration = Duration::from_secs(30);
 
 /// How long the target gets to answer one read-back after a crash.
 const SETTLE_BUDGET: Duration = Duration::from_secs(10);
@@ -193,7 +238,7 @@ fn run_each(
 ) -> Result<Vec<(String, ImportStats)>, ImportError> {
     let mut all = Vec::new();
     for t in object_types(rt) {
-        let run = rt.space.start_run(kind, &t)?;
+        let run = rt.space.start_run(kind, &t, Some(&rt.host_id))?;
         if kind == "full" {
             tracing::info!(connector = %rt.name, object_type = %t, "full import started");
         }
@@ -277,6 +322,57 @@ fn object_types(rt: &Runtime) -> Vec<String> {
     types
 }
 
+/// Whether this host runs an import that is due: only when it holds the import lease (always,
+/// on the embedded store). Otherwise the import is the holder's, and this host marks the
+/// connector ready as soon as the shared run history shows a complete import by any host, so
+/// it serves what the space holds instead of answering 503. Blocking.
+pub fn take_import_turn(rt: &Runtime, lease: &ImportLease<dyn LeaseStore>) -> bool {
+    if lease.acquire() {
+        return true;
+    }
+    lease.log_skip(rt.config.full_import_every.0);
+    refresh_ready(rt);
+    false
+}
+
+/// Marks the connector ready when every object type it serves has a complete import in the
+/// run history (which, on a shared space, any host may have run).
+pub fn refresh_ready(rt: &Runtime) {
+    if rt.ready.load(std::sync::atomic::Ordering::Acquire) {
+        return;
+    }
+    let imported = object_types(rt)
+        .iter()
+        .all(|t| matches!(rt.space.last_full_import(t), Ok(Some(_))));
+    if imported {
+        tracing::info!(connector = %rt.name, "the connector space holds a complete import (by the host holding the import lease); serving");
+        rt.set_ready();
+    }
+}
+
+/// A full import by the holder of `lease`, renewing it between pages; when the lease cannot be
+/// renewed (another host took it, or the store cannot be reached) the import stops there and
+/// changes nothing ([`ImportError::LeaseLost`]), so two hosts never import at once.
+pub fn full_import_leased(
+    rt: &Runtime,
+    lease: &ImportLease<dyn LeaseStore>,
+    progress: Progress<'_>,
+) -> Result<Vec<(String, ImportStats)>, ImportError> {
+    full_import_while(rt, progress, &|| lease.renew_if_due())
+}
+
+/// The housekeeping of a shared space between imports, every third of the lease: renew (or try
+/// to take over) the lease; the holder reads back exports dead hosts left in flight, the others
+/// check whether the space has been imported. True when a full import must run now. Blocking.
+fn tend_lease(rt: &Runtime, lease: &ImportLease<dyn LeaseStore>) -> bool {
+    if lease.acquire() {
+        settle_intents(rt)
+    } else {
+        refresh_ready(rt);
+        false
+    }
+}
+
 /// When the next full import is due: now if the space never completed one.
 pub fn next_full_import_due(rt: &Runtime) -> Result<Option<OffsetDateTime>, SpaceError> {
     let last = rt.space.last_full_import(&rt.users.object_type)?;
@@ -289,13 +385,28 @@ pub fn next_full_import_due(rt: &Runtime) -> Result<Option<OffsetDateTime>, Spac
 /// never completed one, then one every `full_import_every`, and in between a delta import
 /// every `delta_import_every` where the connector supports it. Failures are retried sooner.
 /// An import requested through `control` runs next; `control` also shows the running one.
+///
+/// On a shared space an import runs only on the host holding the import lease
+/// (`[server.space] import_lease`); every host renews or tries to take it every third of the
+/// lease, and a clean stop releases it.
 pub async fn schedule(
     rt: Arc<Runtime>,
     control: Arc<ImportControl>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
     mut import_now: bool,
+    lease_ttl: Duration,
 ) {
     const RETRY: Duration = Duration::from_secs(30);
+    let shared = rt.space.is_shared();
+    let store: Arc<dyn LeaseStore> = rt.space.clone();
+    let lease: Arc<ImportLease<dyn LeaseStore>> = Arc::new(ImportLease::new(
+        store,
+        &rt.name,
+        &rt.host_id,
+        lease_ttl,
+        shared,
+    ));
+    let tick = shared.then(|| lease.renew_every());
     loop {
         let due = {
             let rt = rt.clone();
@@ -329,10 +440,46 @@ pub async fn schedule(
             Some(d) if run_delta => d,
             _ => wait,
         };
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = control.requested_now() => {}
-            _ = shutdown.changed() => return,
+        // On a shared space, wake every third of the lease to tend it before the import is due.
+        let tend = tick.filter(|t| *t < wait);
+        let requested = tokio::select! {
+            _ = tokio::time::sleep(tend.unwrap_or(wait)) => false,
+            _ = control.requested_now() => true,
+            _ = shutdown.changed() => {
+                release(&lease).await;
+                return;
+            }
+        };
+        if tend.is_some() && !requested {
+            let (r, l) = (rt.clone(), lease.clone());
+            if tokio::task::spawn_blocking(move || tend_lease(&r, &l))
+                .await
+                .unwrap_or(false)
+            {
+                import_now = true;
+            }
+            rt.metrics.set_import_lease(&rt.name, lease.held());
+            continue;
+        }
+        let (r, l) = (rt.clone(), lease.clone());
+        let turn = tokio::task::spawn_blocking(move || take_import_turn(&r, &l))
+            .await
+            .unwrap_or(false);
+        rt.metrics.set_import_lease(&rt.name, turn);
+        if !turn {
+            import_now = false;
+            if let Some(kind) = control.take_request() {
+                tracing::info!(connector = %rt.name, kind = kind.as_str(),
+                    "an import was requested on this host, but another host holds the import lease and runs the imports");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(tick.unwrap_or(RETRY)) => {}
+                _ = shutdown.changed() => {
+                    release(&lease).await;
+                    return;
+                }
+            }
+            continue;
         }
         import_now = false;
         let scheduled = if run_delta {
@@ -343,11 +490,12 @@ pub async fn schedule(
         let kind = control.start(scheduled);
         let task_rt = rt.clone();
         let task_control = control.clone();
+        let task_lease = lease.clone();
         let result = tokio::task::spawn_blocking(move || match kind {
             ImportKind::Delta => delta_import(&task_rt),
-            ImportKind::Full => {
-                full_import(&task_rt, &|t, n, total| task_control.progress(t, n, total))
-            }
+            ImportKind::Full => full_import_leased(&task_rt, &task_lease, &|t, n, total| {
+                task_control.progress(t, n, total)
+            }),
         })
         .await;
         control.finish(match &result {
@@ -360,6 +508,10 @@ pub async fn schedule(
         });
         match result {
             Ok(Ok(_)) => rt.set_ready(),
+            Ok(Err(ImportError::LeaseLost)) => {
+                tracing::warn!(connector = %rt.name,
+                    "the import lease could not be renewed during the import; it stopped and changed nothing, and the lease holder imports");
+            }
             Ok(Err(ImportError::Connector(ConnectorError::ResyncRequired { detail }))) => {
                 tracing::warn!(connector = %rt.name, %detail,
                     "the delta import cannot continue from its watermark; running a full import now");
@@ -369,10 +521,22 @@ pub async fn schedule(
                 tracing::error!(connector = %rt.name, error = %e, "import failed; retrying in 30 s");
                 tokio::select! {
                     _ = tokio::time::sleep(RETRY) => {}
-                    _ = shutdown.changed() => return,
+                    _ = shutdown.changed() => {
+                        release(&lease).await;
+                        return;
+                    }
                 }
             }
             Err(e) => tracing::error!(connector = %rt.name, error = %e, "import task failed"),
         }
     }
 }
+
+/// Releases the import lease on a clean stop, so another host takes the imports over at once.
+async fn release(lease: &Arc<ImportLease<dyn LeaseStore>>) {
+    let l = lease.clone();
+    let _ = tokio::task::spawn_blocking(move || l.release()).await;
+}
+
+#[cfg(test)]
+mod tests;

@@ -143,6 +143,13 @@ impl Space {
         })
     }
 
+    /// Upgrades the existing embedded space at `path` to this build's schema (the `space migrate`
+    /// command), changing nothing else: the schema version found (`None` when the file held no
+    /// space yet) and the version now. A newer file is refused as by [`Space::open`].
+    pub fn migrate_file(path: &Path) -> Result<(Option<i64>, i64), SpaceError> {
+        sqlite::SqliteSpace::migrate(path)
+    }
+
     /// `sqlite` or `postgresql`.
     pub fn backend_name(&self) -> &'static str {
         on_backend!(self, _s => "sqlite")
@@ -344,9 +351,14 @@ impl Space {
         on_backend!(self, s => s.take_ended_pending())
     }
 
-    /// Records the start of an import run; its id.
-    pub fn start_run(&self, kind: &str, object_type: &str) -> Result<i64, SpaceError> {
-        on_backend!(self, s => s.start_run(kind, object_type))
+    /// Records the start of an import run by `host` (its `host_id`); its id.
+    pub fn start_run(
+        &self,
+        kind: &str,
+        object_type: &str,
+        host: Option<&str>,
+    ) -> Result<i64, SpaceError> {
+        on_backend!(self, s => s.start_run(kind, object_type, host))
     }
 
     /// Records how a run ended.

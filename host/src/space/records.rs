@@ -14,6 +14,9 @@ pub struct Intent {
     pub object_type: String,
     /// `None` for a create whose anchor the target assigns.
     pub anchor: Option<Anchor>,
+    /// When the export recorded it: on a shared space, an intent older than an export's budget
+    /// was left by a host that died (a live export clears its own within the budget).
+    pub since: OffsetDateTime,
 }
 
 /// A stored object waiting for the target, with what it waits for.
@@ -99,6 +102,9 @@ pub struct RunRecord {
     pub stats: ImportStats,
     /// What else it did, e.g. the pending exports it confirmed or ended.
     pub notes: Option<String>,
+    /// The `host_id` of the host that ran it; `None` for runs recorded before hosts were named
+    /// (schema version 4) and for imports run by the command line.
+    pub host: Option<String>,
 }
 
 /// The outcome of a run that has not finished.

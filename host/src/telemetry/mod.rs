@@ -47,6 +47,10 @@ struct State {
     ignored: BTreeMap<(String, &'static str, String), u64>,
     /// Per connector, exports by minute (newest last), for the console's "exports per minute".
     export_minutes: BTreeMap<String, VecDeque<ExportMinute>>,
+    /// This host's `host_id` and space backend, for `connector_host_info`.
+    host: Option<(String, &'static str)>,
+    /// Per connector, whether this host holds the import lease.
+    import_lease: BTreeMap<String, bool>,
 }
 
 /// The exports of one connector in one minute, by outcome.
@@ -163,6 +167,18 @@ impl Metrics {
         });
     }
 
+    /// Names this host and its space backend in `connector_host_info` (one series per host:
+    /// the `host` label is on this gauge only, so the per-connector series keep their labels
+    /// and a dashboard joins on `instance`).
+    pub fn set_host(&self, host_id: &str, space: &'static str) {
+        self.with(|s| s.host = Some((host_id.to_owned(), space)));
+    }
+
+    /// Records whether this host holds connector `connector`'s import lease.
+    pub fn set_import_lease(&self, connector: &str, held: bool) {
+        self.with(|s| s.import_lease.insert(connector.to_owned(), held));
+    }
+
     /// Records the end of an import.
     pub fn import_finished(&self, connector: &str, ok: bool) {
         let now = time::OffsetDateTime::now_utc().unix_timestamp() as f64;
@@ -187,6 +203,18 @@ impl Metrics {
     pub fn render(&self) -> String {
         self.with(|s| {
             let mut out = String::new();
+            if let Some((host, space)) = &s.host {
+                let _ = writeln!(out, "# HELP connector_host_info This host: its host_id and the connector space backend.");
+                let _ = writeln!(out, "# TYPE connector_host_info gauge");
+                let _ = writeln!(out, "connector_host_info{{host=\"{}\",space=\"{space}\"}} 1", esc(host));
+            }
+            if !s.import_lease.is_empty() {
+                let _ = writeln!(out, "# HELP connector_host_import_lease_held Whether this host holds the connector's import lease (runs its scheduled imports).");
+                let _ = writeln!(out, "# TYPE connector_host_import_lease_held gauge");
+                for (c, held) in &s.import_lease {
+                    let _ = writeln!(out, "connector_host_import_lease_held{{connector=\"{}\"}} {}", esc(c), u8::from(*held));
+                }
+            }
             let _ = writeln!(out, "# HELP connector_host_requests_total SCIM requests answered, by connector and HTTP status.");
             let _ = writeln!(out, "# TYPE connector_host_requests_total counter");
             for ((c, status), n) in &s.requests {

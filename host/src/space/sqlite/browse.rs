@@ -120,12 +120,12 @@ mod tests {
         );
 
         for kind in ["full", "delta", "delta"] {
-            let id = space.start_run(kind, "User").unwrap();
+            let id = space.start_run(kind, "User", Some("h1:8585")).unwrap();
             space
                 .finish_run(id, "success", &ImportStats::default())
                 .unwrap();
         }
-        let failed = space.start_run("delta", "User").unwrap();
+        let failed = space.start_run("delta", "User", None).unwrap();
         space
             .finish_run(failed, "failed: target down", &ImportStats::default())
             .unwrap();

@@ -13,7 +13,7 @@ use connector_core::Anchor;
 use rusqlite::params;
 use time::OffsetDateTime;
 
-use super::stored::to_nanos;
+use super::stored::{from_nanos, to_nanos};
 use super::{SpaceError, SqliteSpace};
 use crate::space::error::Fail;
 
@@ -53,16 +53,27 @@ impl SqliteSpace {
     /// the space may not hold.
     pub fn open_intents(&self) -> Result<Vec<Intent>, SpaceError> {
         self.read(|conn| {
-            let mut stmt =
-                conn.prepare_cached("SELECT id, object_type, anchor FROM intents ORDER BY id")?;
+            let mut stmt = conn
+                .prepare_cached("SELECT id, object_type, anchor, since FROM intents ORDER BY id")?;
             let rows = stmt.query_map([], |row| {
-                Ok(Intent {
-                    id: row.get(0)?,
-                    object_type: row.get(1)?,
-                    anchor: row.get::<_, Option<String>>(2)?.map(Anchor),
-                })
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, Option<String>>(2)?,
+                    row.get::<_, i64>(3)?,
+                ))
             })?;
-            Ok(rows.collect::<rusqlite::Result<_>>()?)
+            let rows: Vec<_> = rows.collect::<rusqlite::Result<_>>()?;
+            let mut intents = Vec::with_capacity(rows.len());
+            for (id, object_type, anchor, since) in rows {
+                intents.push(Intent {
+                    id,
+                    object_type,
+                    anchor: anchor.map(Anchor),
+                    since: from_nanos(since)?,
+                });
+            }
+            Ok(intents)
         })
     }
 }

@@ -180,6 +180,22 @@ impl SqliteSpace {
         SqliteSpace::open(path, index)
     }
 
+    /// Upgrades the existing space at `path` to this build's schema (the `space migrate`
+    /// command), changing nothing else: the version found (`None` for a file that held no
+    /// space yet) and the version now.
+    pub fn migrate(path: &Path) -> Result<(Option<i64>, i64), SpaceError> {
+        let found = {
+            let conn = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(|e| SpaceError::sqlite(path, e))?;
+            schema::stored_version(&conn).map_err(|e| SpaceError::sqlite(path, e))?
+        };
+        SqliteSpace::open_as_stored(path)?;
+        Ok((found, SCHEMA_VERSION))
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path

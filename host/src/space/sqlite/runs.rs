@@ -10,8 +10,7 @@ use super::stored::{ImportStats, from_nanos, to_nanos};
 use super::{SqliteSpace, to_i64};
 use crate::space::error::{Fail, SpaceError};
 
-const RUN_COLUMNS: &str =
-    "id, kind, object_type, started, finished, outcome, added, updated, unchanged, removed, notes";
+const RUN_COLUMNS: &str = "id, kind, object_type, started, finished, outcome, added, updated, unchanged, removed, notes, host";
 
 struct RawRun {
     id: i64,
@@ -22,6 +21,7 @@ struct RawRun {
     outcome: String,
     counts: [i64; 4],
     notes: Option<String>,
+    host: Option<String>,
 }
 
 impl RawRun {
@@ -35,6 +35,7 @@ impl RawRun {
             outcome: row.get(5)?,
             counts: [row.get(6)?, row.get(7)?, row.get(8)?, row.get(9)?],
             notes: row.get(10)?,
+            host: row.get(11)?,
         })
     }
 
@@ -55,6 +56,7 @@ impl RawRun {
                 removed,
             },
             notes: self.notes,
+            host: self.host,
         })
     }
 }
@@ -75,14 +77,21 @@ fn query_runs(
 }
 
 impl SqliteSpace {
-    /// Records the start of a run (`kind` is `full` or `delta`); returns its id.
-    pub fn start_run(&self, kind: &str, object_type: &str) -> Result<i64, SpaceError> {
+    /// Records the start of a run (`kind` is `full` or `delta`) by `host` (its `host_id`;
+    /// `None` for a tool run outside a host); returns its id.
+    pub fn start_run(
+        &self,
+        kind: &str,
+        object_type: &str,
+        host: Option<&str>,
+    ) -> Result<i64, SpaceError> {
         let now = to_nanos(OffsetDateTime::now_utc());
         self.write_ranked(|tx, _| {
             tx.prepare_cached(
-                "INSERT INTO runs (kind, object_type, started, outcome) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO runs (kind, object_type, started, outcome, host)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![kind, object_type, now, RUNNING])?;
+            .execute(params![kind, object_type, now, RUNNING, host])?;
             Ok(tx.last_insert_rowid())
         })
     }

@@ -14,8 +14,9 @@ use rusqlite::{Connection, OptionalExtension};
 
 /// The schema version this build writes and reads. Version 2 added `pending` (what an
 /// accepted-pending export waits for) and `runs.notes`; version 3 added `intents` (exports in
-/// flight). Older files are upgraded in place, one step at a time.
-pub const SCHEMA_VERSION: i64 = 3;
+/// flight); version 4 added `runs.host` (which host ran an import, when several share a
+/// connector). Older files are upgraded in place, one step at a time.
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Tables, indexes and triggers of schema version 1.
 const SCHEMA_V1: &str = "
@@ -112,6 +113,13 @@ CREATE TABLE intents (
 CREATE INDEX intents_anchor ON intents (object_type, anchor);
 ";
 
+/// What version 4 adds to version 3: the host that ran each import (its `host_id`), so the run
+/// history of a connector several hosts serve says which one imported; NULL for runs recorded
+/// before.
+const SCHEMA_V4: &str = "
+ALTER TABLE runs ADD COLUMN host TEXT;
+";
+
 /// What `prepare` found in the file.
 pub enum Prepared {
     /// The schema is current (possibly just created).
@@ -142,6 +150,7 @@ pub fn prepare(conn: &Connection) -> rusqlite::Result<Prepared> {
         conn.execute_batch(SCHEMA_V1)?;
         conn.execute_batch(SCHEMA_V2)?;
         conn.execute_batch(SCHEMA_V3)?;
+        conn.execute_batch(SCHEMA_V4)?;
         set_meta(conn, "schema_version", &SCHEMA_VERSION.to_string())?;
         return Ok(Prepared::Ready);
     }
@@ -162,6 +171,11 @@ pub fn prepare(conn: &Connection) -> rusqlite::Result<Prepared> {
     if found < 3 {
         upgrade_to_v3(conn)?;
     }
+    if found < 4 {
+        conn.execute_batch(SCHEMA_V4)?;
+        set_meta(conn, "schema_version", "4")?;
+        tracing::info!("connector space upgraded from schema version 3 to 4");
+    }
     Ok(Prepared::Ready)
 }
 
@@ -171,6 +185,20 @@ fn upgrade_to_v3(conn: &Connection) -> rusqlite::Result<()> {
     set_meta(conn, "schema_version", "3")?;
     tracing::info!("connector space upgraded from schema version 2 to 3");
     Ok(())
+}
+
+/// The schema version recorded in a connector space file, without changing it; `None` when the
+/// file holds no connector space (yet).
+pub fn stored_version(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+    let has_meta: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'meta')",
+        [],
+        |row| row.get(0),
+    )?;
+    if !has_meta {
+        return Ok(None);
+    }
+    Ok(get_meta(conn, "schema_version")?.and_then(|v| v.parse::<i64>().ok()))
 }
 
 /// Reads one `meta` value.
