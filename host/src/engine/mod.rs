@@ -279,7 +279,7 @@ const SETTLE_BUDGET: Duration = Duration::from_secs(5);
 /// recorded as pending until an import confirms it), nothing of what it refused, and after a
 /// timeout whatever the target now holds.
 fn write_through(
-    rt: &Runtime,
+    rt: &Arc<Runtime>,
     change: &Change,
     before: Option<&StoredObject>,
     result: Result<ExportOutcome, ConnectorError>,
@@ -291,18 +291,41 @@ fn write_through(
                 .as_ref()
                 .map(|o| o.anchor.clone())
                 .unwrap_or_else(|| outcome.anchor.clone());
-            // The target has the change: a store that is restarting (a shared space) is waited
-            // for a little, so the client is not told to retry a change that was made.
-            if let (Some(o), ExportStatus::Pending { detail }) = (&obj, &outcome.status) {
-                return Ok(patiently(|| {
-                    rt.journal.write_pending(&rt.space, o, detail)
-                })?);
+            // The target has the change, so the client must never be told to retry it: a store
+            // that is restarting (a shared space) is waited for a little, then caught up with
+            // in the background (`catch_up`) while the client gets the target's answer.
+            let wt = WriteThrough {
+                object_type: change.object_type().to_owned(),
+                anchor,
+                pending: match &outcome.status {
+                    ExportStatus::Pending { detail } => Some(detail.clone()),
+                    _ => None,
+                },
+                object: obj,
+            };
+            match patiently(|| wt.apply(rt)) {
+                Err(crate::space::SpaceError::Unavailable(why)) => {
+                    let stored = wt.object.clone().map(|object| {
+                        let now = time::OffsetDateTime::now_utc();
+                        StoredObject {
+                            object,
+                            created: before.map_or(now, |b| b.created),
+                            modified: now,
+                            version: before.map_or(1, |b| b.version + 1),
+                            origin: if wt.pending.is_some() {
+                                Origin::Pending
+                            } else {
+                                Origin::Export
+                            },
+                        }
+                    });
+                    catch_up(rt.clone(), why, move |rt: &Runtime| {
+                        wt.apply(rt).map(|_| ())
+                    });
+                    Ok(stored)
+                }
+                written => Ok(written?),
             }
-            let object = obj.as_ref().map(|o| (o, Origin::Export));
-            Ok(patiently(|| {
-                rt.journal
-                    .write(&rt.space, change.object_type(), &anchor, object)
-            })?)
         }
         Err(ConnectorError::NotFound { detail }) => {
             // The target no longer has the object: drop it from the space too.
@@ -344,6 +367,74 @@ fn patiently<T>(
             }
             other => return other,
         }
+    }
+}
+
+/// What a successful export writes into the space.
+struct WriteThrough {
+    object_type: String,
+    anchor: connector_core::Anchor,
+    /// The object as the target now holds it; `None` when it deleted it.
+    object: Option<connector_core::ConnectorObject>,
+    /// What the target queued it for, when it did.
+    pending: Option<String>,
+}
+
+impl WriteThrough {
+    fn apply(&self, rt: &Runtime) -> Result<Option<StoredObject>, crate::space::SpaceError> {
+        match (&self.object, &self.pending) {
+            (Some(o), Some(detail)) => rt.journal.write_pending(&rt.space, o, detail),
+            (Some(o), None) => rt.journal.write(
+                &rt.space,
+                &self.object_type,
+                &self.anchor,
+                Some((o, Origin::Export)),
+            ),
+            (None, _) => rt
+                .journal
+                .write(&rt.space, &self.object_type, &self.anchor, None),
+        }
+    }
+}
+
+/// How long a background catch-up keeps trying to write through an export the target made
+/// while the space was unavailable; past it, the export's intent (recorded before the target
+/// saw the change) has the object read back when the host next starts or a lease holder finds
+/// it.
+const CATCH_UP_PATIENCE: Duration = Duration::from_secs(600);
+
+/// Writes through, on a thread of its own, an export the target made while the space was
+/// unavailable: every second until the space takes it.
+fn catch_up(
+    rt: Arc<Runtime>,
+    why: String,
+    write: impl Fn(&Runtime) -> Result<(), crate::space::SpaceError> + Send + 'static,
+) {
+    tracing::warn!(connector = %rt.name, reason = %why,
+        "the target made an export but the connector space is unavailable; the client is answered and the space is caught up when it is back");
+    let spawned = std::thread::Builder::new()
+        .name("space-catch-up".into())
+        .spawn(move || {
+            let until = std::time::Instant::now() + CATCH_UP_PATIENCE;
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+                match write(&rt) {
+                    Ok(()) => {
+                        tracing::info!(connector = %rt.name, "the connector space is back; an export made while it was unavailable is written through");
+                        return;
+                    }
+                    Err(crate::space::SpaceError::Unavailable(_))
+                        if std::time::Instant::now() < until => {}
+                    Err(e) => {
+                        tracing::error!(connector = %rt.name, error = %e,
+                            "an export made while the connector space was unavailable could not be written through; its intent has the object read back later");
+                        return;
+                    }
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the connector space catch-up thread; the export's intent has the object read back later");
     }
 }
 

@@ -68,9 +68,27 @@ macro_rules! on_backend {
     ($space:expr, $s:ident => $body:expr) => {
         match &$space.backend {
             Backend::Sqlite($s) => $body,
-            Backend::Postgres($s) => $body,
+            Backend::Postgres($s) => off_async_worker(|| $body),
         }
     };
+}
+
+/// Runs `f`, which calls the PostgreSQL client, where that may block. The client blocks on a
+/// runtime of its own, which Tokio refuses on an async worker thread (the host answers an
+/// indexed lookup or a GET by id inline on the worker, cheaper than a hand-off on SQLite): on a
+/// multi-threaded runtime's worker the call leaves the worker for its duration
+/// (`block_in_place`); on a single-threaded runtime's thread (tests) it runs on a thread of its
+/// own; anywhere else (a blocking-pool thread, a CLI) it just runs.
+fn off_async_worker<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        Ok(_) => std::thread::scope(|scope| match scope.spawn(f).join() {
+            Ok(value) => value,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }),
+        Err(_) => f(),
+    }
 }
 
 /// A full import of one object type in progress. Commit it with [`FullImport::commit`];
@@ -127,6 +145,17 @@ impl FullImport<'_> {
 #[must_use = "the locks are released when this is dropped"]
 pub struct ExportLock {
     _held: HeldLock,
+}
+
+impl Drop for ExportLock {
+    fn drop(&mut self) {
+        // Unlocking talks to PostgreSQL, and the last owner may drop the lock on an async
+        // worker (a request refused after its locks were taken).
+        if let HeldLock::Postgres { _lock } = std::mem::replace(&mut self._held, HeldLock::Nothing)
+        {
+            off_async_worker(move || drop(_lock));
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -309,7 +338,13 @@ impl Space {
         object_types: &[&str],
         anchors: impl IntoIterator<Item = &'a str>,
     ) -> Result<HashSet<String>, SpaceError> {
-        on_backend!(self, s => s.existing_anchors(object_types, anchors))
+        match &self.backend {
+            Backend::Sqlite(s) => s.existing_anchors(object_types, anchors),
+            Backend::Postgres(s) => {
+                let anchors: Vec<&str> = anchors.into_iter().collect();
+                off_async_worker(|| s.existing_anchors(object_types, anchors))
+            }
+        }
     }
 
     /// Writes an object through after a successful export (or any single change): inserted
@@ -352,7 +387,9 @@ impl Space {
     pub fn begin_full_import(&self, object_type: &str) -> Result<FullImport<'_>, SpaceError> {
         match &self.backend {
             Backend::Sqlite(s) => s.begin_full_import(object_type).map(FullImport::Sqlite),
-            Backend::Postgres(s) => s.begin_full_import(object_type).map(FullImport::Postgres),
+            Backend::Postgres(s) => {
+                off_async_worker(|| s.begin_full_import(object_type).map(FullImport::Postgres))
+            }
         }
     }
 
@@ -477,7 +514,7 @@ impl Space {
             }),
             Backend::Postgres(s) => Ok(ExportLock {
                 _held: HeldLock::Postgres {
-                    _lock: s.lock_exports(keys)?,
+                    _lock: off_async_worker(|| s.lock_exports(keys))?,
                 },
             }),
         }
@@ -496,7 +533,7 @@ impl Space {
             }),
             Backend::Postgres(s) => Ok(ExportLock {
                 _held: HeldLock::Postgres {
-                    _lock: s.lock_exports_within(keys, wait)?,
+                    _lock: off_async_worker(|| s.lock_exports_within(keys, wait))?,
                 },
             }),
         }
@@ -508,7 +545,7 @@ impl Space {
     pub fn try_lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, SpaceError> {
         match &self.backend {
             Backend::Sqlite(_) => Ok(true),
-            Backend::Postgres(s) => s.try_lease(name, holder, ttl),
+            Backend::Postgres(s) => off_async_worker(|| s.try_lease(name, holder, ttl)),
         }
     }
 
@@ -516,7 +553,7 @@ impl Space {
     pub fn release_lease(&self, name: &str, holder: &str) -> Result<(), SpaceError> {
         match &self.backend {
             Backend::Sqlite(_) => Ok(()),
-            Backend::Postgres(s) => s.release_lease(name, holder),
+            Backend::Postgres(s) => off_async_worker(|| s.release_lease(name, holder)),
         }
     }
 
@@ -525,7 +562,7 @@ impl Space {
     pub fn lease_holder(&self, name: &str) -> Result<Option<(String, OffsetDateTime)>, SpaceError> {
         match &self.backend {
             Backend::Sqlite(_) => Ok(None),
-            Backend::Postgres(s) => s.lease_holder(name),
+            Backend::Postgres(s) => off_async_worker(|| s.lease_holder(name)),
         }
     }
 }
