@@ -116,6 +116,11 @@ pub fn scim_json<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Respons
             "the answer could not be serialised: {e}"
         )));
     }
+    scim_bytes(status, bytes)
+}
+
+/// A SCIM JSON response whose body is already serialised.
+pub fn scim_bytes(status: StatusCode, bytes: Vec<u8>) -> Response {
     let mut r = (status, bytes).into_response();
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
