@@ -67,12 +67,12 @@ pub async fn handle(
     app: &AppState,
     rt: &Arc<Runtime>,
     base: &str,
-    rest: &[String],
+    rest: &[Cow<'_, str>],
     req: Request,
 ) -> Result<Response, ApiError> {
     let method = req.method().clone();
     let params = query_params(req.uri().query());
-    let mut parts: Vec<&str> = rest.iter().map(String::as_str).collect();
+    let mut parts: Vec<&str> = rest.iter().map(Cow::as_ref).collect();
     if let Some(first) = parts.first_mut() {
         *first = endpoint_name(first);
     }
