@@ -277,15 +277,14 @@ fn write_resource(
         "location",
         "version",
     ];
-    if let Some(def) = core.iter().find(|d| d.name.eq_ignore_ascii_case("meta")) {
-        if matches!(def.returned, Returned::Never | Returned::Request)
+    if let Some(def) = core.iter().find(|d| d.name.eq_ignore_ascii_case("meta"))
+        && (matches!(def.returned, Returned::Never | Returned::Request)
             || meta_members.iter().any(|m| {
                 def.sub_attribute(m)
                     .is_some_and(|s| matches!(s.returned, Returned::Never | Returned::Request))
-            })
-        {
-            return false;
-        }
+            }))
+    {
+        return false;
     }
 
     out.extend_from_slice(b"{\"schemas\":[");
@@ -303,7 +302,9 @@ fn write_resource(
         write_str(out, t.key());
         out.push(b':');
         match t {
-            Top::Value(m) => out.extend_from_slice(&scratch[m.value.clone()]),
+            Top::Value(m) => {
+                out.extend_from_slice(scratch.get(m.value.clone()).unwrap_or_default())
+            }
             Top::Container { members, .. } => {
                 out.push(b'{');
                 for (i, m) in members.iter().enumerate() {
@@ -312,7 +313,7 @@ fn write_resource(
                     }
                     write_str(out, m.name);
                     out.push(b':');
-                    out.extend_from_slice(&scratch[m.value.clone()]);
+                    out.extend_from_slice(scratch.get(m.value.clone()).unwrap_or_default());
                 }
                 out.push(b'}');
             }
