@@ -247,6 +247,26 @@ impl HostProcess {
         self.child.id()
     }
 
+    /// The CPU time (user + system, all threads) it has used so far, from `/proc/<pid>/stat`
+    /// in clock ticks of 10 ms (Linux's `USER_HZ` is 100). Read before and after a load point,
+    /// it gives the host's CPU per answer, a figure that other processes on the machine move
+    /// far less than they move rates.
+    pub fn cpu_time(&self) -> Result<Duration, BenchError> {
+        let path = format!("/proc/{}/stat", self.pid());
+        let text = std::fs::read_to_string(&path)?;
+        // The command name is in parentheses and may hold spaces: count fields after it.
+        let ticks = text
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect::<Vec<_>>())
+            .and_then(|f| {
+                let utime: u64 = f.get(11)?.parse().ok()?;
+                let stime: u64 = f.get(12)?.parse().ok()?;
+                Some(utime + stime)
+            })
+            .ok_or(BenchError::Proc(path))?;
+        Ok(Duration::from_millis(ticks * 10))
+    }
+
     /// Its memory now.
     pub fn memory(&self) -> Result<Memory, BenchError> {
         let path = format!("/proc/{}/status", self.pid());

@@ -20,6 +20,8 @@ use crate::scim::{ECMA2HOST_USER, encode_query_value};
 pub struct WrkResult {
     /// Answers per second over the run.
     pub rate: f64,
+    /// Answers in all.
+    pub requests: u64,
     pub p50: Duration,
     pub p99: Duration,
     /// Answers with a status outside 2xx/3xx.
@@ -111,10 +113,13 @@ pub fn run(
 /// Reads the figures out of wrk's report.
 fn parse(text: &str) -> Option<WrkResult> {
     let mut rate = None;
+    let mut requests = None;
     let (mut p50, mut p99) = (None, None);
     let (mut non_2xx, mut socket_errors) = (0, 0);
     for line in text.lines().map(str::trim) {
-        if let Some(v) = line.strip_prefix("Requests/sec:") {
+        if line.contains(" requests in ") {
+            requests = line.split_whitespace().next().and_then(|v| v.parse().ok());
+        } else if let Some(v) = line.strip_prefix("Requests/sec:") {
             rate = v.trim().parse::<f64>().ok();
         } else if let Some(v) = line.strip_prefix("50%") {
             p50 = duration(v.trim());
@@ -131,6 +136,7 @@ fn parse(text: &str) -> Option<WrkResult> {
     }
     Some(WrkResult {
         rate: rate?,
+        requests: requests?,
         p50: p50?,
         p99: p99?,
         non_2xx,
@@ -176,6 +182,7 @@ Transfer/sec:      8.00MB
 ";
         let r = parse(report).unwrap();
         assert!((r.rate - 70_000.12).abs() < 1e-6);
+        assert_eq!(r.requests, 700_000);
         assert_eq!(r.p50, Duration::from_micros(401));
         assert_eq!(r.p99, Duration::from_micros(1200));
         assert_eq!(r.non_2xx, 5);

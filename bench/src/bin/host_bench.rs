@@ -255,7 +255,7 @@ fn lookups_for_size(
         "the same 32 keep-alive TLS connections asking the unauthenticated health check: the TLS + HTTP + router floor, so the difference to the lookup row is what the lookup itself costs (token check, filter parse, index lookup, JSON)",
     ));
     if args.wrk {
-        wrk_points(&dir, n, duration, rows)?;
+        wrk_points(&dir, &host, n, duration, rows)?;
     }
     if restart {
         progress(format!("{}: list pages, C=1, {duration:?}", k(n)));
@@ -351,7 +351,13 @@ fn lookups_for_size(
 }
 
 /// Lookups and `/healthz` at C=32 through wrk, one after the other on the same host.
-fn wrk_points(dir: &HostDir, n: u64, duration: Duration, rows: &mut Vec<Row>) -> Result<()> {
+fn wrk_points(
+    dir: &HostDir,
+    host: &HostProcess,
+    n: u64,
+    duration: Duration,
+    rows: &mut Vec<Row>,
+) -> Result<()> {
     if !wrk::available() {
         progress("wrk is not installed (apt-get install wrk): no wrk points");
         return Ok(());
@@ -362,27 +368,40 @@ fn wrk_points(dir: &HostDir, n: u64, duration: Duration, rows: &mut Vec<Row>) ->
         token: dir.token.clone(),
         users: n,
     };
+    // The host's CPU per answer: what the lookup costs the host, whatever else runs.
+    let cpu_per_answer = |run: &dyn Fn() -> Result<wrk::WrkResult>| -> Result<_> {
+        let before = host.cpu_time()?;
+        let r = run()?;
+        let used = host.cpu_time()?.saturating_sub(before);
+        Ok((r, used.as_secs_f64() * 1e6 / r.requests.max(1) as f64))
+    };
     progress(format!("{}: wrk lookups, C=32, {duration:?}", k(n)));
-    let l = wrk::run(&origin, &lookup, 32, duration)?;
+    let (l, l_cpu) = cpu_per_answer(&|| Ok(wrk::run(&origin, &lookup, 32, duration)?))?;
     progress(format!("{}: wrk healthz, C=32, {duration:?}", k(n)));
-    let h = wrk::run(&origin, &WrkLoad::Healthz, 32, duration)?;
+    let (h, h_cpu) = cpu_per_answer(&|| Ok(wrk::run(&origin, &WrkLoad::Healthz, 32, duration)?))?;
+    progress(format!(
+        "  lookups {} req/s, {l_cpu:.1} us host CPU each; healthz {} req/s, {h_cpu:.1} us each",
+        thousands(l.rate),
+        thousands(h.rate)
+    ));
     let share = 100.0 * l.rate / h.rate.max(1.0);
     let errors = l.non_2xx + l.socket_errors;
     rows.push(Row::new(
         format!("Lookup by UserName, {} objects, C=32, wrk", k(n)),
         format!(
-            "{} req/s; p50 {}; p99 {}; {errors} errors; `/healthz` {} req/s (p99 {}): lookups reach {share:.0} % of it",
+            "{} req/s; p50 {}; p99 {}; {errors} errors; `/healthz` {} req/s (p99 {}): lookups reach {share:.0} % of it; host CPU per answer {l_cpu:.1} µs (lookup) and {h_cpu:.1} µs (`/healthz`): {:.0} %",
             thousands(l.rate),
             ms(l.p50),
             ms(l.p99),
             thousands(h.rate),
             ms(h.p99),
+            100.0 * h_cpu / l_cpu.max(f64::MIN_POSITIVE),
         ),
         "≥ 30,000 req/s; ≥ 40 % of /healthz; p99 < 3 ms",
         Verdict::of(
             errors == 0 && l.rate >= 30_000.0 && share >= 40.0 && l.p99 < Duration::from_millis(3),
         ),
-        "`wrk -t1 -c32 --latency` with a Lua script setting the bearer header and asking for a random existing `u<i>`, then `wrk -t1 -c32` on `/healthz`, one after the other on the same host; errors are non-2xx answers and socket errors",
+        "`wrk -t1 -c32 --latency` with a Lua script setting the bearer header and asking for a random existing `u<i>`, then `wrk -t1 -c32` on `/healthz`, one after the other on the same host; errors are non-2xx answers and socket errors; host CPU per answer = the host's user + system time over the point (`/proc/<pid>/stat`) divided by the answers, and its /healthz-to-lookup ratio is the share the host alone would reach if it had the cores to itself",
     ));
     Ok(())
 }

@@ -15,7 +15,7 @@ use schemas::projection::Projection;
 use schemas::{ScimError, ScimType};
 use serde_json::Value;
 
-use super::binding::{Binding, FilterTarget};
+use super::binding::{Binding, ConnectorSide, FilterTarget};
 use super::{Runtime, blocking};
 use crate::config::SchemaMode;
 use crate::error::ApiError;
@@ -111,6 +111,127 @@ impl Runtime {
             )
         })
         .await
+    }
+
+    /// A filtered, sorted, paged query, answered as the list response's JSON. An equality
+    /// lookup on an indexed attribute with the default projection (what Entra sends) is
+    /// written straight from the stored objects ([`Runtime::write_resource`]); anything else
+    /// is the [`Runtime::query`] list, serialised. The bytes are the same either way.
+    pub async fn query_json(
+        self: &Arc<Self>,
+        binding: &Binding,
+        q: &Query,
+        base_url: &str,
+    ) -> Result<Vec<u8>, ApiError> {
+        // The same checks in the same order as `query`, so a refusal is the same refusal.
+        let paging = self.paging(q)?;
+        let projection =
+            Projection::parse(q.attributes.as_deref(), q.excluded_attributes.as_deref())?;
+        let sort = Sort::from_query(q.sort_by.as_deref(), q.sort_order.as_deref())?;
+        let filter = self.parse_filter(binding, q)?;
+        self.ensure_ready()?;
+        if sort.is_none()
+            && projection.is_default()
+            && let Some(f) = &filter
+            && self.is_indexed_lookup(binding, f)
+            && let Some(body) = self.lookup_json(binding, f, &paging, base_url)?
+        {
+            return Ok(body);
+        }
+        let list = self.query(binding, q, base_url).await?;
+        let mut body = Vec::with_capacity(2048);
+        serde_json::to_writer(&mut body, &list)
+            .map_err(|e| ApiError::Internal(format!("the answer could not be serialised: {e}")))?;
+        Ok(body)
+    }
+
+    /// The list response to an indexed equality lookup, written straight from the stored
+    /// objects; `None` when a resource is not one [`Runtime::write_resource`] writes.
+    fn lookup_json(
+        &self,
+        binding: &Binding,
+        filter: &Filter,
+        paging: &Paging,
+        base: &str,
+    ) -> Result<Option<Vec<u8>>, ApiError> {
+        let Some(mut found) = self.candidate_objects(binding, filter)? else {
+            return Ok(None);
+        };
+        found.retain(|o| self.matches_stored(binding, filter, o, base));
+        let total = found.len();
+        let (offset, limit) = paging.window(total);
+        let page: Vec<&StoredObject> = found.iter().skip(offset).take(limit).collect();
+        // The envelope as `ListResponse` serialises it, with the resources spliced in.
+        let envelope = ListResponse {
+            total_results: total,
+            items_per_page: page.len(),
+            start_index: paging.start_index.max(1),
+            resources: Vec::new(),
+        };
+        let mut body = Vec::with_capacity(1024 * page.len().max(1));
+        if serde_json::to_writer(&mut body, &envelope).is_err() || !body.ends_with(b"[]}") {
+            return Ok(None);
+        }
+        body.truncate(body.len() - 2);
+        for (i, o) in page.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            if !self.write_resource(binding, o, base, &mut body) {
+                return Ok(None);
+            }
+        }
+        body.extend_from_slice(b"]}");
+        Ok(Some(body))
+    }
+
+    /// Whether a candidate of an equality lookup satisfies the whole filter. The filter is
+    /// evaluated on a document holding only what its terms name (the id, and every field of
+    /// a named attribute's name, so each named path holds what the full resource holds there);
+    /// a term naming anything else (`meta`, a computed `active`) gets the full resource.
+    fn matches_stored(
+        &self,
+        binding: &Binding,
+        filter: &Filter,
+        stored: &StoredObject,
+        base: &str,
+    ) -> bool {
+        let full = || filter.matches(&self.render(binding, stored, base), &binding.schema);
+        let Some(terms) = filter.equality_terms() else {
+            return full();
+        };
+        let mut attributes = connector_core::Attributes::new();
+        let mut dn = None;
+        for (path, _) in &terms {
+            if path.urn.is_none() && path.name.eq_ignore_ascii_case("id") {
+                continue;
+            }
+            let mut named = false;
+            for f in &binding.fields {
+                if !f.scim.name.eq_ignore_ascii_case(&path.name) {
+                    continue;
+                }
+                named = true;
+                match &f.connector {
+                    ConnectorSide::Dn => dn = stored.object.dn.as_deref(),
+                    ConnectorSide::Attribute(a) => {
+                        if let Some(v) = stored.object.attributes.get(a) {
+                            attributes.insert(a.clone(), v.clone());
+                        }
+                    }
+                }
+            }
+            if !named {
+                return full();
+            }
+        }
+        let mut doc = serde_json::Map::new();
+        doc.insert(
+            "id".into(),
+            Value::String(stored.object.anchor.as_str().to_owned()),
+        );
+        binding.render_into(&mut doc, &attributes, dn, &|r| self.id_for_reference(r));
+        filter.matches(&Value::Object(doc), &binding.schema)
     }
 
     /// A query over every resource type the connector serves (`POST /.search` at the root):
@@ -268,6 +389,21 @@ impl Runtime {
         filter: &Filter,
         base: &str,
     ) -> Result<Option<Vec<Value>>, ApiError> {
+        Ok(self.candidate_objects(binding, filter)?.map(|found| {
+            found
+                .iter()
+                .map(|o| self.render(binding, o, base))
+                .collect()
+        }))
+    }
+
+    /// The stored candidates for an equality filter on an indexed attribute, or `None` when
+    /// the filter cannot use an index.
+    fn candidate_objects(
+        &self,
+        binding: &Binding,
+        filter: &Filter,
+    ) -> Result<Option<Vec<StoredObject>>, ApiError> {
         let Some(terms) = filter.equality_terms() else {
             return Ok(None);
         };
@@ -305,12 +441,7 @@ impl Runtime {
                 }
                 _ => continue,
             };
-            return Ok(Some(
-                found
-                    .iter()
-                    .map(|o| self.render(binding, o, base))
-                    .collect(),
-            ));
+            return Ok(Some(found));
         }
         Ok(None)
     }

@@ -12,6 +12,7 @@ mod view;
 
 pub use view::{pending_json, stored_json};
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -88,13 +89,11 @@ async fn metrics(State(app): State<Arc<AppState>>, headers: HeaderMap) -> Respon
         .into_response()
 }
 
-fn decode_segment(s: &str) -> Result<String, ApiError> {
-    percent_decode_str(s)
-        .decode_utf8()
-        .map(|c| c.into_owned())
-        .map_err(|_| {
-            ApiError::NotFound("the path is not valid UTF-8 after percent-decoding".into())
-        })
+/// A path segment, percent-decoded; borrowed when it holds no escapes.
+fn decode_segment(s: &str) -> Result<Cow<'_, str>, ApiError> {
+    percent_decode_str(s).decode_utf8().map_err(|_| {
+        ApiError::NotFound("the path is not valid UTF-8 after percent-decoding".into())
+    })
 }
 
 /// Checks `Authorization: Bearer <token>` against a token hash.
@@ -132,6 +131,11 @@ pub fn scim_json<T: Serialize + ?Sized>(status: StatusCode, body: &T) -> Respons
             "the answer could not be serialised: {e}"
         )));
     }
+    scim_bytes(status, bytes)
+}
+
+/// A SCIM JSON response whose body is already serialised.
+pub fn scim_bytes(status: StatusCode, bytes: Vec<u8>) -> Response {
     let mut r = (status, bytes).into_response();
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
@@ -170,17 +174,30 @@ pub fn error_response(err: &ApiError) -> Response {
     resp
 }
 
-fn request_id() -> String {
+/// A random request id: 16 lowercase hex digits, written into `buf` (no allocation).
+fn request_id(buf: &mut [u8; 16]) -> &str {
     use rand::RngCore;
-    format!("{:016x}", rand::rng().next_u64())
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let n = rand::rng().next_u64();
+    for (i, b) in buf.iter_mut().enumerate() {
+        let nibble = (n >> (60 - 4 * i)) & 0xf;
+        *b = HEX.get(nibble as usize).copied().unwrap_or(b'0');
+    }
+    std::str::from_utf8(buf).unwrap_or("0000000000000000")
 }
 
 /// Handles everything that is not `/healthz` or `/metrics`.
 async fn dispatch(State(app): State<Arc<AppState>>, req: Request) -> Response {
-    let id = request_id();
-    let path = req.uri().path().to_owned();
-    let method = req.method().clone();
-    let span = tracing::info_span!("request", request_id = %id, method = %method, path = %path);
+    let mut buf = [0u8; 16];
+    let id = request_id(&mut buf);
+    // The span's fields are formatted when it is created, so they can borrow the request.
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %req.method(),
+        path = %req.uri().path()
+    );
+    let id = HeaderValue::from_str(id);
     async move {
         let started = std::time::Instant::now();
         let (connector, mut resp) = route(&app, req).await;
@@ -196,7 +213,7 @@ async fn dispatch(State(app): State<Arc<AppState>>, req: Request) -> Response {
             elapsed_us = started.elapsed().as_micros() as u64,
             "answered"
         );
-        if let Ok(v) = HeaderValue::from_str(&id) {
+        if let Ok(v) = id {
             resp.headers_mut().insert("x-request-id", v);
         }
         resp
@@ -206,7 +223,9 @@ async fn dispatch(State(app): State<Arc<AppState>>, req: Request) -> Response {
 }
 
 async fn route(app: &AppState, req: Request) -> (Option<String>, Response) {
-    let path = req.uri().path().to_owned();
+    // A clone of the URI shares its bytes: the path is borrowed from it, not copied.
+    let uri = req.uri().clone();
+    let path = uri.path();
     let mut segments = path.trim_start_matches('/').split('/');
     let first = segments.next().unwrap_or_default();
     let Some(name) = first.strip_prefix("ecma2host_") else {
@@ -221,7 +240,7 @@ async fn route(app: &AppState, req: Request) -> (Option<String>, Response) {
         Ok(n) => n,
         Err(e) => return (None, error_response(&e)),
     };
-    let Some(slot) = app.slots.get(&name) else {
+    let Some(slot) = app.slots.get(name.as_ref()) else {
         return (
             None,
             error_response(&ApiError::NotFound(format!(
@@ -229,6 +248,7 @@ async fn route(app: &AppState, req: Request) -> (Option<String>, Response) {
             ))),
         );
     };
+    let name = name.into_owned();
     if let Err(e) = authorize(req.headers(), &slot.token) {
         return (Some(name), error_response(&e));
     }
@@ -251,7 +271,7 @@ async fn route(app: &AppState, req: Request) -> (Option<String>, Response) {
             );
         }
     };
-    let rest: Vec<String> = match segments
+    let rest: Vec<Cow<'_, str>> = match segments
         .filter(|s| !s.is_empty())
         .map(decode_segment)
         .collect::<Result<_, _>>()
@@ -259,7 +279,7 @@ async fn route(app: &AppState, req: Request) -> (Option<String>, Response) {
         Ok(r) => r,
         Err(e) => return (Some(name), error_response(&e)),
     };
-    let resp = match rest.first().map(String::as_str) {
+    let resp = match rest.first().map(Cow::as_ref) {
         Some("scim") => {
             scim::handle(
                 app,

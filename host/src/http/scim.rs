@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use std::borrow::Cow;
 
-use super::{AppState, empty, json_body, scim_json};
+use super::{AppState, empty, json_body, scim_bytes, scim_json};
 use crate::engine::Runtime;
 use crate::engine::binding::ResourceKind;
 use crate::engine::query::Query;
@@ -67,12 +67,12 @@ pub async fn handle(
     app: &AppState,
     rt: &Arc<Runtime>,
     base: &str,
-    rest: &[String],
+    rest: &[Cow<'_, str>],
     req: Request,
 ) -> Result<Response, ApiError> {
     let method = req.method().clone();
     let params = query_params(req.uri().query());
-    let mut parts: Vec<&str> = rest.iter().map(String::as_str).collect();
+    let mut parts: Vec<&str> = rest.iter().map(Cow::as_ref).collect();
     if let Some(first) = parts.first_mut() {
         *first = endpoint_name(first);
     }
@@ -101,7 +101,7 @@ pub async fn handle(
             match (tail, &method) {
                 ([], &Method::GET) => {
                     let q = query_from_params(&params);
-                    Ok(scim_json(StatusCode::OK, &rt.query(binding, &q, base).await?))
+                    Ok(scim_bytes(StatusCode::OK, rt.query_json(binding, &q, base).await?))
                 }
                 ([], &Method::POST) => {
                     let body = json_body(req, app.max_body).await?;
@@ -221,11 +221,13 @@ async fn search(
         sort_by: s.sort_by.clone(),
         sort_order: s.sort_order.clone(),
     };
-    let list = match kind {
-        Some(kind) => rt.query(rt.binding(kind)?, &q, base).await?,
-        None => rt.query_all(&q, base).await?,
-    };
-    Ok(scim_json(StatusCode::OK, &list))
+    match kind {
+        Some(kind) => Ok(scim_bytes(
+            StatusCode::OK,
+            rt.query_json(rt.binding(kind)?, &q, base).await?,
+        )),
+        None => Ok(scim_json(StatusCode::OK, &rt.query_all(&q, base).await?)),
+    }
 }
 
 /// The query string's parameters in order, `+` as space; borrowed from the URI unless a

@@ -66,7 +66,7 @@ fn json_response(v: &Value) -> Response {
 /// Handles `/ecma2host_{name}/space/{rest…}`.
 pub async fn handle(
     rt: &Arc<Runtime>,
-    rest: &[String],
+    rest: &[std::borrow::Cow<'_, str>],
     req: Request,
 ) -> Result<Response, ApiError> {
     if req.method() != Method::GET {
@@ -77,7 +77,7 @@ pub async fn handle(
     }
     let params = query_map(req.uri().query());
     let rt = rt.clone();
-    let rest = rest.to_vec();
+    let rest: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
     let body = blocking(move || {
         let space = &rt.space;
         let mut types = vec![rt.users.object_type.clone()];

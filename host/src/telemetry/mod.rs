@@ -40,7 +40,9 @@ struct Histogram {
 
 #[derive(Default)]
 struct State {
-    requests: BTreeMap<(String, u16), u64>,
+    /// Answered requests by connector, then by status (nested, so counting one finds its
+    /// connector without building a key string per request).
+    requests: BTreeMap<String, BTreeMap<u16, u64>>,
     exports: BTreeMap<(String, &'static str, &'static str), Histogram>,
     space_objects: BTreeMap<(String, String), u64>,
     last_import: BTreeMap<String, (f64, bool)>,
@@ -106,9 +108,11 @@ impl Metrics {
     /// Counts one answered request.
     pub fn count_request(&self, connector: &str, status: u16) {
         self.with(|s| {
-            *s.requests
-                .entry((connector.to_owned(), status))
-                .or_default() += 1
+            let by_status = match s.requests.get_mut(connector) {
+                Some(m) => m,
+                None => s.requests.entry(connector.to_owned()).or_default(),
+            };
+            *by_status.entry(status).or_default() += 1
         });
     }
 
@@ -217,8 +221,10 @@ impl Metrics {
             }
             let _ = writeln!(out, "# HELP connector_host_requests_total SCIM requests answered, by connector and HTTP status.");
             let _ = writeln!(out, "# TYPE connector_host_requests_total counter");
-            for ((c, status), n) in &s.requests {
-                let _ = writeln!(out, "connector_host_requests_total{{connector=\"{}\",status=\"{status}\"}} {n}", esc(c));
+            for (c, by_status) in &s.requests {
+                for (status, n) in by_status {
+                    let _ = writeln!(out, "connector_host_requests_total{{connector=\"{}\",status=\"{status}\"}} {n}", esc(c));
+                }
             }
             let _ = writeln!(out, "# HELP connector_host_export_duration_seconds Time the target took for one export.");
             let _ = writeln!(out, "# TYPE connector_host_export_duration_seconds histogram");
