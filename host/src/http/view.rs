@@ -112,7 +112,7 @@ pub async fn handle(
                     .running_import(time::OffsetDateTime::now_utc())
                     .map(|r| json!({"progress": r.line, "storing": r.storing, "etaSeconds": r.eta.map(|d| d.as_secs())}));
                 let lease = space
-                    .lease_holder(crate::imports::lease::IMPORT_LEASE)?
+                    .lease_holder(crate::space::IMPORT_LEASE)?
                     .map(|(holder, until)| json!({"holder": holder, "until": until.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()}));
                 let store = json!({"backend": space.backend_name(), "at": space.describe(), "shared": space.is_shared(), "importLease": lease});
                 json!({"connector": rt.name, "host": rt.host_id, "space": store, "objects": counts, "pending": pending, "import": import, "runs": runs})

@@ -13,10 +13,9 @@ use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
 
-use crate::space::{Space, SpaceError};
+use crate::space::{IMPORT_LEASE, Space, SpaceError};
 
 /// The name of the lease that lets one host run a connector's imports.
-pub const IMPORT_LEASE: &str = "imports";
 
 /// Where a lease is kept: the connector space's `try_lease` / `lease_holder` / `release_lease`.
 pub trait LeaseStore: Send + Sync {

@@ -128,7 +128,11 @@ fn a_full_import_that_loses_the_lease_between_pages_stops_and_changes_nothing() 
             // Another host took the lease over (this one was too slow to renew).
             store.expire();
             store
-                .try_lease(lease::IMPORT_LEASE, "other:8585", Duration::from_secs(30))
+                .try_lease(
+                    crate::space::IMPORT_LEASE,
+                    "other:8585",
+                    Duration::from_secs(30),
+                )
                 .unwrap();
         }
     });

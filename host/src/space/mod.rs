@@ -47,6 +47,10 @@ pub use records::{Intent, PendingEnd, PendingExport, PendingOutcome, RunRecord};
 pub use sqlite::SCHEMA_VERSION;
 pub use stored::{ImportStats, Origin, StoredObject};
 
+/// The name of the lease under which one host of several sharing a space runs the connector's
+/// scheduled imports (see [`Space::try_lease`]).
+pub const IMPORT_LEASE: &str = "imports";
+
 /// The connector space of one connector.
 #[derive(Debug)]
 pub struct Space {
