@@ -401,9 +401,13 @@ impl Merge<'_> {
         let object_type = self.object_type.as_str();
         let spec = &self.space.index;
         let anchors: Vec<&str> = staged.iter().map(|(a, _)| a.as_str()).collect();
+        // One index probe per anchor (LATERAL): with `anchor = ANY($3)` the planner, without
+        // statistics for rows this transaction inserted, scanned every object of the type per
+        // batch (measured: a 100k first import 60x slower than a 10k one).
         let sql = format!(
-            "SELECT anchor, id, {COLUMNS}, written_at >= $4 FROM objects WHERE connector = $1
-             AND object_type = $2 AND anchor = ANY($3) FOR UPDATE"
+            "SELECT o.* FROM unnest($3::text[]) AS t(a), LATERAL
+             (SELECT anchor, id, {COLUMNS}, written_at >= $4 FROM objects WHERE connector = $1
+              AND object_type = $2 AND anchor = t.a FOR UPDATE) o"
         );
         let mut stored: HashMap<String, (Existing, bool)> = HashMap::new();
         for row in db.query(
@@ -418,8 +422,9 @@ impl Merge<'_> {
         }
         let buried: HashSet<String> = db
             .query(
-                "SELECT anchor FROM tombstones WHERE connector = $1 AND object_type = $2
-                 AND anchor = ANY($3) AND written_at >= $4",
+                "SELECT x.anchor FROM unnest($3::text[]) AS t(a), LATERAL
+                 (SELECT anchor FROM tombstones WHERE connector = $1 AND object_type = $2
+                  AND anchor = t.a AND written_at >= $4) x",
                 &[&connector, &object_type, &anchors, &self.started_db],
             )?
             .iter()
