@@ -63,6 +63,9 @@ pub(crate) struct Page {
     pub replaced: bool,
 }
 
+/// One item of a page: the anchor, and the object with its encoded body (`None`: delete).
+pub(crate) type PageRow<'a> = (&'a str, Option<(&'a ConnectorObject, Vec<u8>)>);
+
 /// Writes one page inside the caller's transaction: objects with their encoded bodies, and
 /// anchors to delete (`None` bodies).
 pub(crate) fn write_page(
@@ -70,7 +73,7 @@ pub(crate) fn write_page(
     spec: &IndexSpec,
     idx_table: &str,
     object_type: &str,
-    rows: &[(&str, Option<(&ConnectorObject, String)>)],
+    rows: &[PageRow<'_>],
 ) -> Result<Page, Fail> {
     let now = to_nanos(OffsetDateTime::now_utc());
     let mut replaced = false;

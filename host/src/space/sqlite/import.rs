@@ -17,10 +17,11 @@ use std::sync::PoisonError;
 use std::sync::atomic::Ordering;
 
 use connector_core::import::{ImportItem, Watermark};
-use connector_core::object::ConnectorObject;
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, TransactionBehavior, params};
 use time::OffsetDateTime;
 
+use super::body::{self, Stored};
 use super::pending::{PendingEnd, PendingOutcome};
 use super::stored::{self, Existing, ImportStats, O_COLUMNS, Origin, to_nanos};
 use super::{SqliteSpace, set_watermark};
@@ -93,7 +94,7 @@ impl SqliteSpace {
                 let bulk = super::bulk::begin(&tx, object_type, &import.table)?;
                 if !bulk {
                     tx.execute_batch(&format!(
-                        "CREATE TABLE {} (anchor TEXT PRIMARY KEY, body TEXT)",
+                        "CREATE TABLE {} (anchor TEXT PRIMARY KEY, body BLOB)",
                         import.table
                     ))?;
                 }
@@ -169,7 +170,7 @@ impl FullImport<'_> {
                                 params![self.object_type, anchor, body, Origin::Pending.code()],
                                 |row| row.get(0),
                             )?;
-                            let staged = (!unchanged).then_some(body.as_str());
+                            let staged = (!unchanged).then_some(body.as_slice());
                             insert.execute(params![anchor, staged])?
                         }
                         None => delete.execute([anchor])?,
@@ -432,7 +433,7 @@ fn merge(
     );
     let mut after = String::new();
     loop {
-        let batch: Vec<(String, Option<String>, Option<Existing>)> = {
+        let batch: Vec<(String, Option<Vec<u8>>, Option<Existing>)> = {
             let mut stmt = tx.prepare_cached(&select)?;
             let rows = stmt.query_map(params![object_type, after, MERGE_BATCH], |row| {
                 Ok((row.get(0)?, row.get(1)?, Existing::read(row, 2)?))
@@ -449,15 +450,14 @@ fn merge(
                 stats.unchanged += 1;
                 continue;
             };
-            if existing
-                .as_ref()
-                .is_some_and(|e| e.row.body == body && e.row.origin != Origin::Pending.code())
-            {
+            if existing.as_ref().is_some_and(|e| {
+                matches!(&e.row.body, Stored::Compact(b) if *b == body)
+                    && e.row.origin != Origin::Pending.code()
+            }) {
                 stats.unchanged += 1;
                 continue;
             }
-            let object: ConnectorObject = serde_json::from_str(&body)
-                .map_err(|e| SpaceError::Corrupt(format!("staged object {anchor}: {e}")))?;
+            let object = body::decode(ValueRef::Blob(&body), object_type, &anchor)?;
             let written = stored::store(
                 &tx,
                 &space.index,

@@ -4,7 +4,8 @@
 use connector_core::object::ConnectorObject;
 use rusqlite::{Connection, params};
 
-use crate::space::error::{Fail, SpaceError};
+use super::body::{self, Stored};
+use crate::space::error::Fail;
 pub(crate) use crate::space::index::{IndexSpec, IndexedAttribute, SpecChange, diff, normalise};
 
 /// The table index entries go to: `idx` itself, or a staging table a full import's merge
@@ -81,21 +82,26 @@ pub(crate) fn apply_change(conn: &Connection, change: &SpecChange<'_>) -> Result
             .collect();
         let mut after = 0i64;
         loop {
-            let batch: Vec<(i64, String)> = {
+            let batch: Vec<(i64, Stored, String)> = {
                 let mut stmt = conn.prepare_cached(
-                    "SELECT id, body FROM objects WHERE object_type = ?1 AND id > ?2
+                    "SELECT id, body, anchor FROM objects WHERE object_type = ?1 AND id > ?2
                      ORDER BY id LIMIT ?3",
                 )?;
                 let rows = stmt.query_map(params![object_type, after, REBUILD_BATCH], |row| {
-                    Ok((row.get(0)?, row.get(1)?))
+                    Ok((
+                        row.get(0)?,
+                        Stored::from_value(row.get_ref(1)?)?,
+                        row.get(2)?,
+                    ))
                 })?;
                 rows.collect::<rusqlite::Result<_>>()?
             };
-            let Some((last, _)) = batch.last() else { break };
+            let Some((last, _, _)) = batch.last() else {
+                break;
+            };
             after = *last;
-            for (id, body) in &batch {
-                let object: ConnectorObject = serde_json::from_str(body)
-                    .map_err(|e| SpaceError::Corrupt(format!("object #{id}: {e}")))?;
+            for (id, body, anchor) in &batch {
+                let object = body::decode(body.as_value(), object_type, anchor)?;
                 for attr in &attrs {
                     write_attribute_entries(conn, attr, IDX, *id, &object)?;
                 }

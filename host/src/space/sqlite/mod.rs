@@ -4,6 +4,7 @@
 //! # Layout
 //! - `schema`: tables, indexes, triggers and the schema version (`meta`).
 //! - `index`: index entries, rebuilt on a specification change.
+//! - `body`: the stored form of an object (compact, self-describing; older JSON still read).
 //! - `stored`: the one function that writes an object row (added / updated / unchanged,
 //!   version and index entries).
 //! - `import`: `FullImport`, staged page by page and merged in one transaction.
@@ -36,6 +37,7 @@
 //! versions of them are no-ops), and a second host must use the PostgreSQL backend.
 
 mod batch;
+mod body;
 mod browse;
 mod bulk;
 mod import;

@@ -1,23 +1,26 @@
 //! How the SQLite backend writes and reads an object row, so that puts, delta imports and full
 //! imports share a single definition of "added", "changed" and "unchanged".
 //!
-//! An object is stored as its `ConnectorObject` JSON. Serialisation is deterministic
-//! (attributes are a `BTreeMap`), so "changed" is "the JSON differs".
+//! An object's content is stored as its body (see `body`: compact, or the JSON of an older
+//! space). Encoding is deterministic (attributes are a `BTreeMap`), so "changed" is "the
+//! content differs": the bytes, or for an older JSON body its object re-encoded.
 
 use connector_core::object::ConnectorObject;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use time::OffsetDateTime;
 
+use super::body::{self, Stored};
 use super::index::{self};
 use crate::space::error::{Fail, SpaceError};
 use crate::space::index::IndexSpec;
 pub(crate) use crate::space::stored::{Change, ImportStats, Origin, StoredObject};
 
 /// The columns `from_row` reads, in order.
-pub(crate) const COLUMNS: &str = "body, created, modified, version, origin";
+pub(crate) const COLUMNS: &str = "body, object_type, anchor, created, modified, version, origin";
 
 /// The same columns qualified by the alias `o`.
-pub(crate) const O_COLUMNS: &str = "o.body, o.created, o.modified, o.version, o.origin";
+pub(crate) const O_COLUMNS: &str =
+    "o.body, o.object_type, o.anchor, o.created, o.modified, o.version, o.origin";
 
 /// Nanoseconds since the Unix epoch, as stored (good until the year 2262).
 pub(crate) fn to_nanos(t: OffsetDateTime) -> i64 {
@@ -32,7 +35,9 @@ pub(crate) fn from_nanos(n: i64) -> Result<OffsetDateTime, SpaceError> {
 
 /// The raw columns of one row, read inside the SQLite callback.
 pub(crate) struct RawRow {
-    pub body: String,
+    pub body: Stored,
+    object_type: String,
+    anchor: String,
     created: i64,
     modified: i64,
     version: i64,
@@ -43,18 +48,19 @@ impl RawRow {
     /// Reads `COLUMNS` starting at column `at`.
     pub fn read(row: &Row<'_>, at: usize) -> rusqlite::Result<RawRow> {
         Ok(RawRow {
-            body: row.get(at)?,
-            created: row.get(at + 1)?,
-            modified: row.get(at + 2)?,
-            version: row.get(at + 3)?,
-            origin: row.get(at + 4)?,
+            body: Stored::from_value(row.get_ref(at)?)?,
+            object_type: row.get(at + 1)?,
+            anchor: row.get(at + 2)?,
+            created: row.get(at + 3)?,
+            modified: row.get(at + 4)?,
+            version: row.get(at + 5)?,
+            origin: row.get(at + 6)?,
         })
     }
 
     /// Decodes the row.
     pub fn decode(self) -> Result<StoredObject, SpaceError> {
-        let object = serde_json::from_str(&self.body)
-            .map_err(|e| SpaceError::Corrupt(format!("stored object: {e}")))?;
+        let object = body::decode(self.body.as_value(), &self.object_type, &self.anchor)?;
         Ok(StoredObject {
             object,
             created: from_nanos(self.created)?,
@@ -115,10 +121,9 @@ pub(crate) fn find(
         .map(Option::flatten)
 }
 
-/// Serialises an object for storage.
-pub(crate) fn encode(object: &ConnectorObject) -> Result<String, SpaceError> {
-    serde_json::to_string(object)
-        .map_err(|e| SpaceError::Corrupt(format!("cannot serialise object {}: {e}", object.anchor)))
+/// Encodes an object for storage (the compact body).
+pub(crate) fn encode(object: &ConnectorObject) -> Result<Vec<u8>, SpaceError> {
+    body::encode(object)
 }
 
 /// The bookkeeping of an object after a write.
@@ -156,7 +161,7 @@ pub(crate) fn store(
     spec: &IndexSpec,
     idx_table: &str,
     object: &ConnectorObject,
-    body: &str,
+    body: &[u8],
     origin: Origin,
     now: OffsetDateTime,
     existing: Option<Existing>,
@@ -172,19 +177,29 @@ pub(crate) fn store(
         Some(old) if was_pending && origin != Origin::Pending => end_pending(conn, old.id)?,
         _ => None,
     };
+    let same = existing
+        .as_ref()
+        .is_some_and(|old| body::same_content(&old.row.body, body));
+    if let Some(old) = existing
+        .as_ref()
+        .filter(|old| same && old.row.body.is_json())
+    {
+        // An older space's JSON body with this very content: stored in the compact form now,
+        // which is not a change (same version, same ETag).
+        conn.prepare_cached("UPDATE objects SET body = ?2 WHERE id = ?1")?
+            .execute(params![old.id, body])?;
+    }
     match existing {
-        Some(old) if old.row.body == body && !(was_pending && origin != Origin::Pending) => {
-            Ok(Written {
-                id: old.id,
-                change: Change::Unchanged,
-                created: from_nanos(old.row.created)?,
-                modified: from_nanos(old.row.modified)?,
-                version: u64::try_from(old.row.version).unwrap_or(0),
-                origin: Origin::from_code(old.row.origin)?,
-                ended_pending,
-            })
-        }
-        Some(old) if old.row.body == body => {
+        Some(old) if same && !(was_pending && origin != Origin::Pending) => Ok(Written {
+            id: old.id,
+            change: Change::Unchanged,
+            created: from_nanos(old.row.created)?,
+            modified: from_nanos(old.row.modified)?,
+            version: u64::try_from(old.row.version).unwrap_or(0),
+            origin: Origin::from_code(old.row.origin)?,
+            ended_pending,
+        }),
+        Some(old) if same => {
             // Same content, no longer pending: only the origin changes (the version and the
             // ETag stay, since the content did not change).
             conn.prepare_cached("UPDATE objects SET origin = ?2 WHERE id = ?1")?
