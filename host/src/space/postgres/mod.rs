@@ -476,16 +476,7 @@ impl PgSpace {
         }
         let connector = self.connector.as_str();
         let (offset_i, limit_i) = (to_i64(offset), to_i64(limit));
-        self.read(|db| {
-            if offset == 0 {
-                db.execute(
-                    &format!(
-                        "DELETE FROM page_ends WHERE connector = $1
-                         AND at < now() - interval '{PAGE_END_TTL}'"
-                    ),
-                    &[&connector],
-                )?;
-            }
+        let (page, last) = self.read(|db| {
             let after: Option<i64> = db
                 .query_opt(
                     "SELECT last_id FROM page_ends WHERE connector = $1 AND object_type = $2
@@ -517,20 +508,44 @@ impl PgSpace {
                     &[&connector, &object_type, &limit_i, &offset_i],
                 )?,
             };
-            let page = decode_all(&rows)?;
-            if let Some(last) = rows.last() {
-                let last: i64 = last.try_get(5)?;
-                let next = to_i64(offset.saturating_add(page.len() as u64));
+            let last: Option<i64> = rows.last().map(|row| row.try_get(5)).transpose()?;
+            Ok((decode_all(&rows)?, last))
+        })?;
+        if let Some(last) = last {
+            let next = to_i64(offset.saturating_add(page.len() as u64));
+            self.remember_page_end(object_type, next, last, offset == 0);
+        }
+        Ok(page)
+    }
+
+    /// Remembers that the page at `offset` continues after object `last`, for every host; with
+    /// `prune`, forgets old page ends. Not synced to disk before returning (losing one costs the
+    /// next page an `OFFSET`, nothing more), so a page costs no fsync; best effort.
+    fn remember_page_end(&self, object_type: &str, offset: i64, last: i64, prune: bool) {
+        let connector = self.connector.as_str();
+        let remembered = self.write(|db| {
+            db.c.batch_execute("SET LOCAL synchronous_commit = off")?;
+            if prune {
                 db.execute(
-                    "INSERT INTO page_ends (connector, object_type, page_offset, last_id)
-                     VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (connector, object_type, page_offset)
-                     DO UPDATE SET last_id = excluded.last_id, at = now()",
-                    &[&connector, &object_type, &next, &last],
+                    &format!(
+                        "DELETE FROM page_ends WHERE connector = $1
+                         AND at < now() - interval '{PAGE_END_TTL}'"
+                    ),
+                    &[&connector],
                 )?;
             }
-            Ok(page)
-        })
+            db.execute(
+                "INSERT INTO page_ends (connector, object_type, page_offset, last_id)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (connector, object_type, page_offset)
+                 DO UPDATE SET last_id = excluded.last_id, at = now()",
+                &[&connector, &object_type, &offset, &last],
+            )?;
+            Ok(())
+        });
+        if let Err(e) = remembered {
+            tracing::debug!(error = %e, "list page end not remembered");
+        }
     }
 
     /// Up to `limit` objects with an anchor greater than `after` (from the first when `None`),
