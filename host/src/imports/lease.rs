@@ -15,8 +15,6 @@ use time::OffsetDateTime;
 
 use crate::space::{IMPORT_LEASE, Space, SpaceError};
 
-/// The name of the lease that lets one host run a connector's imports.
-
 /// Where a lease is kept: the connector space's `try_lease` / `lease_holder` / `release_lease`.
 pub trait LeaseStore: Send + Sync {
     /// Takes or renews the lease `name` for `holder` for `ttl`; whether `holder` holds it.
