@@ -47,11 +47,17 @@ impl Runtime {
         base_url: &str,
     ) -> Result<(StoredObject, Value), ApiError> {
         self.ensure_ready()?;
-        // A primary-key read of the space: cheaper inline than on the blocking pool.
-        let stored = self
-            .space
-            .get(&binding.object_type, &Anchor(id.to_owned()))?
-            .ok_or_else(|| super::write::not_found(binding, id))?;
+        // A primary-key read of the embedded space: cheaper inline than on the blocking pool.
+        // A shared space is a round trip to PostgreSQL: the blocking pool waits for it.
+        let anchor = Anchor(id.to_owned());
+        let stored = if self.space.is_shared() {
+            let space = self.space.clone();
+            let ot = binding.object_type.clone();
+            blocking(move || Ok(space.get(&ot, &anchor)?)).await?
+        } else {
+            self.space.get(&binding.object_type, &anchor)?
+        }
+        .ok_or_else(|| super::write::not_found(binding, id))?;
         let mut doc = self.render(binding, &stored, base_url);
         projection.apply(&mut doc, &binding.schema);
         Ok((stored, doc))
@@ -83,6 +89,7 @@ impl Runtime {
         // An equality on an indexed attribute costs tens of microseconds in the space, less
         // than handing it to the blocking pool; everything else (pages, scans) goes there.
         if sort.is_none()
+            && !self.space.is_shared()
             && filter
                 .as_ref()
                 .is_some_and(|f| self.is_indexed_lookup(binding, f))
@@ -134,9 +141,20 @@ impl Runtime {
             && projection.is_default()
             && let Some(f) = &filter
             && self.is_indexed_lookup(binding, f)
-            && let Some(body) = self.lookup_json(binding, f, &paging, base_url)?
         {
-            return Ok(body);
+            // Inline on the embedded space (a few microseconds); on a shared space the round
+            // trip to PostgreSQL waits on the blocking pool, not on an async worker.
+            let body = if self.space.is_shared() {
+                let rt = self.clone();
+                let kind = binding.kind;
+                let (f, paging, base) = (f.clone(), paging, base_url.to_owned());
+                blocking(move || rt.lookup_json(rt.binding(kind)?, &f, &paging, &base)).await?
+            } else {
+                self.lookup_json(binding, f, &paging, base_url)?
+            };
+            if let Some(body) = body {
+                return Ok(body);
+            }
         }
         let list = self.query(binding, q, base_url).await?;
         let mut body = Vec::with_capacity(2048);
