@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use reqwest::blocking::Response;
 use serde_json::{Value, json};
 use testkit::PrivatePostgres;
 
@@ -171,6 +172,19 @@ userName = "UserName"
         host
     }
 
+    /// Sends `request` to `host`; a failure at the HTTP level (the host closed the connection:
+    /// a panic in a request) fails the test with the host's log.
+    fn send(&self, host: &Host, request: reqwest::blocking::RequestBuilder) -> Response {
+        request.bearer_auth(TOKEN).send().unwrap_or_else(|e| {
+            panic!(
+                "a request to {} failed: {e}; its log:\n{}\n{}",
+                host.name,
+                host.log(),
+                std::fs::read_to_string(host.log.with_extension("err")).unwrap_or_default()
+            )
+        })
+    }
+
     fn status(&self, host: &Host, path: &str) -> Option<u16> {
         self.client
             .get(url(host, path))
@@ -301,35 +315,24 @@ fn what_one_host_writes_the_other_reads_at_once() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 200, "{}", r.text().unwrap_or_default());
     let got: Value = cluster
-        .client
-        .get(url(&a, &format!("/ecma2host_hr/scim/Users/{}", ids[0])))
-        .bearer_auth(TOKEN)
-        .send()
-        .unwrap_or_else(|e| {
-            panic!(
-                "GET on host-a failed: {e}; its log:\n{}\n{}",
-                a.log(),
-                std::fs::read_to_string(a.log.with_extension("err")).unwrap_or_default()
-            )
-        })
+        .send(
+            &a,
+            cluster
+                .client
+                .get(url(&a, &format!("/ecma2host_hr/scim/Users/{}", ids[0]))),
+        )
         .json()
         .unwrap();
     assert_eq!(got["userName"], json!("renamed-0"));
     assert_eq!(got["meta"]["version"], json!("W/\"2\""));
     // An If-Match with the version A saw before B's change is refused on A.
-    let stale = cluster
-        .client
-        .delete(url(&a, &format!("/ecma2host_hr/scim/Users/{}", ids[0])))
-        .bearer_auth(TOKEN)
-        .header("if-match", "W/\"1\"")
-        .send()
-        .unwrap_or_else(|e| {
-            panic!(
-                "DELETE on host-a failed: {e}; its log:\n{}\n{}",
-                a.log(),
-                std::fs::read_to_string(a.log.with_extension("err")).unwrap_or_default()
-            )
-        });
+    let stale = cluster.send(
+        &a,
+        cluster
+            .client
+            .delete(url(&a, &format!("/ecma2host_hr/scim/Users/{}", ids[0])))
+            .header("if-match", "W/\"1\""),
+    );
     assert_eq!(stale.status().as_u16(), 412);
 
     // Deleted on A, gone on B; both list the same objects with the same total.

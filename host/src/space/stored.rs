@@ -85,3 +85,25 @@ pub(crate) enum Change {
     Updated,
     Unchanged,
 }
+
+/// Refuses a delta whose items are not all of `object_type`: the whole delta fails, before
+/// anything is written (both stores apply a delta in one transaction).
+pub(crate) fn check_delta_types(
+    object_type: &str,
+    items: &[connector_core::import::ImportItem],
+) -> Result<(), SpaceError> {
+    use connector_core::import::ImportItem;
+    for item in items {
+        let found = match item {
+            ImportItem::Upsert(object) => &object.object_type,
+            ImportItem::Delete { object_type, .. } => object_type,
+        };
+        if found != object_type {
+            return Err(SpaceError::WrongObjectType {
+                expected: object_type.to_owned(),
+                found: found.clone(),
+            });
+        }
+    }
+    Ok(())
+}

@@ -589,18 +589,9 @@ impl SqliteSpace {
         items: &[ImportItem],
         watermark: Option<&Watermark>,
     ) -> Result<ImportStats, SpaceError> {
+        crate::space::stored::check_delta_types(object_type, items)?;
         let mut encoded = Vec::with_capacity(items.len());
         for item in items {
-            let found = match item {
-                ImportItem::Upsert(object) => &object.object_type,
-                ImportItem::Delete { object_type, .. } => object_type,
-            };
-            if found != object_type {
-                return Err(SpaceError::WrongObjectType {
-                    expected: object_type.to_owned(),
-                    found: found.clone(),
-                });
-            }
             encoded.push(match item {
                 ImportItem::Upsert(object) => Some(stored::encode(object)?),
                 ImportItem::Delete { .. } => None,
