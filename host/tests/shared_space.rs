@@ -103,6 +103,16 @@ impl Cluster {
     /// Writes `<name>.toml` (its own port and data directory, the shared space and target) and
     /// starts the binary; returns once it serves HTTPS.
     fn start(&self, name: &'static str, full_import_every: &str) -> Host {
+        self.start_with(name, full_import_every, "")
+    }
+
+    /// [`start`](Cluster::start) with `connector_extra` added to the `[[connector]]` table.
+    fn start_with(
+        &self,
+        name: &'static str,
+        full_import_every: &str,
+        connector_extra: &str,
+    ) -> Host {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -130,6 +140,7 @@ kind = "sql"
 schema = "scim"
 token = {{ file = "hr.token" }}
 full_import_every = "{full_import_every}"
+{connector_extra}
 [connector.sql]
 connection = "sqlite://hr.db"
 [[connector.sql.object]]
@@ -576,4 +587,71 @@ fn postgres_restarting_under_exports_leaves_every_201_applied_and_every_failure_
     for h in hosts.iter() {
         h.assert_no_panic();
     }
+}
+
+#[test]
+fn an_export_a_killed_host_left_in_flight_is_read_back_by_the_other_host() {
+    let cluster = Cluster::new();
+    // A short export budget, so an intent counts as left by a dead host after 2 s + 30 s.
+    let a = cluster.start_with("host-a", "2h", "export_timeout = \"2s\"");
+    cluster.wait_ready(&a);
+    let (status, body, _) = cluster.create(&a, "before-the-crash");
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    let b = cluster.start_with("host-b", "2h", "export_timeout = \"2s\"");
+    cluster.wait_ready(&b);
+
+    // The target is locked by someone else, so A's PATCH waits inside the target after its
+    // intent is recorded; A is killed there.
+    let mut blocker = target(cluster.dir.path());
+    let lock = blocker
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)
+        .unwrap();
+    let patch = {
+        let request = cluster
+            .client
+            .patch(url(&a, &format!("/ecma2host_hr/scim/Users/{id}")))
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/scim+json")
+            .json(&json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "path": "userName", "value": "never-written"}],
+            }));
+        std::thread::spawn(move || request.send().map(|r| r.status().as_u16()))
+    };
+    std::thread::sleep(Duration::from_millis(700));
+    a.kill();
+    assert!(
+        patch.join().unwrap().is_err(),
+        "the PATCH must not have been answered before the kill"
+    );
+    // Meanwhile the object changes at the target: only a read-back of the open intent can
+    // bring that into the space (no import runs: the schedule is 2 h).
+    lock.execute(
+        "UPDATE Employees SET UserName = 'changed-at-the-target' WHERE EmployeeId = ?1",
+        [id.as_str()],
+    )
+    .unwrap();
+    lock.commit().unwrap();
+    assert_eq!(cluster.lookup(&b, "before-the-crash").1.len(), 1);
+
+    // B takes the import lease over and, once the intent is older than A's export budget,
+    // reads the object back.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let (status, found) = cluster.lookup(&b, "changed-at-the-target");
+        if status == 200 && found.len() == 1 {
+            assert_eq!(found[0]["id"], json!(id));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "host-b never read back the export host-a left in flight; its log:\n{}",
+            b.log()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(b.log().contains("read back from the target"), "{}", b.log());
+    assert_eq!(cluster.lookup(&b, "before-the-crash").1.len(), 0);
+    b.assert_no_panic();
 }

@@ -202,8 +202,9 @@ impl Runtime {
             }
             written
         });
-        // The connector stops at the deadline; a little grace lets it say so itself.
-        let budget = self.export_timeout() + EXPORT_GRACE;
+        // The connector stops at the deadline; a little grace lets it say so itself, and a
+        // write-through may then wait for a space that is restarting.
+        let budget = self.export_timeout() + EXPORT_GRACE + WRITE_THROUGH_PATIENCE;
         match tokio::time::timeout(budget, task).await {
             Ok(Ok(r)) => r,
             Ok(Err(join)) => Err(ApiError::Internal(format!("export task failed: {join}"))),
