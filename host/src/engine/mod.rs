@@ -169,7 +169,7 @@ impl Runtime {
         let rt = self.clone();
         let deadline = Deadline::after(self.export_timeout());
         let task = tokio::task::spawn_blocking(move || {
-            let _hold = hold;
+            let mut hold = Some(hold);
             let change = prepare(&rt)?;
             // Recorded before the target sees the change and cleared with its write-through,
             // so a crash in between costs a re-read of this one object at the next start.
@@ -196,7 +196,7 @@ impl Runtime {
             // had no anchor to clear its intent by. A timeout keeps it open unless read back.
             let refused = matches!(&result, Err(e) if !matches!(e, ConnectorError::Timeout { .. }));
             let anchorless = result.is_ok() && change.anchor().is_none();
-            let written = write_through(&rt, &change, before.as_ref(), result);
+            let written = write_through(&rt, &change, before.as_ref(), result, &mut hold);
             if refused || (anchorless && written.is_ok()) {
                 rt.space.clear_intent(intent)?;
             }
@@ -284,6 +284,7 @@ fn write_through(
     change: &Change,
     before: Option<&StoredObject>,
     result: Result<ExportOutcome, ConnectorError>,
+    hold: &mut Option<locks::ExportHold>,
 ) -> Result<Option<StoredObject>, ApiError> {
     match result {
         Ok(outcome) => {
@@ -320,7 +321,11 @@ fn write_through(
                             },
                         }
                     });
+                    // The object's locks go with the catch-up: a later export of it waits until
+                    // the space holds this one, so it cannot be overwritten by it.
+                    let held = hold.take();
                     catch_up(rt.clone(), why, move |rt: &Runtime| {
+                        let _held = &held;
                         wt.apply(rt).map(|_| ())
                     });
                     Ok(stored)
