@@ -86,6 +86,50 @@ pub(crate) enum Change {
     Unchanged,
 }
 
+/// The bookkeeping of an object after a write, as either store's one write function reports it.
+pub(crate) struct Written {
+    /// The object's row id.
+    pub id: i64,
+    pub change: Change,
+    pub created: OffsetDateTime,
+    pub modified: OffsetDateTime,
+    pub version: u64,
+    pub origin: Origin,
+    /// What the object waited for and whether it was a new object, when this write ended its
+    /// pending state.
+    pub ended_pending: Option<(String, bool)>,
+}
+
+impl Written {
+    /// The stored object, given the object that was written.
+    pub fn into_stored(self, object: ConnectorObject) -> StoredObject {
+        StoredObject {
+            object,
+            created: self.created,
+            modified: self.modified,
+            version: self.version,
+            origin: self.origin,
+        }
+    }
+}
+
+/// The DN as indexed: lower-cased, so lookups by DN ignore case.
+pub(crate) fn dn_norm(object: &ConnectorObject) -> Option<String> {
+    object.dn.as_deref().map(str::to_lowercase)
+}
+
+/// Refuses an item of another type than the operation's (`expected`).
+pub(crate) fn check_object_type(expected: &str, found: &str) -> Result<(), SpaceError> {
+    if found == expected {
+        Ok(())
+    } else {
+        Err(SpaceError::WrongObjectType {
+            expected: expected.to_owned(),
+            found: found.to_owned(),
+        })
+    }
+}
+
 /// Refuses a delta whose items are not all of `object_type`: the whole delta fails, before
 /// anything is written (both stores apply a delta in one transaction).
 pub(crate) fn check_delta_types(
@@ -98,12 +142,7 @@ pub(crate) fn check_delta_types(
             ImportItem::Upsert(object) => &object.object_type,
             ImportItem::Delete { object_type, .. } => object_type,
         };
-        if found != object_type {
-            return Err(SpaceError::WrongObjectType {
-                expected: object_type.to_owned(),
-                found: found.clone(),
-            });
-        }
+        check_object_type(object_type, found)?;
     }
     Ok(())
 }

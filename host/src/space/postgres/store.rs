@@ -12,7 +12,8 @@ use time::OffsetDateTime;
 
 use super::pool::{Db, Fail};
 use crate::space::index::{IndexSpec, normalise};
-use crate::space::stored::Change;
+pub(crate) use crate::space::stored::dn_norm;
+use crate::space::stored::{Change, Written};
 use crate::space::{Origin, SpaceError, StoredObject};
 
 /// The columns `decode` reads, in order.
@@ -116,37 +117,6 @@ pub(crate) fn to_nanos(t: OffsetDateTime) -> i64 {
 pub(crate) fn from_nanos(n: i64) -> Result<OffsetDateTime, SpaceError> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(n))
         .map_err(|e| SpaceError::Corrupt(format!("timestamp {n}: {e}")))
-}
-
-/// The DN as indexed: lower-cased, so lookups by DN ignore case.
-pub(crate) fn dn_norm(object: &ConnectorObject) -> Option<String> {
-    object.dn.as_deref().map(str::to_lowercase)
-}
-
-/// The bookkeeping of an object after a write.
-pub(crate) struct Written {
-    pub id: i64,
-    pub change: Change,
-    pub created: OffsetDateTime,
-    pub modified: OffsetDateTime,
-    pub version: u64,
-    pub origin: Origin,
-    /// What the object waited for and whether it was new, when this write ended its pending
-    /// state.
-    pub ended_pending: Option<(String, bool)>,
-}
-
-impl Written {
-    /// The stored object, given the object that was written.
-    pub fn into_stored(self, object: ConnectorObject) -> StoredObject {
-        StoredObject {
-            object,
-            created: self.created,
-            modified: self.modified,
-            version: self.version,
-            origin: self.origin,
-        }
-    }
 }
 
 /// Writes `object` (serialised as `body`) over `existing`, inside the caller's transaction.

@@ -307,14 +307,7 @@ impl FullImport<'_> {
     }
 
     fn check_type(&self, found: &str) -> Result<(), SpaceError> {
-        if found == self.object_type {
-            Ok(())
-        } else {
-            Err(SpaceError::WrongObjectType {
-                expected: self.object_type.clone(),
-                found: found.to_owned(),
-            })
-        }
+        crate::space::stored::check_object_type(&self.object_type, found)
     }
 
     /// Drops the staging table (unless the merge already did) and frees the object type.

@@ -13,7 +13,9 @@ use super::body::{self, Stored};
 use super::index::{self};
 use crate::space::error::{Fail, SpaceError};
 use crate::space::index::IndexSpec;
-pub(crate) use crate::space::stored::{Change, ImportStats, Origin, StoredObject};
+pub(crate) use crate::space::stored::{
+    Change, ImportStats, Origin, StoredObject, Written, dn_norm,
+};
 
 /// The columns `from_row` reads, in order.
 pub(crate) const COLUMNS: &str = "body, object_type, anchor, created, modified, version, origin";
@@ -124,33 +126,6 @@ pub(crate) fn find(
 /// Encodes an object for storage (the compact body).
 pub(crate) fn encode(object: &ConnectorObject) -> Result<Vec<u8>, SpaceError> {
     body::encode(object)
-}
-
-/// The bookkeeping of an object after a write.
-pub(crate) struct Written {
-    /// The object's row id.
-    pub id: i64,
-    pub change: Change,
-    pub created: OffsetDateTime,
-    pub modified: OffsetDateTime,
-    pub version: u64,
-    pub origin: Origin,
-    /// What the object waited for and whether it was a new object, when this write ended its
-    /// pending state.
-    pub ended_pending: Option<(String, bool)>,
-}
-
-impl Written {
-    /// The stored object, given the object that was written.
-    pub fn into_stored(self, object: ConnectorObject) -> StoredObject {
-        StoredObject {
-            object,
-            created: self.created,
-            modified: self.modified,
-            version: self.version,
-            origin: self.origin,
-        }
-    }
 }
 
 /// Writes `object` (serialised as `body`) over `existing`, inside the caller's transaction,
@@ -293,9 +268,4 @@ pub(crate) fn set_pending(
     )?
     .execute(params![id, detail, to_nanos(now), is_new])?;
     Ok(())
-}
-
-/// The DN as indexed: lower-cased, so lookups by DN ignore case.
-pub(crate) fn dn_norm(object: &ConnectorObject) -> Option<String> {
-    object.dn.as_deref().map(str::to_lowercase)
 }
