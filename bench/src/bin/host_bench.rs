@@ -118,6 +118,21 @@ async fn wait_ready(
     }
 }
 
+/// (employee id, user name) rows of an export comparison.
+type Rows = Vec<(String, String)>;
+
+/// The rows an export comparison creates on both sides, and the 20 warm-up rows created first
+/// and not counted.
+fn export_rows(k: usize) -> (Rows, Rows) {
+    let users = (0..k as u64)
+        .map(|i| (employee_id(i), format!("x{i}")))
+        .collect();
+    let warm = (0..20)
+        .map(|i| (format!("w{i}"), format!("warm{i}")))
+        .collect();
+    (users, warm)
+}
+
 fn lookup_row(n: u64, c: usize, s: &Summary, note: &str) -> Row {
     let rate_ok = s.rate >= LOOKUP_TARGET_RATE;
     let p99_ok = s.p99 < LOOKUP_TARGET_P99;
@@ -504,12 +519,7 @@ fn sqlite_exports(
     let mut host = HostProcess::spawn(bin, &dir, &[])?;
     // An empty table: ready when a list answers 200.
     wait_until_listing(rt, &mut host, &dir, Duration::from_secs(60))?;
-    let users: Vec<(String, String)> = (0..kk as u64)
-        .map(|i| (employee_id(i), format!("x{i}")))
-        .collect();
-    let warm: Vec<(String, String)> = (0..20)
-        .map(|i| (format!("w{i}"), format!("warm{i}")))
-        .collect();
+    let (users, warm) = export_rows(kk);
     let hc = ExportClient::new(&dir)?;
     rt.block_on(hc.create(&warm))
         .with_context(|| format!("log:\n{}", dir.log_tail(10)))?;
@@ -610,12 +620,7 @@ fn exports_for(
     let mut host = HostProcess::spawn(bin, &dir, &[])?;
     // An empty table: ready when a list answers 200 (with no result).
     wait_until_listing(rt, &mut host, &dir, Duration::from_secs(120))?;
-    let users: Vec<(String, String)> = (0..kk as u64)
-        .map(|i| (employee_id(i), format!("x{i}")))
-        .collect();
-    let warm: Vec<(String, String)> = (0..20)
-        .map(|i| (format!("w{i}"), format!("warm{i}")))
-        .collect();
+    let (users, warm) = export_rows(kk);
     let hc = ExportClient::new(&dir)?;
     // Warm-up on both sides (connections, pools, prepared statements), not counted.
     rt.block_on(hc.create(&warm))
