@@ -196,6 +196,15 @@ userName = "UserName"
         })
     }
 
+    /// Starts `host-a`, then `host-b` once `host-a` serves lookups, and waits for both.
+    fn start_two(&self, full_import_every: &str) -> [Host; 2] {
+        let a = self.start("host-a", full_import_every);
+        self.wait_ready(&a);
+        let b = self.start("host-b", full_import_every);
+        self.wait_ready(&b);
+        [a, b]
+    }
+
     fn status(&self, host: &Host, path: &str) -> Option<u16> {
         self.client
             .get(url(host, path))
@@ -292,10 +301,7 @@ fn target(dir: &Path) -> rusqlite::Connection {
 #[test]
 fn what_one_host_writes_the_other_reads_at_once() {
     let cluster = Cluster::new();
-    let a = cluster.start("host-a", "2h");
-    cluster.wait_ready(&a);
-    let b = cluster.start("host-b", "2h");
-    cluster.wait_ready(&b);
+    let [a, b] = cluster.start_two("2h");
 
     // Created on A, found on B at once (no import in between: the schedule is 2 h).
     let mut ids = Vec::new();
@@ -382,11 +388,7 @@ fn what_one_host_writes_the_other_reads_at_once() {
 #[test]
 fn racing_creates_of_one_user_name_across_two_hosts_give_one_201() {
     let cluster = Arc::new(Cluster::new());
-    let a = cluster.start("host-a", "2h");
-    cluster.wait_ready(&a);
-    let b = cluster.start("host-b", "2h");
-    cluster.wait_ready(&b);
-    let hosts = Arc::new([a, b]);
+    let hosts = Arc::new(cluster.start_two("2h"));
     let go = Arc::new(std::sync::Barrier::new(20));
     let threads: Vec<_> = (0..20)
         .map(|i| {
@@ -424,10 +426,7 @@ fn racing_creates_of_one_user_name_across_two_hosts_give_one_201() {
 #[test]
 fn the_import_lease_moves_when_the_importing_host_is_killed() {
     let cluster = Cluster::new();
-    let a = cluster.start("host-a", "1s");
-    cluster.wait_ready(&a);
-    let b = cluster.start("host-b", "1s");
-    cluster.wait_ready(&b);
+    let [a, b] = cluster.start_two("1s");
     // While A lives, A alone imports: B never takes the lease.
     let deadline = Instant::now() + Duration::from_secs(30);
     while !a.log().contains("now runs the imports") {
@@ -478,11 +477,7 @@ fn the_import_lease_moves_when_the_importing_host_is_killed() {
 #[test]
 fn postgres_restarting_under_exports_leaves_every_201_applied_and_every_failure_retryable() {
     let cluster = Arc::new(Cluster::new());
-    let a = cluster.start("host-a", "2h");
-    cluster.wait_ready(&a);
-    let b = cluster.start("host-b", "2h");
-    cluster.wait_ready(&b);
-    let hosts = Arc::new([a, b]);
+    let hosts = Arc::new(cluster.start_two("2h"));
     let stop = Arc::new(AtomicBool::new(false));
     let counter = Arc::new(AtomicUsize::new(0));
     let threads: Vec<_> = (0..4)
