@@ -215,6 +215,15 @@ userName = "UserName"
 
     /// `filter=userName eq "name"` on `host`: (status, the resources found).
     fn lookup(&self, host: &Host, name: &str) -> (u16, Vec<Value>) {
+        let (status, _, body) = self.lookup_answer(host, name);
+        (
+            status,
+            body["Resources"].as_array().cloned().unwrap_or_default(),
+        )
+    }
+
+    /// `filter=userName eq "name"` on `host`: (status, `Retry-After`, body).
+    fn lookup_answer(&self, host: &Host, name: &str) -> (u16, Option<String>, Value) {
         let r = self
             .client
             .get(format!(
@@ -229,11 +238,12 @@ userName = "UserName"
             .send()
             .unwrap();
         let status = r.status().as_u16();
-        let body: Value = r.json().unwrap_or(Value::Null);
-        (
-            status,
-            body["Resources"].as_array().cloned().unwrap_or_default(),
-        )
+        let retry_after = r
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        (status, retry_after, r.json().unwrap_or(Value::Null))
     }
 
     /// Waits until `host` answers lookups (the space holds a complete import).
@@ -500,6 +510,20 @@ fn postgres_restarting_under_exports_leaves_every_201_applied_and_every_failure_
             })
         })
         .collect();
+    // Lookups on both hosts meanwhile: an answer from the space or a retryable 503, never an
+    // error of another kind and never a hang (the client gives up after its timeout).
+    let lookups = {
+        let (cluster, hosts, stop) = (cluster.clone(), hosts.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut answers = Vec::new();
+            let mut n = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                answers.push(cluster.lookup_answer(&hosts[n % 2], "during-restart-0"));
+            }
+            answers
+        })
+    };
     std::thread::sleep(Duration::from_secs(2));
     // Down for longer than a write-through waits for it (10 s), so some requests are refused.
     cluster.pg.stop_server();
@@ -511,6 +535,22 @@ fn postgres_restarting_under_exports_leaves_every_201_applied_and_every_failure_
         .into_iter()
         .flat_map(|t| t.join().unwrap())
         .collect();
+    let answers = lookups.join().unwrap();
+    let refused = answers.iter().filter(|(s, _, _)| *s == 503).count();
+    eprintln!(
+        "{} lookups while PostgreSQL restarted: {refused} refused",
+        answers.len()
+    );
+    assert!(
+        refused > 0,
+        "lookups were answered while the space was down"
+    );
+    for (status, retry_after, body) in &answers {
+        assert!(
+            *status == 200 || (*status == 503 && retry_after.is_some()),
+            "a lookup while PostgreSQL restarted gave {status} (Retry-After {retry_after:?}): {body}"
+        );
+    }
 
     let created: BTreeSet<&str> = outcomes
         .iter()

@@ -401,6 +401,88 @@ fn an_unreachable_server_is_unavailable_and_lost_connections_are_replaced() {
     drop(import);
 }
 
+#[test]
+fn reads_on_the_hosts_runtime_agree_with_the_blocking_ones_and_survive_lost_connections() {
+    let test =
+        "reads_on_the_hosts_runtime_agree_with_the_blocking_ones_and_survive_lost_connections";
+    let Some(db) = PgDb::fresh(test) else {
+        return;
+    };
+    let space = Arc::new(db.open("ldap", spec()));
+    for i in 0..200 {
+        let mut o = user(
+            &i.to_string(),
+            &format!("User{i}"),
+            &[("mail", &format!("u{i}@x"))],
+        );
+        o.dn = Some(format!("CN=User{i},OU=People,DC=example"));
+        space.put(&o, Origin::Export).unwrap();
+    }
+    // A second object with one of the mail values: a lookup finds both, by anchor.
+    space
+        .put(&user("dup", "other", &[("mail", "u7@x")]), Origin::Export)
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+
+    // Every read answers what the blocking read answers, also 200 at once on few connections.
+    rt.block_on(async {
+        let reads = (0..200).map(|i| {
+            let space = space.clone();
+            async move {
+                let anchor = Anchor::from(i.to_string().as_str());
+                let got = space.get_async("User", &anchor).await.unwrap();
+                assert_eq!(got, space.get("User", &anchor).unwrap());
+                assert!(got.is_some(), "user {i}");
+                let dn = format!("cn=user{i},ou=people,dc=EXAMPLE");
+                let by_dn = space.get_by_dn_async("User", &dn).await.unwrap();
+                assert_eq!(by_dn, got, "by DN, case ignored");
+                let name = format!("user{i}");
+                let found = space.lookup_async("User", "userName", &name).await.unwrap();
+                assert_eq!(anchors(&found), [i.to_string()]);
+            }
+        });
+        let mut tasks = tokio::task::JoinSet::new();
+        for read in reads {
+            tasks.spawn(read);
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.unwrap();
+        }
+        assert_eq!(
+            anchors(&space.lookup_async("User", "mail", "U7@X").await.unwrap()),
+            ["7", "dup"]
+        );
+        assert_eq!(
+            space
+                .get_async("User", &Anchor::from("none"))
+                .await
+                .unwrap(),
+            None
+        );
+        match space.lookup_async("User", "title", "x").await {
+            Err(SpaceError::NotIndexed { attribute, .. }) => assert_eq!(attribute, "title"),
+            other => panic!("expected NotIndexed, got {other:?}"),
+        }
+    });
+
+    // The server ends every session (a restart as the connections see it): the next reads
+    // reconnect, and see a write the blocking path made meanwhile.
+    db.terminate_sessions();
+    space
+        .put(&user("new", "Newcomer", &[]), Origin::Export)
+        .unwrap();
+    rt.block_on(async {
+        for _ in 0..8 {
+            let found = space.lookup_async("User", "userName", "newcomer").await;
+            assert_eq!(anchors(&found.unwrap()), ["new"]);
+        }
+    });
+}
+
 /// Debian's PostgreSQL serves TLS with the "snakeoil" certificate of `localhost`.
 const SNAKEOIL: &str = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
 
@@ -440,6 +522,13 @@ fn sslmode_require_connects_over_tls_and_verifies_the_server_certificate() {
     .unwrap();
     assert!(space.describe().contains("(TLS)"), "{}", space.describe());
     space.put(&user_("1"), Origin::Export).unwrap();
+    // The asynchronous read connections too.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let read = rt.block_on(space.get_async("User", &Anchor::from("1")));
+    assert!(read.unwrap().is_some());
     assert!(db.query_bool(&format!(
         "SELECT bool_and(s.ssl) AND count(*) > 0 FROM pg_stat_ssl s
          JOIN pg_stat_activity a USING (pid)

@@ -33,6 +33,22 @@ pub struct Query {
     pub sort_order: Option<String>,
 }
 
+/// Where an indexed equality lookup finds its candidates (see [`Runtime::probe`]).
+enum Probe {
+    Anchor(Anchor),
+    Dn(String),
+    Value {
+        attribute: String,
+        value: String,
+    },
+    /// A reference attribute's value: the SCIM id of the object it names, which becomes the
+    /// connector's form of the reference before the lookup.
+    Reference {
+        attribute: String,
+        id: String,
+    },
+}
+
 /// Default page size when the client gives no `count`.
 pub const DEFAULT_PAGE: usize = 100;
 const SCAN_BATCH: u64 = 1000;
@@ -47,17 +63,12 @@ impl Runtime {
         base_url: &str,
     ) -> Result<(StoredObject, Value), ApiError> {
         self.ensure_ready()?;
-        // A primary-key read of the embedded space: cheaper inline than on the blocking pool.
-        // A shared space is a round trip to PostgreSQL: the blocking pool waits for it.
-        let anchor = Anchor(id.to_owned());
-        let stored = if self.space.is_shared() {
-            let space = self.space.clone();
-            let ot = binding.object_type.clone();
-            blocking(move || Ok(space.get(&ot, &anchor)?)).await?
-        } else {
-            self.space.get(&binding.object_type, &anchor)?
-        }
-        .ok_or_else(|| super::write::not_found(binding, id))?;
+        // Inline on the embedded space; on a shared space, asynchronous on this runtime.
+        let stored = self
+            .space
+            .get_async(&binding.object_type, &Anchor(id.to_owned()))
+            .await?
+            .ok_or_else(|| super::write::not_found(binding, id))?;
         let mut doc = self.render(binding, &stored, base_url);
         projection.apply(&mut doc, &binding.schema);
         Ok((stored, doc))
@@ -140,19 +151,12 @@ impl Runtime {
         if sort.is_none()
             && projection.is_default()
             && let Some(f) = &filter
-            && self.is_indexed_lookup(binding, f)
+            && let Some(probe) = self.probe(binding, f)
         {
             // Inline on the embedded space (a few microseconds); on a shared space the round
-            // trip to PostgreSQL waits on the blocking pool, not on an async worker.
-            let body = if self.space.is_shared() {
-                let rt = self.clone();
-                let kind = binding.kind;
-                let (f, paging, base) = (f.clone(), paging, base_url.to_owned());
-                blocking(move || rt.lookup_json(rt.binding(kind)?, &f, &paging, &base)).await?
-            } else {
-                self.lookup_json(binding, f, &paging, base_url)?
-            };
-            if let Some(body) = body {
+            // trip to PostgreSQL is awaited on this runtime, no thread waits for it.
+            let found = self.probe_async(binding, probe).await?;
+            if let Some(body) = self.write_lookup(binding, f, found, &paging, base_url) {
                 return Ok(body);
             }
         }
@@ -163,18 +167,16 @@ impl Runtime {
         Ok(body)
     }
 
-    /// The list response to an indexed equality lookup, written straight from the stored
-    /// objects; `None` when a resource is not one [`Runtime::write_resource`] writes.
-    fn lookup_json(
+    /// The list response to an indexed equality lookup, written straight from its stored
+    /// candidates; `None` when a resource is not one [`Runtime::write_resource`] writes.
+    fn write_lookup(
         &self,
         binding: &Binding,
         filter: &Filter,
+        mut found: Vec<StoredObject>,
         paging: &Paging,
         base: &str,
-    ) -> Result<Option<Vec<u8>>, ApiError> {
-        let Some(mut found) = self.candidate_objects(binding, filter)? else {
-            return Ok(None);
-        };
+    ) -> Option<Vec<u8>> {
         found.retain(|o| self.matches_stored(binding, filter, o, base));
         let total = found.len();
         let (offset, limit) = paging.window(total);
@@ -188,7 +190,7 @@ impl Runtime {
         };
         let mut body = Vec::with_capacity(1024 * page.len().max(1));
         if serde_json::to_writer(&mut body, &envelope).is_err() || !body.ends_with(b"[]}") {
-            return Ok(None);
+            return None;
         }
         body.truncate(body.len() - 2);
         for (i, o) in page.iter().enumerate() {
@@ -196,11 +198,11 @@ impl Runtime {
                 body.push(b',');
             }
             if !self.write_resource(binding, o, base, &mut body) {
-                return Ok(None);
+                return None;
             }
         }
         body.extend_from_slice(b"]}");
-        Ok(Some(body))
+        Some(body)
     }
 
     /// Whether a candidate of an equality lookup satisfies the whole filter. The filter is
@@ -325,18 +327,7 @@ impl Runtime {
 
     /// Whether `filter` is answered by an index lookup (no scan).
     fn is_indexed_lookup(&self, binding: &Binding, filter: &Filter) -> bool {
-        filter.equality_terms().is_some_and(|terms| {
-            terms.iter().any(|(path, literal)| {
-                !matches!(literal, Literal::Null)
-                    && match binding.filter_target(path) {
-                        Some(FilterTarget::Anchor | FilterTarget::Dn) => true,
-                        Some(FilterTarget::Attribute(a)) => {
-                            self.space.is_indexed(&binding.object_type, &a)
-                        }
-                        None => false,
-                    }
-            })
-        })
+        self.probe(binding, filter).is_some()
     }
 
     /// Computes one list response. Blocking (it reads the space). The caller serialises it
@@ -416,52 +407,91 @@ impl Runtime {
     }
 
     /// The stored candidates for an equality filter on an indexed attribute, or `None` when
-    /// the filter cannot use an index.
+    /// the filter cannot use an index. Blocking on a shared space.
     fn candidate_objects(
         &self,
         binding: &Binding,
         filter: &Filter,
     ) -> Result<Option<Vec<StoredObject>>, ApiError> {
-        let Some(terms) = filter.equality_terms() else {
+        let Some(probe) = self.probe(binding, filter) else {
             return Ok(None);
         };
-        for (path, literal) in terms {
+        let ot = &binding.object_type;
+        Ok(Some(match probe {
+            Probe::Anchor(anchor) => self.space.get(ot, &anchor)?.into_iter().collect(),
+            Probe::Dn(dn) => self.space.get_by_dn(ot, &dn)?.into_iter().collect(),
+            Probe::Value { attribute, value } => self.space.lookup(ot, &attribute, &value)?,
+            Probe::Reference { attribute, id } => match self.reference_for_id(&id)? {
+                Some(value) => self.space.lookup(ot, &attribute, &value)?,
+                None => Vec::new(),
+            },
+        }))
+    }
+
+    /// [`candidate_objects`](Self::candidate_objects) of a probe, for an async caller: inline
+    /// on the embedded space, awaited without blocking a thread on a shared space.
+    async fn probe_async(
+        &self,
+        binding: &Binding,
+        probe: Probe,
+    ) -> Result<Vec<StoredObject>, ApiError> {
+        let ot = &binding.object_type;
+        Ok(match probe {
+            Probe::Anchor(anchor) => self
+                .space
+                .get_async(ot, &anchor)
+                .await?
+                .into_iter()
+                .collect(),
+            Probe::Dn(dn) => self
+                .space
+                .get_by_dn_async(ot, &dn)
+                .await?
+                .into_iter()
+                .collect(),
+            Probe::Value { attribute, value } => {
+                self.space.lookup_async(ot, &attribute, &value).await?
+            }
+            Probe::Reference { attribute, id } => match self.reference_for_id_async(&id).await? {
+                Some(value) => self.space.lookup_async(ot, &attribute, &value).await?,
+                None => Vec::new(),
+            },
+        })
+    }
+
+    /// Where the candidates of an equality filter are found: the first term on the anchor, the
+    /// DN or an indexed attribute; `None` when no term can use an index. Reads nothing.
+    fn probe(&self, binding: &Binding, filter: &Filter) -> Option<Probe> {
+        for (path, literal) in filter.equality_terms()? {
             let text = match literal {
                 Literal::String(s) => s.clone(),
                 Literal::Number(n) => n.to_string(),
                 Literal::Bool(b) => b.to_string(),
                 Literal::Null => continue,
             };
-            let found: Vec<StoredObject> = match binding.filter_target(path) {
-                Some(FilterTarget::Anchor) => self
-                    .space
-                    .get(&binding.object_type, &Anchor(text))?
-                    .into_iter()
-                    .collect(),
-                Some(FilterTarget::Dn) => self
-                    .space
-                    .get_by_dn(&binding.object_type, &text)?
-                    .into_iter()
-                    .collect(),
-                Some(FilterTarget::Attribute(a))
-                    if self.space.is_indexed(&binding.object_type, &a) =>
+            match binding.filter_target(path) {
+                Some(FilterTarget::Anchor) => return Some(Probe::Anchor(Anchor(text))),
+                Some(FilterTarget::Dn) => return Some(Probe::Dn(text)),
+                Some(FilterTarget::Attribute(attribute))
+                    if self.space.is_indexed(&binding.object_type, &attribute) =>
                 {
                     // A reference is stored in the connector's form: look up that, not the id.
-                    let value = if binding.is_reference(&a) {
-                        match self.reference_for_id(&text)? {
-                            Some(v) => v,
-                            None => return Ok(Some(Vec::new())),
+                    return Some(if binding.is_reference(&attribute) {
+                        Probe::Reference {
+                            attribute,
+                            id: text,
                         }
                     } else {
-                        text
-                    };
-                    self.space.lookup(&binding.object_type, &a, &value)?
+                        Probe::Value {
+                            attribute,
+                            value: text,
+                        }
+                    });
                 }
-                _ => continue,
-            };
-            return Ok(Some(found));
+                _ => {}
+            }
         }
-        Ok(None)
+        None
     }
 
     /// Every object of the type, evaluated against `filter`, up to the configured bound.

@@ -47,13 +47,31 @@ impl Runtime {
     /// The value a reference to SCIM id `id` has at the target, or `None` when the space holds
     /// no such object. Blocking.
     pub(crate) fn reference_for_id(&self, id: &str) -> Result<Option<String>, ApiError> {
-        let Some(found) = self.referenced_by_id(id)? else {
-            return Ok(None);
-        };
-        Ok(match self.reference_form() {
+        Ok(self
+            .referenced_by_id(id)?
+            .and_then(|found| self.reference_value(found)))
+    }
+
+    /// [`reference_for_id`](Self::reference_for_id) for an async caller.
+    pub(crate) async fn reference_for_id_async(
+        &self,
+        id: &str,
+    ) -> Result<Option<String>, ApiError> {
+        let anchor = Anchor(id.to_owned());
+        for t in self.referable_types() {
+            if let Some(found) = self.space.get_async(t, &anchor).await? {
+                return Ok(self.reference_value(found));
+            }
+        }
+        Ok(None)
+    }
+
+    /// How the connector names `found` in a reference.
+    fn reference_value(&self, found: StoredObject) -> Option<String> {
+        match self.reference_form() {
             ReferenceForm::Anchor => Some(found.object.anchor.0),
             ReferenceForm::Dn => found.object.dn,
-        })
+        }
     }
 
     /// The SCIM id of the object a stored reference names, or `None` when the space does not

@@ -301,6 +301,45 @@ impl Space {
         on_backend!(self, s => s.lookup(object_type, attribute, value))
     }
 
+    /// [`get`](Space::get) for an async caller: inline on the embedded store (a primary-key
+    /// read of a few microseconds, cheaper than any hand-off), on the caller's runtime without
+    /// blocking a thread on PostgreSQL.
+    pub async fn get_async(
+        &self,
+        object_type: &str,
+        anchor: &Anchor,
+    ) -> Result<Option<StoredObject>, SpaceError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.get(object_type, anchor),
+            Backend::Postgres(s) => s.get_async(object_type, anchor).await,
+        }
+    }
+
+    /// [`get_by_dn`](Space::get_by_dn) for an async caller (as [`get_async`](Space::get_async)).
+    pub async fn get_by_dn_async(
+        &self,
+        object_type: &str,
+        dn: &str,
+    ) -> Result<Option<StoredObject>, SpaceError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.get_by_dn(object_type, dn),
+            Backend::Postgres(s) => s.get_by_dn_async(object_type, dn).await,
+        }
+    }
+
+    /// [`lookup`](Space::lookup) for an async caller (as [`get_async`](Space::get_async)).
+    pub async fn lookup_async(
+        &self,
+        object_type: &str,
+        attribute: &str,
+        value: &str,
+    ) -> Result<Vec<StoredObject>, SpaceError> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.lookup(object_type, attribute, value),
+            Backend::Postgres(s) => s.lookup_async(object_type, attribute, value).await,
+        }
+    }
+
     /// Whether `lookup` can answer for this attribute.
     pub fn is_indexed(&self, object_type: &str, attribute: &str) -> bool {
         on_backend!(self, s => s.is_indexed(object_type, attribute))

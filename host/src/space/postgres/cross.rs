@@ -118,7 +118,11 @@ impl PgSpace {
             }),
             Err(e) => {
                 // Whatever was taken goes with the session; never hand back a half-locked set.
-                pooled.mark_broken();
+                if e.is_connection_lost() {
+                    pooled.mark_lost();
+                } else {
+                    pooled.mark_broken();
+                }
                 let e = e.at(&at);
                 Err(match e {
                     SpaceError::Unavailable(m) if m.contains("55P03") => SpaceError::Unavailable(

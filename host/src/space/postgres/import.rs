@@ -90,7 +90,11 @@ impl PgSpace {
                 Ok(import)
             }
             Err(e) => {
-                pooled.mark_broken();
+                if e.is_connection_lost() {
+                    pooled.mark_lost();
+                } else {
+                    pooled.mark_broken();
+                }
                 Err(e.at(&self.pool.describe))
             }
         }
@@ -190,7 +194,7 @@ impl FullImport<'_> {
             Ok(v) => Ok(v),
             Err(e) => {
                 if e.is_connection_lost() {
-                    pooled.mark_broken();
+                    pooled.mark_lost();
                     self.conn = None;
                 }
                 Err(e.at(&at))
@@ -244,7 +248,7 @@ impl FullImport<'_> {
                 Err(e) if e.is_conflict() && attempt < MERGE_ATTEMPTS => continue,
                 Err(e) => {
                     if e.is_connection_lost() {
-                        pooled.mark_broken();
+                        pooled.mark_lost();
                         self.conn = None;
                     }
                     break Err(e.at(&at));

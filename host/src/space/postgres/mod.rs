@@ -18,18 +18,21 @@
 //!   are spread over hosts walks a keyset at any depth; other offsets use `OFFSET`.
 //!
 //! Layout: `schema` (tables, migrations), `pool` (connections, statement cache, errors),
+//! `reader` (the asynchronous GET and lookup path on the host's runtime),
 //! `store` (writing one object), `import` (full imports), `records` (intents, pending, runs,
 //! browse pages), `cross` (export locks and leases).
 //!
 //! TLS (`sslmode=require` / `verify-*`, optional `sslrootcert`) goes through rustls; see
 //! `config`.
 //!
-//! The sync `postgres` client runs a runtime of its own: call `PgSpace` from blocking threads
-//! only, never from inside an async task (it would panic).
+//! The sync `postgres` client runs a runtime of its own: call `PgSpace`'s sync methods from
+//! blocking threads only, never from inside an async task (it would panic). The `*_async`
+//! reads are the exception: they run on the caller's Tokio runtime.
 
 mod cross;
 mod import;
 mod pool;
+mod reader;
 mod records;
 mod schema;
 mod store;
@@ -52,7 +55,8 @@ use crate::space::{
     StoredObject, index, normalise,
 };
 use pool::{Db, Fail, Pool};
-use store::{COLUMNS, O_COLUMNS, decode_all};
+use reader::{Read, Reader};
+use store::{COLUMNS, decode_all};
 
 /// Connections per space (per host and connector) for reads and writes.
 const POOL_MAX: usize = 16;
@@ -76,6 +80,8 @@ pub struct PgSpace {
     pool: Arc<Pool>,
     /// Connections holding export locks (see `cross`).
     lock_pool: Arc<Pool>,
+    /// Asynchronous connections for GET by id and lookups (see `reader`).
+    reader: Reader,
     connector: String,
     index: IndexSpec,
     /// Object types with a full import staging on this host.
@@ -105,7 +111,7 @@ impl std::fmt::Debug for PgSpace {
 fn config(
     url: &str,
     password: Option<&str>,
-) -> Result<(postgres::Config, pool::Tls, String), SpaceError> {
+) -> Result<(tokio_postgres::Config, pool::Tls, String), SpaceError> {
     let bad =
         |m: String| SpaceError::Storage(format!("the PostgreSQL URL of the connector space: {m}"));
     let (url, mode, root) = take_tls_params(url);
@@ -120,10 +126,10 @@ fn config(
             )));
         }
     };
-    let mut config: postgres::Config = url.parse().map_err(|e| bad(format!("{e}")))?;
+    let mut config: tokio_postgres::Config = url.parse().map_err(|e| bad(format!("{e}")))?;
     config.ssl_mode(match tls {
-        pool::Tls::Off => postgres::config::SslMode::Disable,
-        pool::Tls::Rustls(_) => postgres::config::SslMode::Require,
+        pool::Tls::Off => tokio_postgres::config::SslMode::Disable,
+        pool::Tls::Rustls(_) => tokio_postgres::config::SslMode::Require,
     });
     if let Some(password) = password {
         config.password(password);
@@ -138,9 +144,9 @@ fn config(
         .get_hosts()
         .first()
         .map(|h| match h {
-            postgres::config::Host::Tcp(name) => name.clone(),
+            tokio_postgres::config::Host::Tcp(name) => name.clone(),
             #[cfg(unix)]
-            postgres::config::Host::Unix(path) => path.display().to_string(),
+            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
         })
         .unwrap_or_else(|| "localhost".to_owned());
     let port = config.get_ports().first().copied().unwrap_or(5432);
@@ -235,7 +241,7 @@ fn tls_connector(root: Option<&str>) -> Result<tokio_postgres_rustls::MakeRustls
 /// newer connector-host is refused with [`SpaceError::NewerSchema`].
 pub fn migrate(url: &str, password: Option<&str>) -> Result<(i64, i64), SpaceError> {
     let (config, tls, describe) = config(url, password)?;
-    let pool = Pool::new(config, tls, describe, 1);
+    let pool = Pool::new(config.into(), tls, describe, 1);
     let mut conn = pool.connect()?;
     schema::migrate(&mut conn, &pool.describe)
 }
@@ -270,8 +276,14 @@ impl PgSpace {
         index: IndexSpec,
     ) -> Result<PgSpace, SpaceError> {
         let (config, tls, describe) = config(url, password)?;
-        let pool = Pool::new(config.clone(), tls.clone(), describe.clone(), POOL_MAX);
-        let lock_pool = Pool::new(config, tls, describe, LOCK_POOL_MAX);
+        let reader = Reader::new(config.clone(), tls.clone(), describe.clone());
+        let pool = Pool::new(
+            config.clone().into(),
+            tls.clone(),
+            describe.clone(),
+            POOL_MAX,
+        );
+        let lock_pool = Pool::new(config.into(), tls, describe, LOCK_POOL_MAX);
         {
             let mut conn = pool.connect()?;
             schema::migrate(&mut conn, &pool.describe)?;
@@ -279,6 +291,7 @@ impl PgSpace {
         let space = PgSpace {
             pool,
             lock_pool,
+            reader,
             connector: connector.to_owned(),
             index,
             importing: Mutex::new(HashSet::new()),
@@ -299,8 +312,14 @@ impl PgSpace {
         connector: &str,
     ) -> Result<PgSpace, SpaceError> {
         let (config, tls, describe) = config(url, password)?;
-        let pool = Pool::new(config.clone(), tls.clone(), describe.clone(), POOL_MAX);
-        let lock_pool = Pool::new(config, tls, describe, LOCK_POOL_MAX);
+        let reader = Reader::new(config.clone(), tls.clone(), describe.clone());
+        let pool = Pool::new(
+            config.clone().into(),
+            tls.clone(),
+            describe.clone(),
+            POOL_MAX,
+        );
+        let lock_pool = Pool::new(config.into(), tls, describe, LOCK_POOL_MAX);
         let stored = {
             let mut conn = pool.connect()?;
             schema::migrate(&mut conn, &pool.describe)?;
@@ -315,6 +334,7 @@ impl PgSpace {
         Ok(PgSpace {
             pool,
             lock_pool,
+            reader,
             connector: connector.to_owned(),
             index: stored
                 .map(|text| IndexSpec::from_stored(&text))
@@ -381,12 +401,11 @@ impl PgSpace {
         object_type: &str,
         anchor: &Anchor,
     ) -> Result<Option<StoredObject>, SpaceError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM objects WHERE connector = $1 AND object_type = $2
-             AND anchor = $3"
-        );
         self.read(|db| {
-            let rows = db.query(&sql, &[&self.connector, &object_type, &anchor.as_str()])?;
+            let rows = db.query(
+                reader::GET,
+                &[&self.connector, &object_type, &anchor.as_str()],
+            )?;
             Ok(decode_all(&rows)?.into_iter().next())
         })
     }
@@ -398,12 +417,11 @@ impl PgSpace {
         dn: &str,
     ) -> Result<Option<StoredObject>, SpaceError> {
         let dn_norm = dn.to_lowercase();
-        let sql = format!(
-            "SELECT {COLUMNS} FROM objects WHERE connector = $1 AND object_type = $2
-             AND dn_norm = $3 ORDER BY anchor LIMIT 1"
-        );
         self.read(|db| {
-            let rows = db.query(&sql, &[&self.connector, &object_type, &dn_norm])?;
+            let rows = db.query(
+                reader::GET_BY_DN,
+                &[&self.connector, &object_type, &dn_norm],
+            )?;
             Ok(decode_all(&rows)?.into_iter().next())
         })
     }
@@ -418,16 +436,60 @@ impl PgSpace {
     ) -> Result<Vec<StoredObject>, SpaceError> {
         let attr = self.indexed(object_type, attribute)?;
         let norm = normalise(value, attr.case_exact);
-        let sql = format!(
-            "SELECT {O_COLUMNS} FROM objects o WHERE o.id IN
-             (SELECT i.object_id FROM idx i WHERE i.connector = $1 AND i.object_type = $2
-              AND i.attribute = $3 AND i.value_norm = $4)
-             ORDER BY o.anchor"
-        );
         self.read(|db| {
-            let rows = db.query(&sql, &[&self.connector, &object_type, &attribute, &norm])?;
+            let rows = db.query(
+                reader::LOOKUP,
+                &[&self.connector, &object_type, &attribute, &norm],
+            )?;
             decode_all(&rows)
         })
+    }
+
+    /// [`get`](Self::get) on the caller's Tokio runtime, without blocking a thread.
+    pub async fn get_async(
+        &self,
+        object_type: &str,
+        anchor: &Anchor,
+    ) -> Result<Option<StoredObject>, SpaceError> {
+        let params: [&(dyn postgres::types::ToSql + Sync); 3] =
+            [&self.connector, &object_type, &anchor.as_str()];
+        Ok(self
+            .reader
+            .objects(Read::Get, &params)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// [`get_by_dn`](Self::get_by_dn) on the caller's Tokio runtime.
+    pub async fn get_by_dn_async(
+        &self,
+        object_type: &str,
+        dn: &str,
+    ) -> Result<Option<StoredObject>, SpaceError> {
+        let dn_norm = dn.to_lowercase();
+        let params: [&(dyn postgres::types::ToSql + Sync); 3] =
+            [&self.connector, &object_type, &dn_norm];
+        Ok(self
+            .reader
+            .objects(Read::GetByDn, &params)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// [`lookup`](Self::lookup) on the caller's Tokio runtime.
+    pub async fn lookup_async(
+        &self,
+        object_type: &str,
+        attribute: &str,
+        value: &str,
+    ) -> Result<Vec<StoredObject>, SpaceError> {
+        let attr = self.indexed(object_type, attribute)?;
+        let norm = normalise(value, attr.case_exact);
+        let params: [&(dyn postgres::types::ToSql + Sync); 4] =
+            [&self.connector, &object_type, &attribute, &norm];
+        self.reader.objects(Read::Lookup, &params).await
     }
 
     fn indexed(&self, object_type: &str, attribute: &str) -> Result<&IndexedAttribute, SpaceError> {
@@ -752,7 +814,7 @@ impl PgSpace {
             match f(&mut db) {
                 Ok(value) => return Ok(value),
                 Err(e) if e.is_connection_lost() => {
-                    pooled.mark_broken();
+                    pooled.mark_lost();
                     if attempt < 2 {
                         continue;
                     }
@@ -799,7 +861,7 @@ impl PgSpace {
             match result {
                 Ok(value) => return Ok(value),
                 Err(e) if e.is_connection_lost() => {
-                    pooled.mark_broken();
+                    pooled.mark_lost();
                     if !began && attempt < 2 {
                         continue;
                     }

@@ -293,6 +293,16 @@ impl Pool {
         self.returned.notify_one();
     }
 
+    /// Closes every idle connection (see [`Pooled::mark_lost`]).
+    fn discard_idle(&self) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let idle = std::mem::take(&mut state.idle);
+        state.open = state.open.saturating_sub(idle.len());
+        drop(state);
+        self.returned.notify_all();
+        drop(idle);
+    }
+
     fn put_back(&self, conn: Conn) {
         if conn.client.is_closed() {
             self.release_slot();
@@ -333,6 +343,14 @@ impl Pooled {
     /// session holds state that must not reach the next user).
     pub fn mark_broken(&mut self) {
         self.broken = true;
+    }
+
+    /// Drops the connection after it was found lost, and the pool's idle connections with it:
+    /// a lost connection mostly means the server restarted or failed over, which ended them
+    /// all, and each would otherwise cost a later caller a failed attempt.
+    pub fn mark_lost(&mut self) {
+        self.broken = true;
+        self.pool.discard_idle();
     }
 }
 

@@ -16,11 +16,27 @@ pub(crate) use crate::space::stored::dn_norm;
 use crate::space::stored::{Change, Written};
 use crate::space::{Origin, SpaceError, StoredObject};
 
-/// The columns `decode` reads, in order.
-pub(crate) const COLUMNS: &str = "body, created, modified, version, origin";
+/// The columns `decode` reads, in order (a macro, so statements can be `concat!`ed).
+macro_rules! columns {
+    () => {
+        "body, created, modified, version, origin"
+    };
+}
+pub(crate) use columns;
 
 /// The same columns qualified by the alias `o`.
-pub(crate) const O_COLUMNS: &str = "o.body, o.created, o.modified, o.version, o.origin";
+macro_rules! o_columns {
+    () => {
+        "o.body, o.created, o.modified, o.version, o.origin"
+    };
+}
+pub(crate) use o_columns;
+
+/// The columns `decode` reads, in order.
+pub(crate) const COLUMNS: &str = columns!();
+
+/// The same columns qualified by the alias `o`.
+pub(crate) const O_COLUMNS: &str = o_columns!();
 
 /// The raw columns of one row.
 pub(crate) struct RawRow {
