@@ -7,7 +7,10 @@
 //! one connection. The PostgreSQL space is a fresh database on the machine's server
 //! (`CH_TEST_PG_HOST`/`PORT`/`USER`, default 127.0.0.1:5432 postgres), dropped at the end. The
 //! two-host point starts a second host on the same space and table, splits the connections
-//! between the two, and creates from both at once.
+//! between the two, and creates from both at once. When `wrk` is installed (Debian package), each
+//! one-host point also runs the same lookups through it, a load generator that takes less of
+//! the shared cores than the bench's own client, and reports the CPU each lookup cost the host
+//! and the PostgreSQL server (from `/proc`).
 //!
 //! ```text
 //! cargo build --release -p connector-host -p bench
@@ -25,6 +28,7 @@ use bench::report::{Row, Verdict, render};
 use bench::scim::create_body;
 use bench::staging::fill_sqlite;
 use bench::stats::{Summary, ms};
+use bench::wrk::{self, WrkLoad};
 use clap::Parser;
 use reqwest::header::HeaderValue;
 
@@ -244,6 +248,7 @@ fn one_host(
         Verdict::of(lookups.p99 < Duration::from_millis(5) && lookups.errors == 0),
         "userName eq lookups of random imported users, the bench's tokio client",
     ));
+    wrk_lookups(args, &dir, &host, label, rows)?;
     progress(format!("{label}: creates"));
     let made = rt.block_on(creates(&dir, &format!("{label}-new"), args.creates))?;
     rows.push(Row::new(
@@ -255,6 +260,77 @@ fn one_host(
     ));
     host.terminate(Duration::from_secs(30))?;
     Ok((lookups, made))
+}
+
+/// CPU time (user + system) of every process named `postgres` on this machine: the server the
+/// space is on, when it runs here.
+fn postgres_cpu() -> Duration {
+    let mut ticks = 0u64;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(text) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some((head, rest)) = text.rsplit_once(')') else {
+            continue;
+        };
+        if !head.ends_with("(postgres") {
+            continue;
+        }
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let field = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        ticks += field(11) + field(12);
+    }
+    Duration::from_millis(ticks * 10)
+}
+
+/// The same lookups through `wrk` (when installed), with the host's and PostgreSQL's CPU per
+/// answer.
+fn wrk_lookups(
+    args: &Args,
+    dir: &HostDir,
+    host: &HostProcess,
+    label: &str,
+    rows: &mut Vec<Row>,
+) -> Result<()> {
+    if !wrk::available() {
+        progress("wrk is not installed (apt-get install wrk): no wrk points");
+        return Ok(());
+    }
+    progress(format!("{label}: lookups through wrk"));
+    let load = WrkLoad::Lookup {
+        scim_base: dir.scim_base(),
+        token: dir.token.clone(),
+        users: args.users,
+    };
+    let (host_before, pg_before) = (host.cpu_time()?, postgres_cpu());
+    let r = wrk::run(
+        &dir.origin(),
+        &load,
+        args.connections,
+        Duration::from_secs(args.seconds),
+    )?;
+    let per_answer = |d: Duration| d.as_secs_f64() * 1e6 / r.requests.max(1) as f64;
+    let host_us = per_answer(host.cpu_time()?.saturating_sub(host_before));
+    let pg_us = per_answer(postgres_cpu().saturating_sub(pg_before));
+    let errors = r.non_2xx + r.socket_errors;
+    rows.push(Row::new(
+        format!("{label}: lookups, C={}, wrk", args.connections),
+        format!(
+            "{} req/s; p50 {}; p99 {}; errors {errors}; CPU per answer: host {host_us:.0} µs, PostgreSQL {pg_us:.0} µs",
+            bench::report::thousands(r.rate),
+            ms(r.p50),
+            ms(r.p99),
+        ),
+        "p99 < 5 ms",
+        Verdict::of(r.p99 < Duration::from_millis(5) && errors == 0),
+        "the same lookups through `wrk -t1 --latency` (a Lua script sets the bearer header and asks for a random existing user); CPU per answer = user + system time over the point (`/proc`) of the host and of every `postgres` process, divided by the answers",
+    ));
+    Ok(())
 }
 
 /// Two hosts on one PostgreSQL space: lookups split over both at once, then creates from both.
