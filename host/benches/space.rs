@@ -253,7 +253,9 @@ fn run(total: u64, dir: &Path) {
     for i in 0..puts {
         let mut o = user(i);
         o.set("title", vec!["Director".into()]);
-        shared.record_intent("User", Some(&o.anchor)).unwrap();
+        shared
+            .record_intent("User", Some(&o.anchor), "bench")
+            .unwrap();
         shared.put(&o, Origin::Export).unwrap();
     }
     let with_intent = t.elapsed();

@@ -221,7 +221,7 @@ async fn bring_up(
                 let settle_rt = rt.clone();
                 let reimport = reimport
                     || tokio::task::spawn_blocking(move || {
-                        crate::imports::settle_intents(&settle_rt)
+                        crate::imports::settle_intents(&settle_rt, true)
                     })
                     .await
                     .unwrap_or(true);

@@ -331,9 +331,11 @@ fn a_kill_during_creates_costs_a_read_back_not_a_full_import() {
             .unwrap()
             .object
             .anchor;
-        space.record_intent("User", Some(&gone_anchor)).unwrap();
         space
-            .record_intent("User", Some(&Anchor("in-flight".into())))
+            .record_intent("User", Some(&gone_anchor), "test-host")
+            .unwrap();
+        space
+            .record_intent("User", Some(&Anchor("in-flight".into())), "test-host")
             .unwrap();
         let t = target(setup.dir.path());
         t.execute(

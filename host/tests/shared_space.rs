@@ -636,38 +636,7 @@ fn an_export_a_killed_host_left_in_flight_is_read_back_by_the_other_host() {
     let b = cluster.start_with("host-b", "2h", "export_timeout = \"2s\"");
     cluster.wait_ready(&b);
 
-    // The target is locked by someone else, so A's PATCH waits inside the target after its
-    // intent is recorded; A is killed there.
-    let mut blocker = target(cluster.dir.path());
-    let lock = blocker
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)
-        .unwrap();
-    let patch = {
-        let request = cluster
-            .client
-            .patch(url(&a, &format!("/ecma2host_hr/scim/Users/{id}")))
-            .bearer_auth(TOKEN)
-            .header("content-type", "application/scim+json")
-            .json(&json!({
-                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                "Operations": [{"op": "replace", "path": "userName", "value": "never-written"}],
-            }));
-        std::thread::spawn(move || request.send().map(|r| r.status().as_u16()))
-    };
-    std::thread::sleep(Duration::from_millis(700));
-    a.kill();
-    assert!(
-        patch.join().unwrap().is_err(),
-        "the PATCH must not have been answered before the kill"
-    );
-    // Meanwhile the object changes at the target: only a read-back of the open intent can
-    // bring that into the space (no import runs: the schedule is 2 h).
-    lock.execute(
-        "UPDATE Employees SET UserName = 'changed-at-the-target' WHERE EmployeeId = ?1",
-        [id.as_str()],
-    )
-    .unwrap();
-    lock.commit().unwrap();
+    kill_in_flight(&cluster, a, &id);
     assert_eq!(cluster.lookup(&b, "before-the-crash").1.len(), 1);
 
     // B takes the import lease over and, once the intent is older than A's export budget,
@@ -689,4 +658,72 @@ fn an_export_a_killed_host_left_in_flight_is_read_back_by_the_other_host() {
     assert!(b.log().contains("read back from the target"), "{}", b.log());
     assert_eq!(cluster.lookup(&b, "before-the-crash").1.len(), 0);
     b.assert_no_panic();
+}
+
+/// Kills `host` while its PATCH of `id` waits inside the target (locked by someone else) after
+/// its intent is recorded; then the object changes at the target, so only a read-back of the
+/// open intent can bring that into the space (named `changed-at-the-target`).
+fn kill_in_flight(cluster: &Cluster, host: Host, id: &str) {
+    let mut blocker = target(cluster.dir.path());
+    let lock = blocker
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)
+        .unwrap();
+    let patch = {
+        let request = cluster
+            .client
+            .patch(url(&host, &format!("/ecma2host_hr/scim/Users/{id}")))
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/scim+json")
+            .json(&json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "path": "userName", "value": "never-written"}],
+            }));
+        std::thread::spawn(move || request.send().map(|r| r.status().as_u16()))
+    };
+    std::thread::sleep(Duration::from_millis(700));
+    host.kill();
+    assert!(
+        patch.join().unwrap().is_err(),
+        "the PATCH must not have been answered before the kill"
+    );
+    lock.execute(
+        "UPDATE Employees SET UserName = 'changed-at-the-target' WHERE EmployeeId = ?1",
+        [id],
+    )
+    .unwrap();
+    lock.commit().unwrap();
+}
+
+#[test]
+fn a_host_restarted_after_a_kill_reads_back_its_own_export_in_flight_at_once() {
+    let cluster = Cluster::new();
+    // A long export budget: another host would count the intent as orphaned only after
+    // 60 s + 30 s; the restarted host knows it as its own.
+    let extra = "export_timeout = \"60s\"";
+    let a = cluster.start_with("host-a", "2h", extra);
+    cluster.wait_ready(&a);
+    let (status, body, _) = cluster.create(&a, "before-the-crash");
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    let started = Instant::now();
+    kill_in_flight(&cluster, a, &id);
+
+    let a = cluster.start_with("host-a", "2h", extra);
+    cluster.wait_ready(&a);
+    let (status, found) = cluster.lookup(&a, "changed-at-the-target");
+    assert_eq!(status, 200);
+    assert_eq!(
+        found.len(),
+        1,
+        "the restart did not read its own intent back:\n{}",
+        a.log()
+    );
+    assert_eq!(found[0]["id"], json!(id));
+    assert_eq!(cluster.lookup(&a, "before-the-crash").1.len(), 0);
+    assert!(a.log().contains("read back from the target"), "{}", a.log());
+    assert!(
+        started.elapsed() < Duration::from_secs(90),
+        "the test took so long that the intent was an orphan anyway"
+    );
+    a.assert_no_panic();
 }

@@ -25,15 +25,15 @@ fn a_write_through_clears_the_intent_of_its_anchor_and_nothing_else() {
     let (dir, space) = fresh();
     space.put(&user("a", "alice", &[]), Origin::Import).unwrap();
     space
-        .record_intent("User", Some(&Anchor::from("a")))
+        .record_intent("User", Some(&Anchor::from("a")), "test-host")
         .unwrap();
     space
-        .record_intent("User", Some(&Anchor::from("b")))
+        .record_intent("User", Some(&Anchor::from("b")), "test-host")
         .unwrap();
     let c = space
-        .record_intent("User", Some(&Anchor::from("c")))
+        .record_intent("User", Some(&Anchor::from("c")), "test-host")
         .unwrap();
-    space.record_intent("User", None).unwrap();
+    space.record_intent("User", None, "test-host").unwrap();
     assert_eq!(open_anchors(&space).len(), 4);
 
     space.put(&user("b", "bob", &[]), Origin::Export).unwrap();
@@ -47,7 +47,7 @@ fn a_write_through_clears_the_intent_of_its_anchor_and_nothing_else() {
 
     // Open intents outlive the process: a reopen (after a kill) still sees them.
     space
-        .record_intent("User", Some(&Anchor::from("d")))
+        .record_intent("User", Some(&Anchor::from("d")), "test-host")
         .unwrap();
     drop(space);
     let space = dir.reopen(spec());
@@ -56,7 +56,7 @@ fn a_write_through_clears_the_intent_of_its_anchor_and_nothing_else() {
     // A full import settles anchorless creates recorded before it began, not anchored ones.
     let mut import = space.begin_full_import("User").unwrap();
     import.add_page(&[up(user("b", "bob", &[]))]).unwrap();
-    let late = space.record_intent("User", None).unwrap();
+    let late = space.record_intent("User", None, "test-host").unwrap();
     import.commit(None).unwrap();
     let open = space.open_intents().unwrap();
     assert_eq!(
@@ -86,7 +86,7 @@ fn a_version_2_space_is_upgraded_in_place() {
     let space = Space::open(&path, spec()).unwrap();
     assert_eq!(space.count("User").unwrap(), 1);
     space
-        .record_intent("User", Some(&Anchor::from("a")))
+        .record_intent("User", Some(&Anchor::from("a")), "test-host")
         .unwrap();
     assert_eq!(open_anchors(&space), vec![Some("a".into())]);
     let version: String = rusqlite::Connection::open(&path)

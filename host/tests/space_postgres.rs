@@ -250,7 +250,7 @@ fn connectors_sharing_a_database_do_not_see_each_other() {
     let ldap = db.open("ldap", spec());
     let sql = db.open("sql", IndexSpec::default());
     ldap.put(&user("1", "alice", &[]), Origin::Export).unwrap();
-    ldap.record_intent("User", Some(&Anchor::from("9")))
+    ldap.record_intent("User", Some(&Anchor::from("9")), "host-a")
         .unwrap();
     let run = ldap.start_run("full", "User", Some("host-a")).unwrap();
     ldap.finish_run(run, "success", &ImportStats::default())
@@ -263,6 +263,7 @@ fn connectors_sharing_a_database_do_not_see_each_other() {
     assert_eq!(ldap.runs(10).unwrap()[0].host.as_deref(), Some("host-a"));
     let intents = ldap.open_intents().unwrap();
     assert!(intents[0].since <= time::OffsetDateTime::now_utc());
+    assert_eq!(intents[0].host.as_deref(), Some("host-a"), "names its host");
     assert!(matches!(
         sql.finish_run(run, "x", &ImportStats::default()),
         Err(SpaceError::NoSuchRun(_))
@@ -335,6 +336,30 @@ fn migrate_creates_the_schema_once_and_a_newer_database_is_refused() {
         (PG_SCHEMA_VERSION, PG_SCHEMA_VERSION)
     );
     drop(db.open("ldap", spec()));
+
+    // A database an older build left at version 1 (intents without their host): upgraded in
+    // place, its open intents kept.
+    let space = db.open("ldap", spec());
+    space
+        .record_intent("User", Some(&Anchor::from("1")), "host-a")
+        .unwrap();
+    drop(space);
+    db.execute(
+        "ALTER TABLE connector_space.intents DROP COLUMN host;
+         DELETE FROM connector_space.schema_migrations WHERE version > 1",
+    );
+    assert_eq!(
+        Space::migrate_postgres(&db.url, None).unwrap(),
+        (1, PG_SCHEMA_VERSION)
+    );
+    let intents = db.open("ldap", spec()).open_intents().unwrap();
+    assert_eq!(intents.len(), 1);
+    assert_eq!(intents[0].anchor, Some(Anchor::from("1")));
+    assert_eq!(
+        intents[0].host, None,
+        "an older build's intent names no host"
+    );
+
     db.execute("INSERT INTO connector_space.schema_migrations (version) VALUES (99)");
     let url = db
         .url

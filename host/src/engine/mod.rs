@@ -173,9 +173,9 @@ impl Runtime {
             let change = prepare(&rt)?;
             // Recorded before the target sees the change and cleared with its write-through,
             // so a crash in between costs a re-read of this one object at the next start.
-            let intent = rt
-                .space
-                .record_intent(change.object_type(), change.anchor())?;
+            let intent =
+                rt.space
+                    .record_intent(change.object_type(), change.anchor(), &rt.host_id)?;
             let started = std::time::Instant::now();
             let result = rt.connector.export(&change, deadline);
             let elapsed = started.elapsed();

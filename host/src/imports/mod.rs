@@ -103,11 +103,13 @@ fn import_one(
 /// cannot find it by anything else), a target that cannot answer, or a space error.
 ///
 /// On a shared space other hosts' exports are in flight at any time, so only intents older
-/// than an export's budget ([`orphan_age`]) are read back: those a dead host left (this host's
-/// own from before its restart among them, once that old). The import lease holder does this
-/// again at every renewal.
-pub fn settle_intents(rt: &Runtime) -> bool {
+/// than an export's budget ([`orphan_age`]) are read back: those a dead host left. At this
+/// host's start (`at_start`) its own intents are read back whatever their age: whatever
+/// recorded them died with the previous run. The import lease holder reads back orphans again
+/// at every renewal.
+pub fn settle_intents(rt: &Runtime, at_start: bool) -> bool {
     let orphan = rt.space.is_shared().then(|| orphan_age(rt));
+    let own = |host: Option<&str>| at_start && host == Some(rt.host_id.as_str());
     let intents = match rt.space.open_intents() {
         Ok(i) => i,
         Err(e) => {
@@ -118,7 +120,7 @@ pub fn settle_intents(rt: &Runtime) -> bool {
     let now = OffsetDateTime::now_utc();
     let intents: Vec<_> = intents
         .into_iter()
-        .filter(|i| orphan.is_none_or(|age| i.since + age <= now))
+        .filter(|i| orphan.is_none_or(|age| i.since + age <= now || own(i.host.as_deref())))
         .collect();
     if intents.is_empty() {
         return false;
@@ -366,7 +368,7 @@ pub fn full_import_leased(
 /// check whether the space has been imported. True when a full import must run now. Blocking.
 fn tend_lease(rt: &Runtime, lease: &ImportLease<dyn LeaseStore>) -> bool {
     if lease.acquire() {
-        settle_intents(rt)
+        settle_intents(rt, false)
     } else {
         refresh_ready(rt);
         false

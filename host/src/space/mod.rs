@@ -468,13 +468,18 @@ impl Space {
     }
 
     /// Records that an export of `anchor` (or, with `None`, a create whose anchor the target
-    /// assigns) is about to reach the target. A write-through of the same anchor clears it.
+    /// assigns) is about to reach the target, from the host `host` (`[server] host_id`, kept
+    /// on a shared space only). A write-through of the same anchor clears it.
     pub fn record_intent(
         &self,
         object_type: &str,
         anchor: Option<&Anchor>,
+        host: &str,
     ) -> Result<i64, SpaceError> {
-        on_backend!(self, s => s.record_intent(object_type, anchor))
+        match &self.backend {
+            Backend::Sqlite(s) => s.record_intent(object_type, anchor),
+            Backend::Postgres(s) => off_async_worker(|| s.record_intent(object_type, anchor, host)),
+        }
     }
 
     /// Clears an intent whose export left the target unchanged (refused) or whose

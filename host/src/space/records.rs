@@ -17,6 +17,9 @@ pub struct Intent {
     /// When the export recorded it: on a shared space, an intent older than an export's budget
     /// was left by a host that died (a live export clears its own within the budget).
     pub since: OffsetDateTime,
+    /// The host that recorded it, on a shared space (`None` on the embedded space, which one
+    /// host owns, and for intents an older build recorded).
+    pub host: Option<String>,
 }
 
 /// A stored object waiting for the target, with what it waits for.

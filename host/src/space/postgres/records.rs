@@ -111,19 +111,21 @@ fn run_rows(rows: &[Row]) -> Result<Vec<RunRecord>, Fail> {
 
 impl PgSpace {
     /// Records that an export of `anchor` (or, with `None`, a create whose anchor the target
-    /// assigns) is about to reach the target; a write-through of the same anchor clears it.
+    /// assigns) is about to reach the target, from the host `host`; a write-through of the
+    /// same anchor clears it.
     pub fn record_intent(
         &self,
         object_type: &str,
         anchor: Option<&Anchor>,
+        host: &str,
     ) -> Result<i64, SpaceError> {
         let anchor = anchor.map(Anchor::as_str);
         let since = to_nanos(OffsetDateTime::now_utc());
         self.write(|db| {
             let row = db.query_one(
-                "INSERT INTO intents (connector, object_type, anchor, since)
-                 VALUES ($1, $2, $3, $4) RETURNING id",
-                &[&self.connector, &object_type, &anchor, &since],
+                "INSERT INTO intents (connector, object_type, anchor, since, host)
+                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                &[&self.connector, &object_type, &anchor, &since, &host],
             )?;
             Ok(row.try_get(0)?)
         })
@@ -146,7 +148,7 @@ impl PgSpace {
     pub fn open_intents(&self) -> Result<Vec<Intent>, SpaceError> {
         self.read(|db| {
             let rows = db.query(
-                "SELECT id, object_type, anchor, since FROM intents WHERE connector = $1
+                "SELECT id, object_type, anchor, since, host FROM intents WHERE connector = $1
                  ORDER BY id",
                 &[&self.connector],
             )?;
@@ -157,6 +159,7 @@ impl PgSpace {
                     object_type: row.try_get(1)?,
                     anchor: row.try_get::<_, Option<String>>(2)?.map(Anchor),
                     since: from_nanos(row.try_get(3)?)?,
+                    host: row.try_get(4)?,
                 });
             }
             Ok(out)

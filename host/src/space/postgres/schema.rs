@@ -22,7 +22,7 @@ use super::pool::{Conn, Fail};
 use crate::space::SpaceError;
 
 /// The newest schema version this build writes and reads.
-pub const PG_SCHEMA_VERSION: i64 = 1;
+pub const PG_SCHEMA_VERSION: i64 = 2;
 
 /// The advisory lock key serialising migrations (any fixed number no other lock uses).
 const MIGRATION_LOCK: i64 = 0x6373_6d69_6772;
@@ -160,8 +160,13 @@ CREATE TABLE page_ends (
 );
 "#;
 
+/// Version 2: an intent names the host that recorded it, so a host's restart reads back its
+/// own exports left in flight at once (another host's only once they are old enough to be
+/// orphans). Intents of older builds have none.
+const V2: &str = "ALTER TABLE intents ADD COLUMN host text;";
+
 /// The migrations, in order: (version, SQL run in the schema `connector_space`).
-const MIGRATIONS: &[(i64, &str)] = &[(1, V1)];
+const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2)];
 
 /// Brings the database to [`PG_SCHEMA_VERSION`]: returns (version found, version now).
 /// `at` names the database (without password) in errors.

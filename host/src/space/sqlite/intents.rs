@@ -71,6 +71,7 @@ impl SqliteSpace {
                     object_type,
                     anchor: anchor.map(Anchor),
                     since: from_nanos(since)?,
+                    host: None,
                 });
             }
             Ok(intents)
