@@ -453,12 +453,7 @@ impl PgSpace {
     ) -> Result<Option<StoredObject>, SpaceError> {
         let params: [&(dyn postgres::types::ToSql + Sync); 3] =
             [&self.connector, &object_type, &anchor.as_str()];
-        Ok(self
-            .reader
-            .objects(Read::Get, &params)
-            .await?
-            .into_iter()
-            .next())
+        self.reader.first(Read::Get, &params).await
     }
 
     /// [`get_by_dn`](Self::get_by_dn) on the caller's Tokio runtime.
@@ -470,12 +465,7 @@ impl PgSpace {
         let dn_norm = dn.to_lowercase();
         let params: [&(dyn postgres::types::ToSql + Sync); 3] =
             [&self.connector, &object_type, &dn_norm];
-        Ok(self
-            .reader
-            .objects(Read::GetByDn, &params)
-            .await?
-            .into_iter()
-            .next())
+        self.reader.first(Read::GetByDn, &params).await
     }
 
     /// [`lookup`](Self::lookup) on the caller's Tokio runtime.

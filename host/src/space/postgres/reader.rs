@@ -129,6 +129,15 @@ impl Reader {
         decode_all(&rows).map_err(|e| e.at(&self.describe))
     }
 
+    /// The first object `read` returns, if any.
+    pub async fn first(
+        &self,
+        read: Read,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<StoredObject>, SpaceError> {
+        Ok(self.objects(read, params).await?.into_iter().next())
+    }
+
     async fn rows(
         &self,
         read: Read,
