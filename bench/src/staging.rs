@@ -52,33 +52,59 @@ pub fn fill_sqlite(path: &Path, n: u64) -> Result<(), BenchError> {
     Ok(())
 }
 
-/// Creates `EmployeesDirect`, the twin of `Employees` the bench writes to directly, in the
-/// same SQLite file (so both sides pay the same journal and sync costs).
+/// Creates `EmployeesDirect` and `EmployeesDirectFull`, the twins of `Employees` the bench
+/// writes to directly, in the same SQLite file (so all sides pay the same journal costs).
 pub fn create_twin_sqlite(path: &Path) -> Result<(), BenchError> {
     let conn = rusqlite::Connection::open(path)?;
-    conn.execute_batch(&CREATE_SQLITE.replace("Employees", "EmployeesDirect"))?;
+    for twin in [DirectSync::Normal.table(), DirectSync::AsConnector.table()] {
+        conn.execute_batch(&CREATE_SQLITE.replace("Employees", twin))?;
+    }
     Ok(())
 }
 
-/// Inserts `rows` (employee id, user name) into `EmployeesDirect` one at a time through one
-/// prepared statement in autocommit mode, on a connection set up as the host's SQL connector
-/// sets up its own (WAL, foreign keys, busy timeout) but with `synchronous = NORMAL`: the
-/// host's creates measurably do not wait for a WAL fsync per commit (0.8 ms per create where
-/// an fsync costs 4 ms on the bench machine), so the yardstick does not either. Returns each
-/// insert's latency and the wall time.
+/// How a direct insert commits, which decides whether each commit waits for an fsync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirectSync {
+    /// `synchronous = NORMAL`: in WAL mode a commit is written but not synced, as the host's
+    /// own connector space commits (into `EmployeesDirect`).
+    Normal,
+    /// SQLite's default, which the SQL connector leaves as it is: `synchronous = FULL`, the
+    /// WAL is synced at every commit (into `EmployeesDirectFull`). This is the target's own
+    /// insert as the connector makes it.
+    AsConnector,
+}
+
+impl DirectSync {
+    /// The twin table these inserts go to.
+    pub fn table(self) -> &'static str {
+        match self {
+            DirectSync::Normal => "EmployeesDirect",
+            DirectSync::AsConnector => "EmployeesDirectFull",
+        }
+    }
+}
+
+/// Inserts `rows` (employee id, user name) into the twin table of `sync` one at a time through
+/// one prepared statement in autocommit mode, on a connection set up as the host's SQL
+/// connector sets up its own (WAL, foreign keys, busy timeout), with `sync`'s commit. Returns
+/// each insert's latency and the wall time.
 pub fn direct_inserts_sqlite(
     path: &Path,
     rows: &[(String, String)],
+    sync: DirectSync,
 ) -> Result<(Vec<Duration>, Duration), BenchError> {
     let conn = rusqlite::Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(5))?;
     conn.pragma_update(None, "foreign_keys", true)?;
     conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    let mut insert = conn.prepare(
-        "INSERT INTO EmployeesDirect (EmployeeId, UserName, DisplayName, FirstName, LastName, Email, Department, IsActive)
+    if sync == DirectSync::Normal {
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+    }
+    let mut insert = conn.prepare(&format!(
+        "INSERT INTO {} (EmployeeId, UserName, DisplayName, FirstName, LastName, Email, Department, IsActive)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1)",
-    )?;
+        sync.table()
+    ))?;
     let mut lat = Vec::with_capacity(rows.len());
     let started = Instant::now();
     for (id, user) in rows {

@@ -17,7 +17,7 @@ use bench::odbc::{BenchDb, Server};
 use bench::report::{Row, Verdict, render, thousands};
 use bench::scim::{create_body, disable_body};
 use bench::staging::{
-    count_sqlite, create_twin_sqlite, direct_inserts_sqlite, employee_id, fill_sqlite,
+    DirectSync, count_sqlite, create_twin_sqlite, direct_inserts_sqlite, employee_id, fill_sqlite,
     read_all_sqlite,
 };
 use bench::stats::{Summary, ms, summarize};
@@ -473,6 +473,33 @@ impl ExportClient {
         Ok((ids, lat, started.elapsed()))
     }
 
+    /// `GET /Users/{id}` for each SCIM id, sequentially (a keep-alive request of about a
+    /// create's size that the host answers from the space, with no export): the latencies and
+    /// the wall time.
+    async fn get(&self, ids: &[String]) -> Result<(Vec<Duration>, Duration)> {
+        let mut lat = Vec::with_capacity(ids.len());
+        let started = Instant::now();
+        for id in ids {
+            let t = Instant::now();
+            let r = self
+                .client
+                .get(format!("{}/Users/{id}", self.ep.scim_base))
+                .header(
+                    reqwest::header::AUTHORIZATION,
+                    self.ep.authorization.clone(),
+                )
+                .send()
+                .await?;
+            let status = r.status();
+            let body: serde_json::Value = r.json().await?;
+            if status != reqwest::StatusCode::OK || body.get("id").is_none() {
+                bail!("GET of {id} answered {status}: {body}");
+            }
+            lat.push(t.elapsed());
+        }
+        Ok((lat, started.elapsed()))
+    }
+
     /// Entra's default disable PATCH for each SCIM id, sequentially; returns the latencies and
     /// the wall time.
     async fn disable(&self, ids: &[String]) -> Result<(Vec<Duration>, Duration)> {
@@ -523,20 +550,37 @@ fn sqlite_exports(
     let hc = ExportClient::new(&dir)?;
     rt.block_on(hc.create(&warm))
         .with_context(|| format!("log:\n{}", dir.log_tail(10)))?;
-    direct_inserts_sqlite(&dir.staging_db(), &warm)?;
+    for sync in [DirectSync::Normal, DirectSync::AsConnector] {
+        direct_inserts_sqlite(&dir.staging_db(), &warm, sync)?;
+    }
     let chunk = kk.div_ceil(EXPORT_CHUNKS).max(1);
     let (mut host_lat, mut host_wall, mut direct_lat, mut direct_wall) =
         (Vec::new(), Duration::ZERO, Vec::new(), Duration::ZERO);
+    let (mut get_lat, mut get_wall, mut host_cpu) = (Vec::new(), Duration::ZERO, Duration::ZERO);
+    let (mut full_lat, mut full_wall) = (Vec::new(), Duration::ZERO);
     for part in users.chunks(chunk) {
-        let (_, lat, wall) = rt.block_on(hc.create(part))?;
+        let cpu = host.cpu_time()?;
+        let (ids, lat, wall) = rt.block_on(hc.create(part))?;
+        host_cpu += host.cpu_time()?.saturating_sub(cpu);
         host_lat.extend(lat);
         host_wall += wall;
-        let (lat, wall) = direct_inserts_sqlite(&dir.staging_db(), part)?;
+        let (lat, wall) = direct_inserts_sqlite(&dir.staging_db(), part, DirectSync::Normal)?;
         direct_lat.extend(lat);
         direct_wall += wall;
+        let (lat, wall) = direct_inserts_sqlite(&dir.staging_db(), part, DirectSync::AsConnector)?;
+        full_lat.extend(lat);
+        full_wall += wall;
+        // The floor: the same connection, a request of the same size, no export.
+        let (lat, wall) = rt.block_on(hc.get(&ids))?;
+        get_lat.extend(lat);
+        get_wall += wall;
     }
     host.terminate(Duration::from_secs(15))?;
-    for table in ["Employees", "EmployeesDirect"] {
+    for table in [
+        "Employees",
+        DirectSync::Normal.table(),
+        DirectSync::AsConnector.table(),
+    ] {
         let n = count_sqlite(&dir.staging_db(), table)?;
         if n != kk as u64 + 20 {
             bail!("not every insert reached SQLite table {table}: {n} rows");
@@ -544,22 +588,35 @@ fn sqlite_exports(
     }
     let h = summarize(&mut host_lat, 0, host_wall);
     let d = summarize(&mut direct_lat, 0, direct_wall);
+    let g = summarize(&mut get_lat, 0, get_wall);
+    let f = summarize(&mut full_lat, 0, full_wall);
     let added = h.p50.saturating_sub(d.p50);
-    progress(format!("  host p50 {} direct p50 {}", ms(h.p50), ms(d.p50)));
+    let added_full = h.p50.saturating_sub(f.p50);
+    let cpu_us = host_cpu.as_secs_f64() * 1e6 / kk.max(1) as f64;
+    progress(format!(
+        "  host p50 {} direct p50 {} (synchronous = FULL as the connector: {}) GET by id p50 {}; host CPU {cpu_us:.0} us per create",
+        ms(h.p50),
+        ms(d.p50),
+        ms(f.p50),
+        ms(g.p50)
+    ));
     rows.push(Row::new(
         format!("Export: SCIM create → SQLite insert, K={kk}, C=1"),
         format!(
-            "host {} creates/s (p50 {}, p99 {}); direct {} inserts/s (p50 {}); the host adds {} µs at p50",
+            "host {} creates/s (p50 {}, p99 {}); direct {} inserts/s (p50 {}); the host adds {} µs at p50; direct with `synchronous = FULL` as the connector commits p50 {}: the host adds {} µs over that; `GET /Users/{{id}}` on the same connection p50 {} (the HTTPS floor of a request with no export); host CPU {cpu_us:.0} µs per create",
             thousands(h.rate),
             ms(h.p50),
             ms(h.p99),
             thousands(d.rate),
             ms(d.p50),
-            added.as_micros()
+            added.as_micros(),
+            ms(f.p50),
+            added_full.as_micros(),
+            ms(g.p50)
         ),
         "the host adds ≤ 150 µs (p50)",
         Verdict::of(added <= Duration::from_micros(150)),
-        "K sequential `POST /Users` on one keep-alive HTTPS connection to the host on the SQLite staging table, against the same K rows inserted by the bench process with rusqlite into a twin table of the same file (one prepared INSERT, autocommit, WAL as the connector sets it); alternating in 10 chunks; p50 of each side's per-request latency, the host's including HTTPS, TLS and the client",
+        "K sequential `POST /Users` on one keep-alive HTTPS connection to the host on the SQLite staging table, against the same K rows inserted by the bench process with rusqlite into a twin table of the same file (one prepared INSERT, autocommit, WAL as the connector sets it, `synchronous = NORMAL`), and into a third twin with SQLite's default `synchronous = FULL`, which the connector keeps (an fsync of the WAL per commit); alternating in 10 chunks; p50 of each side's per-request latency, the host's including HTTPS, TLS and the client; after each chunk the same client reads each created user back by id (the floor: TLS, HTTP, token check, JSON, no export); host CPU = the host's user + system time over the create chunks (`/proc/<pid>/stat`) divided by K",
     ));
     Ok(())
 }
