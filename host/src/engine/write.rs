@@ -202,12 +202,12 @@ impl Runtime {
         let key = lock_key(binding, id);
         let guard = self.locks.lock(key.clone()).await;
         let hold = ExportHold::new(Some(guard), self.lock_shared(vec![key]).await?);
-        let space = self.space.clone();
-        let ot = binding.object_type.clone();
-        let anchor = Anchor(id.to_owned());
-        let stored = tokio::task::spawn_blocking(move || space.get(&ot, &anchor))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))??
+        // As GET: inline on the embedded space (cheaper than a trip to the blocking pool and
+        // back), awaited on this runtime on a shared space.
+        let stored = self
+            .space
+            .get_async(&binding.object_type, &Anchor(id.to_owned()))
+            .await?
             .ok_or_else(|| not_found(binding, id))?;
         if let Some(wanted) = if_match
             && !super::etag_matches(wanted, &stored)
