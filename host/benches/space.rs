@@ -2,7 +2,8 @@
 //! second on one and two threads, deep list pages, write-through puts, reopen-to-first-lookup,
 //! and peak memory; and the first import both ways, bulk and staged (the path before the bulk
 //! load; skipped with `SPACE_BENCH_STAGED=0`). Plain `Instant` timing; run with
-//! `cargo bench -p connector-host --bench space` (add `-- 100000` to run one size only).
+//! `cargo bench -p connector-host --bench space` (add `-- 100000` to run one size only;
+//! `SPACE_BENCH_KEEP=1` keeps the space files).
 
 // A benchmark is a test program: failing loudly on a broken invariant is what it should do.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -293,4 +294,8 @@ fn main() {
         run(total, dir.path());
     }
     println!("peak RSS (VmHWM) {} MB", vm_hwm_kib() / 1024);
+    // SPACE_BENCH_KEEP=1 keeps the files for a look with the `sqlite3` shell (`dbstat`).
+    if std::env::var("SPACE_BENCH_KEEP").as_deref() == Ok("1") {
+        println!("files kept in {}", dir.keep().display());
+    }
 }
