@@ -134,7 +134,8 @@ impl FullImport<'_> {
             match item {
                 ImportItem::Upsert(object) => {
                     self.check_type(&object.object_type)?;
-                    rows.push((object.anchor.as_str(), Some(stored::encode(object)?)));
+                    let body = stored::encode(object, &self.space.dict)?;
+                    rows.push((object.anchor.as_str(), Some(body)));
                 }
                 ImportItem::Delete {
                     object_type,
@@ -190,10 +191,8 @@ impl FullImport<'_> {
             match item {
                 ImportItem::Upsert(object) => {
                     self.check_type(&object.object_type)?;
-                    rows.push((
-                        object.anchor.as_str(),
-                        Some((object, stored::encode(object)?)),
-                    ));
+                    let body = stored::encode(object, &self.space.dict)?;
+                    rows.push((object.anchor.as_str(), Some((object, body))));
                 }
                 ImportItem::Delete {
                     object_type,
@@ -226,7 +225,9 @@ impl FullImport<'_> {
                 &rows,
             )?;
             if self.bulk_open >= BULK_TRANSACTION {
+                let names = space.dict.flush(&conn)?;
                 conn.execute_batch("COMMIT")?;
+                space.dict.settle(names);
                 self.bulk_open = 0;
             }
             Ok(page.replaced)
@@ -244,8 +245,11 @@ impl FullImport<'_> {
         conn: &mut Connection,
         watermark: Option<&Watermark>,
     ) -> Result<u64, Fail> {
+        let dict = &self.space.dict;
         if self.bulk_open > 0 {
+            let names = dict.flush(conn)?;
             conn.execute_batch("COMMIT")?;
+            dict.settle(names);
             self.bulk_open = 0;
         }
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -257,7 +261,9 @@ impl FullImport<'_> {
         )?;
         set_watermark(&tx, &self.object_type, watermark)?;
         super::intents::clear_anchorless(&tx, &self.object_type, self.started)?;
+        let names = dict.flush(&tx)?;
         tx.commit()?;
+        dict.settle(names);
         Ok(added)
     }
 
@@ -381,19 +387,25 @@ fn merge(
     if let Some(expiry) = pending_expiry {
         // Pending objects not shown that waited too long: the target never took them.
         let cutoff = to_nanos(now - expiry);
-        let expired: Vec<(i64, String, String)> = {
+        let expired: Vec<(i64, String, String, Stored)> = {
             let mut stmt = tx.prepare(&format!(
-                "SELECT o.id, o.anchor, p.detail FROM objects o JOIN pending p ON p.object_id = o.id
+                "SELECT o.id, o.anchor, p.detail, o.body FROM objects o
+                 JOIN pending p ON p.object_id = o.id
                  WHERE o.object_type = ?1 AND p.since < ?2
                  AND NOT EXISTS (SELECT 1 FROM {table} s WHERE s.anchor = o.anchor)"
             ))?;
             stmt.query_map(params![object_type, cutoff], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    Stored::from_value(row.get_ref(3)?)?,
+                ))
             })?
             .collect::<rusqlite::Result<_>>()?
         };
-        for (id, anchor, detail) in expired {
-            tx.execute("DELETE FROM objects WHERE id = ?1", [id])?;
+        for (id, anchor, detail, body) in expired {
+            delete_row(&tx, space, id, object_type, &anchor, &body)?;
             stats.removed += 1;
             ended.push(PendingEnd {
                 object_type: object_type.to_owned(),
@@ -403,20 +415,44 @@ fn merge(
             });
         }
     }
-    let removed = tx.execute(
-        &format!(
-            "DELETE FROM objects WHERE object_type = ?1 AND origin <> ?2
-             AND NOT EXISTS (SELECT 1 FROM {table} s WHERE s.anchor = objects.anchor)"
-        ),
-        params![object_type, Origin::Pending.code()],
-    )?;
-    stats.removed += u64::try_from(removed).unwrap_or(0);
+    // Objects not staged go, with their index entries (found from their stored values), in
+    // batches walked by id so memory stays bounded however many go.
+    let gone = format!(
+        "SELECT id, anchor, body FROM objects WHERE object_type = ?1 AND origin <> ?2
+         AND id > ?3 AND NOT EXISTS (SELECT 1 FROM {table} s WHERE s.anchor = objects.anchor)
+         ORDER BY id LIMIT ?4"
+    );
+    let mut after = 0i64;
+    loop {
+        let batch: Vec<(i64, String, Stored)> = {
+            let mut stmt = tx.prepare_cached(&gone)?;
+            let rows = stmt.query_map(
+                params![object_type, Origin::Pending.code(), after, MERGE_BATCH],
+                |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        Stored::from_value(row.get_ref(2)?)?,
+                    ))
+                },
+            )?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let Some((last, _, _)) = batch.last() else {
+            break;
+        };
+        after = *last;
+        for (id, anchor, body) in &batch {
+            delete_row(&tx, space, *id, object_type, anchor, body)?;
+            stats.removed += 1;
+        }
+    }
 
     // New index entries are collected here and inserted into `idx` in key order at the end.
     let idx_table = format!("{table}_idx");
     tx.execute_batch(&format!(
-        "CREATE TABLE {idx_table} (object_type TEXT NOT NULL, attribute TEXT NOT NULL,
-         value_norm TEXT NOT NULL, object_id INTEGER NOT NULL)"
+        "CREATE TABLE {idx_table} ({})",
+        super::index::STAGING_COLUMNS
     ))?;
 
     let select = format!(
@@ -450,10 +486,10 @@ fn merge(
                 stats.unchanged += 1;
                 continue;
             }
-            let object = body::decode(ValueRef::Blob(&body), object_type, &anchor)?;
+            let object = body::decode(ValueRef::Blob(&body), object_type, &anchor, &space.dict)?;
             let written = stored::store(
                 &tx,
-                &space.index,
+                space.schema(),
                 &idx_table,
                 &object,
                 &body,
@@ -468,14 +504,39 @@ fn merge(
         }
     }
     tx.execute_batch(&format!(
-        "INSERT OR IGNORE INTO idx (object_type, attribute, value_norm, object_id)
-         SELECT object_type, attribute, value_norm, object_id FROM {idx_table}
-         ORDER BY object_type, attribute, value_norm, object_id;
+        "INSERT OR IGNORE INTO idx (attr, value_norm, object_id)
+         SELECT attr, value_norm, object_id FROM {idx_table}
+         ORDER BY attr, value_norm, object_id;
          DROP TABLE {idx_table};
          DROP TABLE {table};"
     ))?;
     set_watermark(&tx, object_type, watermark)?;
     super::intents::clear_anchorless(&tx, object_type, started)?;
+    let names = space.dict.flush(&tx)?;
     tx.commit()?;
+    space.dict.settle(names);
     Ok(stats)
+}
+
+/// Deletes one object row and its index entries (its pending row goes by trigger).
+fn delete_row(
+    conn: &Connection,
+    space: &SqliteSpace,
+    id: i64,
+    object_type: &str,
+    anchor: &str,
+    body: &Stored,
+) -> Result<(), Fail> {
+    super::index::delete_stored_entries(
+        conn,
+        &space.index,
+        &space.dict,
+        id,
+        object_type,
+        anchor,
+        body,
+    )?;
+    conn.prepare_cached("DELETE FROM objects WHERE id = ?1")?
+        .execute([id])?;
+    Ok(())
 }
