@@ -75,7 +75,7 @@ pub(crate) fn write_page(
     let mut replaced = false;
     let mut insert = conn.prepare_cached(
         "INSERT INTO objects (object_type, anchor, dn_hash, body, created, modified, version,
-         origin) VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1, ?6)
+         origin) VALUES (?1, ?2, ?3, ?4, ?5, 0, 1, ?6)
          ON CONFLICT (object_type, anchor) DO NOTHING",
     )?;
     let mut delete =

@@ -132,6 +132,8 @@ ALTER TABLE runs ADD COLUMN host TEXT;
 /// - `dn_norm` (the lower-cased DN as text, and again in its index) replaced by `dn_hash`, a
 ///   32-bit hash of it: a lookup by DN seeks the hash and compares the DNs of the (usually
 ///   one) objects found.
+/// - `objects.modified` 0 for a row not modified since its creation (read as `created`;
+///   `stored::COLUMNS`), where it repeated `created` in eight bytes.
 const SCHEMA_V5: &str = "
 CREATE TABLE names (
     id   INTEGER PRIMARY KEY,

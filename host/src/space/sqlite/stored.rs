@@ -18,12 +18,15 @@ pub(crate) use crate::space::stored::{
     Change, ImportStats, Origin, StoredObject, Written, dn_norm,
 };
 
-/// The columns `from_row` reads, in order.
-pub(crate) const COLUMNS: &str = "body, object_type, anchor, created, modified, version, origin";
+/// The columns `from_row` reads, in order. Since schema version 5 a row never modified since
+/// its creation stores `modified` as 0 (no bytes in SQLite's record format, where the same
+/// instant took eight): it reads as `created`.
+pub(crate) const COLUMNS: &str = "body, object_type, anchor, created, \
+     CASE modified WHEN 0 THEN created ELSE modified END, version, origin";
 
 /// The same columns qualified by the alias `o`.
-pub(crate) const O_COLUMNS: &str =
-    "o.body, o.object_type, o.anchor, o.created, o.modified, o.version, o.origin";
+pub(crate) const O_COLUMNS: &str = "o.body, o.object_type, o.anchor, o.created, \
+     CASE o.modified WHEN 0 THEN o.created ELSE o.modified END, o.version, o.origin";
 
 /// Nanoseconds since the Unix epoch, as stored (good until the year 2262).
 pub(crate) fn to_nanos(t: OffsetDateTime) -> i64 {
@@ -234,7 +237,7 @@ pub(crate) fn store(
         None => {
             conn.prepare_cached(
                 "INSERT INTO objects (object_type, anchor, dn_hash, body, created, modified,
-                 version, origin) VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1, ?6)",
+                 version, origin) VALUES (?1, ?2, ?3, ?4, ?5, 0, 1, ?6)",
             )?
             .execute(params![
                 object.object_type,
