@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 
 use connector_core::import::{ImportItem, Watermark};
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use time::OffsetDateTime;
 
 use super::body::{self, Stored};
@@ -49,6 +49,67 @@ pub struct FullImport<'a> {
     bulk: Option<bool>,
     /// Objects written by the bulk load's open transaction (0: none open).
     bulk_open: usize,
+    /// The stored objects the staged path found unchanged: not staged at all (see `Seen`).
+    seen: Seen,
+    /// Rows written to the staging table so far (none: nothing there to replace or unstage).
+    staged_rows: usize,
+}
+
+/// The ids of stored objects a full import showed with the content the space holds, as bits:
+/// an unchanged object costs its re-import one lookup and no staging row (a scheduled
+/// re-import is mostly unchanged objects). One bit per object id (125 KB per million), ids
+/// beyond 2^27 in a set, so memory stays far below the writer's page cache at any count.
+///
+/// The merge keeps every object whose bit is set. Should an object shown unchanged be deleted
+/// by an export during the import and its id reused by an object an export creates (SQLite
+/// reuses only the largest id), that new object is kept rather than removed: the target has
+/// it, since its export succeeded.
+#[derive(Debug, Default)]
+struct Seen {
+    bits: Vec<u64>,
+    beyond: std::collections::BTreeSet<i64>,
+}
+
+/// Object ids kept as bits below this; above it in a set.
+const SEEN_BITS: usize = 1 << 27;
+
+impl Seen {
+    fn set(&mut self, id: i64, on: bool) {
+        match usize::try_from(id).ok().filter(|i| *i < SEEN_BITS) {
+            Some(i) => {
+                let (word, bit) = (i / 64, 1u64 << (i % 64));
+                if word >= self.bits.len() {
+                    if !on {
+                        return;
+                    }
+                    self.bits.resize(word + 1, 0);
+                }
+                if let Some(w) = self.bits.get_mut(word) {
+                    if on {
+                        *w |= bit;
+                    } else {
+                        *w &= !bit;
+                    }
+                }
+            }
+            None if on => {
+                self.beyond.insert(id);
+            }
+            None => {
+                self.beyond.remove(&id);
+            }
+        }
+    }
+
+    fn contains(&self, id: i64) -> bool {
+        match usize::try_from(id).ok().filter(|i| *i < SEEN_BITS) {
+            Some(i) => self
+                .bits
+                .get(i / 64)
+                .is_some_and(|w| w & (1u64 << (i % 64)) != 0),
+            None => self.beyond.contains(&id),
+        }
+    }
 }
 
 impl std::fmt::Debug for FullImport<'_> {
@@ -86,6 +147,8 @@ impl SqliteSpace {
             started: OffsetDateTime::now_utc(),
             bulk: None,
             bulk_open: 0,
+            seen: Seen::default(),
+            staged_rows: 0,
         };
         let bulk = {
             let mut conn = self.writer();
@@ -158,24 +221,51 @@ impl FullImport<'_> {
                 ))?;
                 let mut delete =
                     tx.prepare_cached(&format!("DELETE FROM {} WHERE anchor = ?1", self.table))?;
-                // Content the space already holds is staged without its body: the merge then
-                // only keeps the object (the common case of a scheduled re-import).
-                let mut same = tx.prepare_cached(
-                    "SELECT EXISTS (SELECT 1 FROM objects WHERE object_type = ?1 AND anchor = ?2
-                     AND body = ?3 AND origin <> ?4)",
+                // Content the space already holds is not staged: its id is marked seen and the
+                // merge keeps the object (the common case of a scheduled re-import).
+                let mut probe = tx.prepare_cached(
+                    "SELECT id, body = ?3 AND origin <> ?4 FROM objects
+                     WHERE object_type = ?1 AND anchor = ?2",
+                )?;
+                let mut id_of = tx.prepare_cached(
+                    "SELECT id FROM objects WHERE object_type = ?1 AND anchor = ?2",
                 )?;
                 for (anchor, body) in &rows {
                     match body {
                         Some(body) => {
-                            let unchanged: bool = same.query_row(
-                                params![self.object_type, anchor, body, Origin::Pending.code()],
-                                |row| row.get(0),
-                            )?;
-                            let staged = (!unchanged).then_some(body.as_slice());
-                            insert.execute(params![anchor, staged])?
+                            let found: Option<(i64, bool)> = probe
+                                .query_row(
+                                    params![self.object_type, anchor, body, Origin::Pending.code()],
+                                    |row| Ok((row.get(0)?, row.get(1)?)),
+                                )
+                                .optional()?;
+                            match found {
+                                Some((id, true)) => {
+                                    self.seen.set(id, true);
+                                    // An earlier page may have staged other content for it.
+                                    if self.staged_rows > 0 {
+                                        delete.execute([anchor])?;
+                                    }
+                                }
+                                found => {
+                                    if let Some((id, _)) = found {
+                                        self.seen.set(id, false);
+                                    }
+                                    insert.execute(params![anchor, body])?;
+                                    self.staged_rows += 1;
+                                }
+                            }
                         }
-                        None => delete.execute([anchor])?,
-                    };
+                        None => {
+                            let id: Option<i64> = id_of
+                                .query_row(params![self.object_type, anchor], |row| row.get(0))
+                                .optional()?;
+                            if let Some(id) = id {
+                                self.seen.set(id, false);
+                            }
+                            delete.execute([anchor])?;
+                        }
+                    }
                 }
             }
             tx.commit()?;
@@ -293,6 +383,8 @@ impl FullImport<'_> {
                         watermark,
                         pending_expiry: self.pending_expiry,
                         started: self.started,
+                        seen: &self.seen,
+                        staged_rows: self.staged_rows,
                     },
                     &mut ended,
                 )
@@ -365,6 +457,8 @@ struct Merge<'a> {
     watermark: Option<&'a Watermark>,
     pending_expiry: Option<std::time::Duration>,
     started: OffsetDateTime,
+    seen: &'a Seen,
+    staged_rows: usize,
 }
 
 /// The merge, in one immediate transaction; pending exports it ends go to `ended`.
@@ -380,6 +474,8 @@ fn merge(
         watermark,
         pending_expiry,
         started,
+        seen,
+        staged_rows,
     } = m;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut stats = ImportStats::default();
@@ -415,35 +511,48 @@ fn merge(
             });
         }
     }
-    // Objects not staged go, with their index entries (found from their stored values), in
-    // batches walked by id so memory stays bounded however many go.
-    let gone = format!(
-        "SELECT id, anchor, body FROM objects WHERE object_type = ?1 AND origin <> ?2
-         AND id > ?3 AND NOT EXISTS (SELECT 1 FROM {table} s WHERE s.anchor = objects.anchor)
-         ORDER BY id LIMIT ?4"
-    );
-    let mut after = 0i64;
+    // Objects neither seen unchanged nor staged go (pending ones stay: the target has not
+    // taken them yet), with their index entries (found from their stored values). The anchor
+    // index is walked in batches (it holds the ids too), so memory stays bounded however many
+    // objects there are or go.
+    let is_staged = format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE anchor = ?1)");
+    let mut after = String::new();
     loop {
-        let batch: Vec<(i64, String, Stored)> = {
-            let mut stmt = tx.prepare_cached(&gone)?;
-            let rows = stmt.query_map(
-                params![object_type, Origin::Pending.code(), after, MERGE_BATCH],
-                |row| {
-                    Ok((
-                        row.get(0)?,
-                        row.get(1)?,
-                        Stored::from_value(row.get_ref(2)?)?,
-                    ))
-                },
+        let batch: Vec<(i64, String)> = {
+            let mut stmt = tx.prepare_cached(
+                "SELECT id, anchor FROM objects WHERE object_type = ?1 AND anchor > ?2
+                 ORDER BY anchor LIMIT ?3",
             )?;
+            let rows = stmt.query_map(params![object_type, after, MERGE_BATCH], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?;
             rows.collect::<rusqlite::Result<_>>()?
         };
-        let Some((last, _, _)) = batch.last() else {
+        let Some((_, last)) = batch.last() else {
             break;
         };
-        after = *last;
-        for (id, anchor, body) in &batch {
-            delete_row(&tx, space, *id, object_type, anchor, body)?;
+        after = last.clone();
+        for (id, anchor) in &batch {
+            if seen.contains(*id) {
+                stats.unchanged += 1;
+                continue;
+            }
+            if staged_rows > 0
+                && tx
+                    .prepare_cached(&is_staged)?
+                    .query_row([anchor], |row| row.get::<_, bool>(0))?
+            {
+                continue;
+            }
+            let (origin, body): (i64, Stored) = tx
+                .prepare_cached("SELECT origin, body FROM objects WHERE id = ?1")?
+                .query_row([id], |row| {
+                    Ok((row.get(0)?, Stored::from_value(row.get_ref(1)?)?))
+                })?;
+            if origin == Origin::Pending.code() {
+                continue;
+            }
+            delete_row(&tx, space, *id, object_type, anchor, &body)?;
             stats.removed += 1;
         }
     }
