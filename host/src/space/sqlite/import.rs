@@ -6,10 +6,11 @@
 //! Staging goes to SQLite's temporary storage (a file under `SQLITE_TMPDIR`/`TMPDIR`, not
 //! memory), outside the WAL: staging a page takes no lock on the space, so exports and
 //! lookups carry on while an import streams. An object whose content the space already holds
-//! is staged without its body (compared in SQL while staging, so an unchanged re-import moves
-//! anchors, not bodies). The merge removes objects not staged, then walks the staged objects by
-//! anchor in batches, comparing each changed one with the stored one: only changed content gets
-//! a new version, and memory stays bounded by the batch size.
+//! is not staged at all (compared in SQL while staging; its id is marked in `Seen`, one bit
+//! per object), so an unchanged re-import writes nothing per object. The merge removes the
+//! objects neither seen nor staged, then walks the staged objects by anchor in batches,
+//! comparing each with the stored one: only changed content gets a new version, and memory
+//! stays bounded by the batch size (and the bit per object).
 //!
 //! The first import of a type into a space without it takes the bulk path instead (`bulk`).
 
