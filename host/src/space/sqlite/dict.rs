@@ -1,134 +1,125 @@
 //! The dictionary of attribute names (schema version 5): a body names its attributes by small
-//! integer ids instead of spelling every name out in every object (about 90 of the bench
-//! object's 215 body bytes were its ten names).
+//! integer ids instead of spelling every name out in every object (about 80 of the bench
+//! object's 270 body bytes were its ten names).
 //!
 //! The whole dictionary is kept in memory (a target has tens or hundreds of attribute names,
-//! not millions), loaded when the space is opened. A name seen for the first time gets the next
-//! id in memory at once, when the object is encoded; the `names` rows are written by the write
-//! transaction that stores bodies (`flush`, just before its commit), and only a committed flush
-//! counts (`settle`). So a body in the file never names an id its file lacks: an id is always
-//! allocated before the flush of the transaction that commits a body using it, and a
-//! transaction that rolls back leaves its ids to be written by the next one. Ids are never
-//! reused for another name, so readers may decode with the in-memory dictionary, which always
-//! holds at least what the file does.
-//!
-//! One writer per file (one host per SQLite space): a second process adding names to the same
-//! file at the same time would see its flush refused (an id taken), not a body misread.
+//! not millions), loaded when the space is opened. A name seen for the first time is written
+//! to `names` on the writer connection before any body uses its id (`SqliteSpace::encode`):
+//! in a transaction of its own, so it is durable at once, or, during a bulk load, in the load's
+//! open transaction, whose rollback reloads the dictionary. Ids come from the file under its
+//! write lock, so a second process writing the same file (the `import` command beside a
+//! running host) can never give one id two names; a reader that meets an id added by another
+//! process reads the new names and tries again (`SqliteSpace::read`).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{PoisonError, RwLock};
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension};
 
-use crate::space::error::{Fail, SpaceError};
+use crate::space::error::Fail;
 
 /// The attribute names of one space, by id and by name.
 #[derive(Debug, Default)]
 pub(crate) struct Dict {
     inner: RwLock<Names>,
+    /// Set when a body named an id not in memory (another process added it).
+    missed: AtomicBool,
 }
 
 #[derive(Debug, Default)]
 struct Names {
     ids: HashMap<String, u32>,
-    /// The name of each id (ids are 0, 1, 2, …).
-    names: Vec<String>,
-    /// How many of `names` the file is known to hold.
-    durable: usize,
+    names: HashMap<u64, String>,
+}
+
+impl Names {
+    fn add(&mut self, id: u32, name: String) {
+        self.names.insert(u64::from(id), name.clone());
+        self.ids.insert(name, id);
+    }
 }
 
 impl Dict {
     /// Loads the dictionary of a version 5 file.
     pub fn load(conn: &Connection) -> Result<Dict, Fail> {
-        let mut stmt = conn.prepare("SELECT id, name FROM names ORDER BY id")?;
+        let dict = Dict::default();
+        dict.reload(conn)?;
+        Ok(dict)
+    }
+
+    /// Replaces what is in memory with what the file holds (after a rolled-back bulk load, or
+    /// when another process added names).
+    pub fn reload(&self, conn: &Connection) -> Result<(), Fail> {
+        let mut stmt = conn.prepare_cached("SELECT id, name FROM names")?;
         let rows = stmt
             .query_map([], |row| {
-                Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+                Ok((row.get::<_, u32>(0)?, row.get::<_, String>(1)?))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let mut names = Names::default();
         for (id, name) in rows {
-            if usize::try_from(id).ok() != Some(names.names.len()) {
-                return Err(SpaceError::Corrupt(format!(
-                    "attribute name {name:?} has id {id}, expected {}",
-                    names.names.len()
-                ))
-                .into());
-            }
-            names.ids.insert(name.clone(), to_u32(names.names.len()));
-            names.names.push(name);
+            names.add(id, name);
         }
-        names.durable = names.names.len();
-        Ok(Dict {
-            inner: RwLock::new(names),
-        })
+        *self.inner.write().unwrap_or_else(PoisonError::into_inner) = names;
+        Ok(())
     }
 
-    /// The ids of `names`, allocating those seen for the first time.
-    pub fn ids<'a>(&self, names: impl Iterator<Item = &'a String> + Clone) -> Vec<u32> {
-        {
-            let inner = self.inner.read().unwrap_or_else(PoisonError::into_inner);
-            let found: Option<Vec<u32>> =
-                names.clone().map(|n| inner.ids.get(n).copied()).collect();
-            if let Some(found) = found {
-                return found;
-            }
-        }
-        let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
-        names
-            .map(|n| match inner.ids.get(n) {
-                Some(id) => *id,
-                None => {
-                    let id = to_u32(inner.names.len());
-                    inner.ids.insert(n.clone(), id);
-                    inner.names.push(n.clone());
-                    id
-                }
-            })
-            .collect()
-    }
-
-    /// The name of `id`.
-    pub fn name(&self, id: u64) -> Option<String> {
+    /// The ids of `names`; `None` when one of them has none yet (see `allocate`).
+    pub fn ids<'a>(&self, names: impl Iterator<Item = &'a String>) -> Option<Vec<u32>> {
         let inner = self.inner.read().unwrap_or_else(PoisonError::into_inner);
-        usize::try_from(id)
-            .ok()
-            .and_then(|i| inner.names.get(i))
-            .cloned()
+        names.map(|n| inner.ids.get(n).copied()).collect()
     }
 
-    /// Writes the names the file does not hold yet, inside the caller's transaction; returns
-    /// what to `settle` once that transaction committed.
-    pub fn flush(&self, conn: &Connection) -> rusqlite::Result<usize> {
-        let (from, new): (usize, Vec<String>) = {
-            let inner = self.inner.read().unwrap_or_else(PoisonError::into_inner);
-            let new = inner
-                .names
-                .get(inner.durable..)
-                .map(<[String]>::to_vec)
-                .unwrap_or_default();
-            (inner.durable, new)
-        };
-        if new.is_empty() {
-            return Ok(from);
+    /// Gives every name of `names` without an id one, in the file (inside whatever transaction
+    /// `conn`, the writer, has open) and then in memory.
+    pub fn allocate<'a>(
+        &self,
+        conn: &Connection,
+        names: impl Iterator<Item = &'a String>,
+    ) -> rusqlite::Result<()> {
+        for name in names {
+            if self.ids(std::iter::once(name)).is_some() {
+                continue;
+            }
+            // Another process may have added it.
+            let found: Option<u32> = conn
+                .prepare_cached("SELECT id FROM names WHERE name = ?1")?
+                .query_row([name], |row| row.get(0))
+                .optional()?;
+            let id = match found {
+                Some(id) => id,
+                None => conn
+                    .prepare_cached("INSERT INTO names (name) VALUES (?1) RETURNING id")?
+                    .query_row([name], |row| row.get(0))?,
+            };
+            self.inner
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .add(id, name.clone());
         }
-        let mut insert = conn.prepare_cached("INSERT INTO names (id, name) VALUES (?1, ?2)")?;
-        for (i, name) in new.iter().enumerate() {
-            let id = i64::try_from(from + i).unwrap_or(i64::MAX);
-            insert.execute(params![id, name])?;
+        Ok(())
+    }
+
+    /// The name of `id`; `None` (and a note to reload) when the dictionary does not hold it.
+    pub fn name(&self, id: u64) -> Option<String> {
+        let found = self
+            .inner
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .names
+            .get(&id)
+            .cloned();
+        if found.is_none() {
+            self.missed.store(true, Ordering::Relaxed);
         }
-        Ok(from + new.len())
+        found
     }
 
-    /// Records that the file holds the first `n` names (a flush returning `n` committed).
-    pub fn settle(&self, n: usize) {
-        let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
-        inner.durable = inner.durable.max(n);
+    /// Whether a body named an unknown id since the last call.
+    pub fn take_missed(&self) -> bool {
+        self.missed.swap(false, Ordering::Relaxed)
     }
-}
-
-fn to_u32(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
@@ -149,32 +140,38 @@ mod tests {
     }
 
     #[test]
-    fn names_get_stable_ids_and_only_committed_flushes_count() {
+    fn names_get_ids_from_the_file_and_two_dictionaries_agree() {
         let conn = conn();
-        let dict = Dict::load(&conn).unwrap();
-        let a = owned(&["mail", "sn"]);
-        assert_eq!(dict.ids(a.iter()), [0, 1]);
-        assert_eq!(dict.ids(owned(&["sn", "cn", "mail"]).iter()), [1, 2, 0]);
-        // A flush whose transaction rolls back: the next one writes the same names again.
-        conn.execute_batch("BEGIN").unwrap();
-        assert_eq!(dict.flush(&conn).unwrap(), 3);
-        conn.execute_batch("ROLLBACK").unwrap();
-        conn.execute_batch("BEGIN").unwrap();
-        let n = dict.flush(&conn).unwrap();
-        conn.execute_batch("COMMIT").unwrap();
-        dict.settle(n);
-        assert_eq!(dict.flush(&conn).unwrap(), 3, "nothing left to write");
-        let again = Dict::load(&conn).unwrap();
-        assert_eq!(again.name(2).as_deref(), Some("cn"));
-        assert_eq!(again.ids(owned(&["cn", "mail", "sn"]).iter()), [2, 0, 1]);
-        assert_eq!(again.name(3), None);
+        let a = Dict::load(&conn).unwrap();
+        let b = Dict::load(&conn).unwrap();
+        let names = owned(&["mail", "sn"]);
+        assert_eq!(a.ids(names.iter()), None);
+        a.allocate(&conn, names.iter()).unwrap();
+        let ids = a.ids(names.iter()).unwrap();
+        // A second process allocating the same and a new name: the same ids, a new one for cn.
+        let more = owned(&["sn", "cn", "mail"]);
+        b.allocate(&conn, more.iter()).unwrap();
+        let b_ids = b.ids(more.iter()).unwrap();
+        assert_eq!(b_ids.first(), ids.get(1));
+        assert_eq!(b_ids.get(2), ids.first());
+        // `a` does not know cn yet: a miss, noted, then found after a reload.
+        let cn = u64::from(b_ids[1]);
+        assert_eq!(a.name(cn), None);
+        assert!(a.take_missed());
+        assert!(!a.take_missed());
+        a.reload(&conn).unwrap();
+        assert_eq!(a.name(cn).as_deref(), Some("cn"));
     }
 
     #[test]
-    fn a_gap_in_the_ids_is_corruption() {
+    fn a_rolled_back_allocation_is_forgotten_on_reload() {
         let conn = conn();
-        conn.execute("INSERT INTO names (id, name) VALUES (1, 'x')", [])
-            .unwrap();
-        assert!(Dict::load(&conn).is_err());
+        let dict = Dict::load(&conn).unwrap();
+        conn.execute_batch("BEGIN").unwrap();
+        dict.allocate(&conn, owned(&["x"]).iter()).unwrap();
+        conn.execute_batch("ROLLBACK").unwrap();
+        assert!(dict.ids(owned(&["x"]).iter()).is_some());
+        dict.reload(&conn).unwrap();
+        assert!(dict.ids(owned(&["x"]).iter()).is_none());
     }
 }

@@ -198,7 +198,7 @@ impl FullImport<'_> {
             match item {
                 ImportItem::Upsert(object) => {
                     self.check_type(&object.object_type)?;
-                    let body = stored::encode(object, &self.space.dict)?;
+                    let body = self.space.encode(object)?;
                     rows.push((object.anchor.as_str(), Some(body)));
                 }
                 ImportItem::Delete {
@@ -282,7 +282,7 @@ impl FullImport<'_> {
             match item {
                 ImportItem::Upsert(object) => {
                     self.check_type(&object.object_type)?;
-                    let body = stored::encode(object, &self.space.dict)?;
+                    let body = self.space.encode(object)?;
                     rows.push((object.anchor.as_str(), Some((object, body))));
                 }
                 ImportItem::Delete {
@@ -316,9 +316,7 @@ impl FullImport<'_> {
                 &rows,
             )?;
             if self.bulk_open >= BULK_TRANSACTION {
-                let names = space.dict.flush(&conn)?;
                 conn.execute_batch("COMMIT")?;
-                space.dict.settle(names);
                 self.bulk_open = 0;
             }
             Ok(page.replaced)
@@ -336,11 +334,8 @@ impl FullImport<'_> {
         conn: &mut Connection,
         watermark: Option<&Watermark>,
     ) -> Result<u64, Fail> {
-        let dict = &self.space.dict;
         if self.bulk_open > 0 {
-            let names = dict.flush(conn)?;
             conn.execute_batch("COMMIT")?;
-            dict.settle(names);
             self.bulk_open = 0;
         }
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -352,9 +347,7 @@ impl FullImport<'_> {
         )?;
         set_watermark(&tx, &self.object_type, watermark)?;
         super::intents::clear_anchorless(&tx, &self.object_type, self.started)?;
-        let names = dict.flush(&tx)?;
         tx.commit()?;
-        dict.settle(names);
         Ok(added)
     }
 
@@ -418,6 +411,8 @@ impl FullImport<'_> {
                 if self.bulk_open > 0 {
                     conn.execute_batch("ROLLBACK")?;
                     self.bulk_open = 0;
+                    // Names the load added are gone with it.
+                    self.space.dict.reload(&conn)?;
                 }
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 if self.bulk.is_some() {
@@ -622,9 +617,7 @@ fn merge(
     ))?;
     set_watermark(&tx, object_type, watermark)?;
     super::intents::clear_anchorless(&tx, object_type, started)?;
-    let names = space.dict.flush(&tx)?;
     tx.commit()?;
-    space.dict.settle(names);
     Ok(stats)
 }
 

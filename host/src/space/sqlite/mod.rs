@@ -566,7 +566,7 @@ impl SqliteSpace {
         object: &ConnectorObject,
         origin: Origin,
     ) -> Result<StoredObject, SpaceError> {
-        let body = stored::encode(object, &self.dict)?;
+        let body = self.encode(object)?;
         let written = self.write_ranked(|tx, changes| {
             intents::clear_anchor(tx, &object.object_type, object.anchor.as_str())?;
             let existing = stored::find(tx, &object.object_type, object.anchor.as_str())?;
@@ -614,7 +614,7 @@ impl SqliteSpace {
         let mut encoded = Vec::with_capacity(items.len());
         for item in items {
             encoded.push(match item {
-                ImportItem::Upsert(object) => Some(stored::encode(object, &self.dict)?),
+                ImportItem::Upsert(object) => Some(self.encode(object)?),
                 ImportItem::Delete { .. } => None,
             });
         }
@@ -683,9 +683,37 @@ impl SqliteSpace {
         })
     }
 
-    /// Runs `f` on a pooled read-only connection.
-    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, Fail>) -> Result<T, SpaceError> {
-        self.readers.with(f)
+    /// Runs `f` on a pooled read-only connection. When a body named an attribute id this
+    /// process does not know (another process added the name), the dictionary is read again
+    /// and `f` runs once more.
+    fn read<T>(&self, f: impl Fn(&Connection) -> Result<T, Fail>) -> Result<T, SpaceError> {
+        match self.readers.with(&f) {
+            Err(_) if self.dict.take_missed() => {
+                self.readers.with(|conn| self.dict.reload(conn))?;
+                self.readers.with(&f)
+            }
+            result => result,
+        }
+    }
+
+    /// Encodes an object's body, first giving new attribute names their ids (on the writer
+    /// connection: never call it while holding the writer).
+    pub(crate) fn encode(&self, object: &ConnectorObject) -> Result<Vec<u8>, SpaceError> {
+        if let Some(body) = body::encode(object, &self.dict)? {
+            return Ok(body);
+        }
+        {
+            let conn = self.writer();
+            self.dict
+                .allocate(&conn, object.attributes.keys())
+                .map_err(|e| SpaceError::sqlite(&self.path, e))?;
+        }
+        body::encode(object, &self.dict)?.ok_or_else(|| {
+            SpaceError::Corrupt(format!(
+                "attribute names of object {} have no ids after they were given some",
+                object.anchor
+            ))
+        })
     }
 
     /// The writer connection (a poisoned lock is taken over: SQLite rolled back whatever the
@@ -711,9 +739,7 @@ impl SqliteSpace {
         let run = || -> Result<T, Fail> {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let value = f(&tx, &mut changes)?;
-            let names = self.dict.flush(&tx)?;
             tx.commit()?;
-            self.dict.settle(names);
             Ok(value)
         };
         let result = run();

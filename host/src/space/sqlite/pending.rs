@@ -48,7 +48,7 @@ impl SqliteSpace {
         object: &connector_core::ConnectorObject,
         detail: &str,
     ) -> Result<StoredObject, SpaceError> {
-        let body = stored::encode(object, &self.dict)?;
+        let body = self.encode(object)?;
         let written = self.write_ranked(|tx, changes| {
             let now = OffsetDateTime::now_utc();
             super::intents::clear_anchor(tx, &object.object_type, object.anchor.as_str())?;

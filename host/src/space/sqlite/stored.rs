@@ -128,11 +128,6 @@ pub(crate) fn find(
         .map(Option::flatten)
 }
 
-/// Encodes an object for storage (the body of the current form).
-pub(crate) fn encode(object: &ConnectorObject, dict: &Dict) -> Result<Vec<u8>, SpaceError> {
-    body::encode(object, dict)
-}
-
 /// The DN as indexed (`objects.dn_hash`): the hash of the lower-cased DN.
 pub(crate) fn dn_hash(object: &ConnectorObject) -> Option<i64> {
     dn_norm(object).map(|dn| super::schema::dn_hash(&dn))
