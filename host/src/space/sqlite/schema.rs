@@ -317,3 +317,50 @@ pub fn set_meta(conn: &Connection, key: &str, value: &str) -> rusqlite::Result<(
     )?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use connector_core::object::ConnectorObject;
+
+    use super::dn_hash;
+    use crate::space::sqlite::SqliteSpace;
+    use crate::space::sqlite::index::IndexSpec;
+    use crate::space::stored::Origin;
+
+    /// Two lower-case DNs with the same 32-bit hash (a birthday search: about 80k tries).
+    fn colliding_dns() -> (String, String) {
+        let mut seen = HashMap::new();
+        for i in 0u64.. {
+            let dn = format!("cn=user {i},dc=example");
+            if let Some(other) = seen.insert(dn_hash(&dn), dn.clone()) {
+                return (other, dn);
+            }
+        }
+        unreachable!()
+    }
+
+    #[test]
+    fn a_dn_lookup_finds_the_right_object_when_two_dns_share_a_hash() {
+        let (first, second) = colliding_dns();
+        assert_ne!(first, second);
+        assert_eq!(dn_hash(&first), dn_hash(&second));
+        let dir = tempfile::tempdir().unwrap();
+        let space = SqliteSpace::open(&dir.path().join("s.db"), IndexSpec::default()).unwrap();
+        for (anchor, dn) in [("z", &first), ("a", &second)] {
+            let mut o = ConnectorObject::new("User", anchor);
+            o.dn = Some(dn.to_uppercase());
+            space.put(&o, Origin::Import).unwrap();
+        }
+        let found = |dn: &str| {
+            space
+                .get_by_dn("User", dn)
+                .unwrap()
+                .map(|s| s.object.anchor.0)
+        };
+        assert_eq!(found(&first).as_deref(), Some("z"));
+        assert_eq!(found(&second.to_uppercase()).as_deref(), Some("a"));
+        assert_eq!(found("cn=nobody"), None);
+    }
+}
