@@ -2,7 +2,9 @@
 //! second on one and two threads, deep list pages, write-through puts, reopen-to-first-lookup,
 //! and peak memory; and the first import both ways, bulk and staged (the path before the bulk
 //! load; skipped with `SPACE_BENCH_STAGED=0`). Plain `Instant` timing; run with
-//! `cargo bench -p connector-host --bench space` (add `-- 100000` to run one size only).
+//! `cargo bench -p connector-host --bench space` (add `-- 100000` to run one size only;
+//! `SPACE_BENCH_KEEP=1` keeps the space files; `SPACE_BENCH_UPGRADE=<file>` only times opening
+//! that file, e.g. one an older build wrote).
 
 // A benchmark is a test program: failing loudly on a broken invariant is what it should do.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -285,6 +287,17 @@ fn run(total: u64, dir: &Path) {
 }
 
 fn main() {
+    // SPACE_BENCH_UPGRADE=<file>: only time opening that space (an older schema is upgraded).
+    if let Ok(file) = std::env::var("SPACE_BENCH_UPGRADE") {
+        let t = Instant::now();
+        let space = Space::open(Path::new(&file), spec()).unwrap();
+        let n = space.count("User").unwrap();
+        println!(
+            "opened {file} ({n} objects) in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+        return;
+    }
     let sizes: Vec<u64> = match std::env::args().skip(1).find_map(|a| a.parse().ok()) {
         Some(n) => vec![n],
         None => vec![100_000, 1_000_000],
@@ -295,4 +308,8 @@ fn main() {
         run(total, dir.path());
     }
     println!("peak RSS (VmHWM) {} MB", vm_hwm_kib() / 1024);
+    // SPACE_BENCH_KEEP=1 keeps the files for a look with the `sqlite3` shell (`dbstat`).
+    if std::env::var("SPACE_BENCH_KEEP").as_deref() == Ok("1") {
+        println!("files kept in {}", dir.keep().display());
+    }
 }

@@ -115,7 +115,7 @@ fn space_migrate_upgrades_a_version_3_file_and_the_runs_name_their_host() {
         )
         .unwrap();
     let migrated = run(&["--config", "ch.toml", "space", "migrate"], dir.path());
-    assert!(migrated.contains("hr: schema version 3 → 4"), "{migrated}");
+    assert!(migrated.contains("hr: schema version 3 → 5"), "{migrated}");
     let lines = run_lines(dir.path());
     assert_eq!(lines.len(), 1, "the run is kept: {lines:?}");
     assert!(lines[0].contains(" on - → success"), "{lines:?}");
@@ -123,7 +123,7 @@ fn space_migrate_upgrades_a_version_3_file_and_the_runs_name_their_host() {
     assert!(count.starts_with("2 objects of type User"), "{count}");
 
     let again = run(&["--config", "ch.toml", "space", "migrate"], dir.path());
-    assert!(again.contains("hr: schema version 4, current"), "{again}");
+    assert!(again.contains("hr: schema version 5, current"), "{again}");
 }
 
 #[test]
@@ -139,7 +139,7 @@ fn space_migrate_refuses_a_file_of_a_newer_build() {
     assert!(!out.status.success());
     let text = text(&out);
     assert!(
-        text.contains("schema version 99, newer than the 4"),
+        text.contains("schema version 99, newer than the 5"),
         "{text}"
     );
 }

@@ -197,3 +197,27 @@ fn a_secret_is_never_stored() {
     assert!(!err.to_string().contains("hunter2"), "{err}");
     assert!(space.get("User", &"s".into()).unwrap().is_none());
 }
+
+#[test]
+fn two_processes_on_one_file_agree_on_new_attribute_names() {
+    // The `import` command writing the file of a running host: each has its own dictionary
+    // of attribute names in memory.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("space.db");
+    let host = Space::open(&path, spec()).unwrap();
+    host.put(&user("a", "ann", &[("mail", "a@x")]), Origin::Export)
+        .unwrap();
+    let other = Space::open(&path, spec()).unwrap();
+    // Names neither has seen, one from each side.
+    let b = user("b", "bob", &[("department", "Sales")]);
+    other.put(&b, Origin::Import).unwrap();
+    let c = user("c", "cy", &[("costCenter", "42")]);
+    host.put(&c, Origin::Export).unwrap();
+    // Each reads what the other wrote, with the right names.
+    assert_eq!(host.get("User", &"b".into()).unwrap().unwrap().object, b);
+    assert_eq!(other.get("User", &"c".into()).unwrap().unwrap().object, c);
+    drop((host, other));
+    let again = Space::open(&path, spec()).unwrap();
+    assert_eq!(again.get("User", &"b".into()).unwrap().unwrap().object, b);
+    assert_eq!(again.get("User", &"c".into()).unwrap().unwrap().object, c);
+}

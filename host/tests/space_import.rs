@@ -133,6 +133,67 @@ fn later_pages_win_and_deletes_unstage() {
 }
 
 #[test]
+fn an_anchor_shown_unchanged_then_changed_or_the_reverse_takes_its_last_content() {
+    let (_dir, space) = fresh();
+    for o in [
+        user("a", "ann", &[]),
+        user("b", "bob", &[]),
+        user("c", "cy", &[]),
+        user("d", "dee", &[]),
+    ] {
+        space.put(&o, Origin::Export).unwrap();
+    }
+    let mut import = space.begin_full_import("User").unwrap();
+    import
+        .add_page(&[
+            up(user("a", "ann", &[])),
+            up(user("b", "bobby", &[])),
+            up(user("c", "cy", &[])),
+            up(user("d", "dee", &[])),
+        ])
+        .unwrap();
+    // a: unchanged, then changed; b: changed, then unchanged again; c: unchanged, then
+    // deleted; d: unchanged only; e: new.
+    import
+        .add_page(&[
+            up(user("a", "anna", &[])),
+            up(user("b", "bob", &[])),
+            del("c"),
+            up(user("e", "eve", &[])),
+        ])
+        .unwrap();
+    assert_eq!(import.commit(None).unwrap(), stats(1, 1, 2, 1));
+    assert_eq!(all(&space), ["a", "b", "d", "e"]);
+    let version = |anchor: &str| {
+        space
+            .get("User", &Anchor::from(anchor))
+            .unwrap()
+            .unwrap()
+            .version
+    };
+    assert_eq!(
+        (version("a"), version("b"), version("d"), version("e")),
+        (2, 1, 1, 1)
+    );
+    assert_eq!(
+        anchors(&space.lookup("User", "userName", "anna").unwrap()),
+        ["a"]
+    );
+    assert!(space.lookup("User", "userName", "ann").unwrap().is_empty());
+    assert_eq!(
+        anchors(&space.lookup("User", "userName", "bob").unwrap()),
+        ["b"]
+    );
+    assert!(
+        space
+            .lookup("User", "userName", "bobby")
+            .unwrap()
+            .is_empty()
+    );
+    assert!(space.lookup("User", "userName", "cy").unwrap().is_empty());
+}
+
+#[test]
 fn staged_pages_are_invisible_until_commit_even_from_another_thread() {
     let (_dir, space) = fresh();
     space.put(&user("old", "old", &[]), Origin::Import).unwrap();

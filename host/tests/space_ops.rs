@@ -607,7 +607,7 @@ fn a_version_3_space_is_upgraded_in_place_and_keeps_its_runs() {
         Space::migrate_file(&path).unwrap(),
         (Some(3), SCHEMA_VERSION)
     );
-    assert_eq!(SCHEMA_VERSION, 4);
+    assert_eq!(SCHEMA_VERSION, 5);
     let space = Space::open(&path, spec()).unwrap();
     assert_eq!(space.count("User").unwrap(), 1);
     let kept = space.last_full_import("User").unwrap().unwrap();

@@ -9,6 +9,7 @@ use connector_host::space::{IndexSpec, IndexedAttribute, Space};
 use tempfile::TempDir;
 
 pub mod pg;
+pub mod snapshot;
 
 /// `User` with userName (case-insensitive), employeeId (case-exact), mail (case-insensitive).
 pub fn spec() -> IndexSpec {

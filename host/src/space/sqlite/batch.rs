@@ -15,7 +15,8 @@ impl SqliteSpace {
         object_types: &[&str],
         anchors: impl IntoIterator<Item = &'a str>,
     ) -> Result<HashSet<String>, SpaceError> {
-        self.read(|conn| {
+        // Reads no body: straight to the pool (`read` may run its closure twice).
+        self.readers.with(|conn| {
             let mut stmt = conn
                 .prepare_cached("SELECT 1 FROM objects WHERE object_type = ?1 AND anchor = ?2")?;
             let mut found = HashSet::new();

@@ -15,6 +15,10 @@
 //!   whose other bits are its length (text, binary), its zig-zagged value (integer) or the
 //!   boolean, followed by its bytes (a date-time: seconds, nanoseconds and UTC offset, so the
 //!   offset survives as it does in JSON). Object type and anchor come from the row's columns.
+//!   Written until schema version 5; still read, and rewritten in the current form at its
+//!   next write, which is no change either.
+//! - [`NAMED`] (schema version 5): the same, except that each attribute name is its id in the
+//!   space's dictionary of names (`dict`), one varint instead of the name's bytes.
 //!
 //! Secrets are never stored: encoding an object that holds one fails, as the JSON form did.
 
@@ -22,10 +26,14 @@ use connector_core::object::{AttrValue, Attributes, ConnectorObject};
 use rusqlite::types::ValueRef;
 use time::{OffsetDateTime, UtcOffset};
 
+use super::dict::Dict;
 use crate::space::error::SpaceError;
 
-/// The leading byte of a compact body (a JSON body starts with `{`).
+/// The leading byte of a compact body with attribute names as text (until schema version 5).
 pub(crate) const COMPACT: u8 = 1;
+
+/// The leading byte of the current body: compact, attribute names by dictionary id.
+pub(crate) const NAMED: u8 = 2;
 
 const STRING: u64 = 0;
 const INTEGER: u64 = 1;
@@ -37,10 +45,30 @@ const REFERENCE: u64 = 5;
 /// bits): the kind alone, then the zig-zagged value.
 const INTEGER_WIDE: u64 = 6;
 
-/// Encodes an object's DN and attributes in the compact form.
-pub(crate) fn encode(object: &ConnectorObject) -> Result<Vec<u8>, SpaceError> {
-    let mut out = Vec::with_capacity(256);
-    out.push(COMPACT);
+/// Encodes an object's DN and attributes in the current form, naming attributes by their ids
+/// in `dict`; `None` when a name has no id yet (`SqliteSpace::encode` gives it one).
+pub(crate) fn encode(object: &ConnectorObject, dict: &Dict) -> Result<Option<Vec<u8>>, SpaceError> {
+    let Some(ids) = dict.ids(object.attributes.keys()) else {
+        return Ok(None);
+    };
+    encode_with(object, NAMED, ids.into_iter().map(Some)).map(Some)
+}
+
+/// Encodes in the form of schema version 4 (names as text): what older spaces hold, for
+/// comparing their bodies and for tests.
+#[cfg(test)]
+pub(crate) fn encode_v4(object: &ConnectorObject) -> Result<Vec<u8>, SpaceError> {
+    encode_with(object, COMPACT, std::iter::repeat(None))
+}
+
+/// Encodes with each attribute named by its id (`Some`) or its text (`None`).
+fn encode_with(
+    object: &ConnectorObject,
+    format: u8,
+    ids: impl Iterator<Item = Option<u32>>,
+) -> Result<Vec<u8>, SpaceError> {
+    let mut out = Vec::with_capacity(192);
+    out.push(format);
     match &object.dn {
         None => put_varint(&mut out, 0),
         Some(dn) => {
@@ -49,8 +77,11 @@ pub(crate) fn encode(object: &ConnectorObject) -> Result<Vec<u8>, SpaceError> {
         }
     }
     put_varint(&mut out, len(object.attributes.len()));
-    for (name, values) in &object.attributes {
-        put_bytes(&mut out, name.as_bytes());
+    for ((name, values), id) in object.attributes.iter().zip(ids) {
+        match id {
+            Some(id) => put_varint(&mut out, u64::from(id)),
+            None => put_bytes(&mut out, name.as_bytes()),
+        }
         put_varint(&mut out, len(values.len()));
         for value in values {
             match value {
@@ -83,16 +114,17 @@ pub(crate) fn encode(object: &ConnectorObject) -> Result<Vec<u8>, SpaceError> {
     Ok(out)
 }
 
-/// Decodes a stored body of either form; `object_type` and `anchor` are the row's columns.
+/// Decodes a stored body of any form; `object_type` and `anchor` are the row's columns.
 pub(crate) fn decode(
     body: ValueRef<'_>,
     object_type: &str,
     anchor: &str,
+    dict: &Dict,
 ) -> Result<ConnectorObject, SpaceError> {
     match body {
         ValueRef::Text(json) => serde_json::from_slice(json)
             .map_err(|e| SpaceError::Corrupt(format!("stored object {anchor}: {e}"))),
-        ValueRef::Blob(bytes) => decode_compact(bytes, object_type, anchor)
+        ValueRef::Blob(bytes) => decode_compact(bytes, object_type, anchor, dict)
             .map_err(|e| SpaceError::Corrupt(format!("stored object {anchor}: {e}"))),
         _ => Err(SpaceError::Corrupt(format!(
             "stored object {anchor}: the body is neither text nor a blob"
@@ -100,15 +132,20 @@ pub(crate) fn decode(
     }
 }
 
-/// Whether a stored body holds exactly the content `compact` encodes: equal bytes, or a JSON
-/// body of an older space whose object encodes to those bytes.
-pub(crate) fn same_content(stored: &Stored, compact: &[u8]) -> bool {
+/// Whether a stored body holds exactly the content `current` (a body of the current form)
+/// encodes: equal bytes, or a body of an older form whose object encodes to those bytes.
+pub(crate) fn same_content(stored: &Stored, current: &[u8], dict: &Dict) -> bool {
     match stored {
-        Stored::Compact(bytes) => bytes == compact,
+        Stored::Compact(bytes) if stored.is_current() => bytes == current,
+        // A name without an id cannot be in `current`: different content.
+        Stored::Compact(bytes) => decode_compact(bytes, "", "", dict)
+            .ok()
+            .and_then(|object| encode(&object, dict).ok().flatten())
+            .is_some_and(|bytes| bytes == current),
         Stored::Json(json) => serde_json::from_str::<ConnectorObject>(json)
             .ok()
-            .and_then(|object| encode(&object).ok())
-            .is_some_and(|bytes| bytes == compact),
+            .and_then(|object| encode(&object, dict).ok().flatten())
+            .is_some_and(|bytes| bytes == current),
     }
 }
 
@@ -151,9 +188,9 @@ impl Stored {
         }
     }
 
-    /// Whether it is the JSON of an older space.
-    pub fn is_json(&self) -> bool {
-        matches!(self, Stored::Json(_))
+    /// Whether it is in the current form (anything else is rewritten at its next write).
+    pub fn is_current(&self) -> bool {
+        matches!(self, Stored::Compact(b) if b.first() == Some(&NAMED))
     }
 }
 
@@ -236,9 +273,10 @@ fn decode_compact(
     bytes: &[u8],
     object_type: &str,
     anchor: &str,
+    dict: &Dict,
 ) -> Result<ConnectorObject, String> {
     let (&format, rest) = bytes.split_first().ok_or("empty body")?;
-    if format != COMPACT {
+    if format != COMPACT && format != NAMED {
         return Err(format!("unknown body format {format}"));
     }
     let mut r = Reader { rest };
@@ -248,8 +286,14 @@ fn decode_compact(
     };
     let mut attributes = Attributes::new();
     for _ in 0..r.count()? {
-        let name_len = r.varint()?;
-        let name = r.text(name_len)?;
+        let name = if format == NAMED {
+            let id = r.varint()?;
+            dict.name(id)
+                .ok_or_else(|| format!("unknown attribute name id {id}"))?
+        } else {
+            let name_len = r.varint()?;
+            r.text(name_len)?
+        };
         let n = r.count()?;
         let mut values = Vec::with_capacity(n);
         for _ in 0..n {
@@ -344,12 +388,43 @@ mod tests {
         .with("", vec!["an attribute without a name".into()])
     }
 
+    /// A dictionary holding the names of `o`.
+    fn dict_for(o: &ConnectorObject) -> Dict {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE names (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)",
+        )
+        .unwrap();
+        let dict = Dict::load(&conn).unwrap();
+        dict.allocate(&conn, o.attributes.keys()).unwrap();
+        dict
+    }
+
     fn round_trip(o: &ConnectorObject) -> ConnectorObject {
-        let bytes = encode(o).unwrap();
-        assert_eq!(bytes.first(), Some(&COMPACT));
-        let back = decode(ValueRef::Blob(&bytes), &o.object_type, o.anchor.as_str()).unwrap();
+        let dict = dict_for(o);
+        assert!(encode(o, &Dict::default()).unwrap().is_none() || o.attributes.is_empty());
+        let bytes = encode(o, &dict).unwrap().unwrap();
+        assert_eq!(bytes.first(), Some(&NAMED));
+        let back = decode(
+            ValueRef::Blob(&bytes),
+            &o.object_type,
+            o.anchor.as_str(),
+            &dict,
+        )
+        .unwrap();
         // One object, one encoding.
-        assert_eq!(encode(&back).unwrap(), bytes);
+        assert_eq!(encode(&back, &dict).unwrap().unwrap(), bytes);
+        // The form of schema version 4 still reads as the same object.
+        let v4 = encode_v4(o).unwrap();
+        assert_eq!(v4.first(), Some(&COMPACT));
+        let old = decode(
+            ValueRef::Blob(&v4),
+            &o.object_type,
+            o.anchor.as_str(),
+            &dict,
+        )
+        .unwrap();
+        assert_eq!(old, back);
         back
     }
 
@@ -382,7 +457,8 @@ mod tests {
     fn the_compact_form_is_smaller_than_the_json() {
         let o = all_kinds();
         let json = serde_json::to_string(&o).unwrap();
-        let compact = encode(&o).unwrap();
+        let compact = encode(&o, &dict_for(&o)).unwrap().unwrap();
+        assert!(compact.len() < encode_v4(&o).unwrap().len());
         assert!(
             compact.len() < json.len(),
             "{} vs {}",
@@ -392,17 +468,28 @@ mod tests {
     }
 
     #[test]
-    fn json_bodies_of_older_spaces_still_decode_and_compare_by_content() {
+    fn bodies_of_older_spaces_still_decode_and_compare_by_content() {
         let o = all_kinds();
+        let dict = dict_for(&o);
         let json = serde_json::to_string(&o).unwrap();
-        let back = decode(ValueRef::Text(json.as_bytes()), "ignored", "ignored").unwrap();
+        let back = decode(ValueRef::Text(json.as_bytes()), "ignored", "ignored", &dict).unwrap();
         assert_eq!(back, o);
-        let compact = encode(&o).unwrap();
-        assert!(same_content(&Stored::Json(json.clone()), &compact));
-        assert!(same_content(&Stored::Compact(compact.clone()), &compact));
-        let changed = encode(&o.clone().with("age", vec![AttrValue::Integer(8)])).unwrap();
-        assert!(!same_content(&Stored::Json(json), &changed));
-        assert!(!same_content(&Stored::Compact(compact), &changed));
+        let v4 = Stored::Compact(encode_v4(&o).unwrap());
+        assert!(!v4.is_current());
+        let current = encode(&o, &dict).unwrap().unwrap();
+        assert!(Stored::Compact(current.clone()).is_current());
+        assert!(same_content(&Stored::Json(json.clone()), &current, &dict));
+        assert!(same_content(&v4, &current, &dict));
+        assert!(same_content(
+            &Stored::Compact(current.clone()),
+            &current,
+            &dict
+        ));
+        let changed = o.clone().with("age", vec![AttrValue::Integer(8)]);
+        let changed = encode(&changed, &dict).unwrap().unwrap();
+        assert!(!same_content(&Stored::Json(json), &changed, &dict));
+        assert!(!same_content(&v4, &changed, &dict));
+        assert!(!same_content(&Stored::Compact(current), &changed, &dict));
     }
 
     #[test]
@@ -411,35 +498,37 @@ mod tests {
             "password",
             vec![AttrValue::Secret(Secret::new("hunter2".to_owned()))],
         );
-        let err = encode(&o).unwrap_err();
+        let err = encode(&o, &dict_for(&o)).unwrap_err();
         assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 
     #[test]
     fn corrupt_bodies_are_errors_not_panics() {
-        let good = encode(&all_kinds()).unwrap();
-        // Every truncation, and every single-byte change, decodes to an error or to some
-        // object, never a panic.
-        for n in 0..good.len() {
-            assert!(decode(ValueRef::Blob(&good[..n]), "User", "a").is_err());
-        }
-        for i in 0..good.len() {
-            for b in [0u8, 0x7f, 0x80, 0xff] {
-                let mut bad = good.clone();
-                bad[i] = b;
-                let _ = decode(ValueRef::Blob(&bad), "User", "a");
+        let dict = dict_for(&all_kinds());
+        for good in [
+            encode(&all_kinds(), &dict).unwrap().unwrap(),
+            encode_v4(&all_kinds()).unwrap(),
+        ] {
+            // Every truncation, and every single-byte change, decodes to an error or to some
+            // object, never a panic.
+            for n in 0..good.len() {
+                assert!(decode(ValueRef::Blob(&good[..n]), "User", "a", &dict).is_err());
+            }
+            for i in 0..good.len() {
+                for b in [0u8, 0x7f, 0x80, 0xff] {
+                    let mut bad = good.clone();
+                    bad[i] = b;
+                    let _ = decode(ValueRef::Blob(&bad), "User", "a", &dict);
+                }
             }
         }
-        assert!(decode(ValueRef::Blob(&[2, 0, 0]), "User", "a").is_err());
-        assert!(decode(ValueRef::Blob(&[COMPACT, 0, 0, 0]), "User", "a").is_err());
-        assert!(
-            decode(
-                ValueRef::Blob(&[COMPACT, 0, 0xff, 0xff, 0xff, 0xff, 0x0f]),
-                "User",
-                "a"
-            )
-            .is_err()
-        );
-        assert!(decode(ValueRef::Integer(3), "User", "a").is_err());
+        let decode = |bytes: &[u8]| decode(ValueRef::Blob(bytes), "User", "a", &dict);
+        assert!(decode(&[3, 0, 0]).is_err());
+        assert!(decode(&[COMPACT, 0, 0, 0]).is_err());
+        assert!(decode(&[COMPACT, 0, 0xff, 0xff, 0xff, 0xff, 0x0f]).is_err());
+        // A name id the dictionary does not hold.
+        assert!(decode(&[NAMED, 0, 1, 100, 0]).is_err());
+        assert!(decode(&[NAMED, 0, 0]).is_ok());
+        assert!(super::decode(ValueRef::Integer(3), "User", "a", &dict).is_err());
     }
 }

@@ -22,7 +22,10 @@ impl SqliteSpace {
         offset: u64,
         limit: u64,
     ) -> Result<(u64, Vec<StoredObject>), SpaceError> {
-        let Some(attr) = self.index.find(object_type, attribute) else {
+        let (Some(attr), Some(id)) = (
+            self.index.spec.find(object_type, attribute),
+            self.index.id(object_type, attribute),
+        ) else {
             return Err(SpaceError::NotIndexed {
                 object_type: object_type.to_owned(),
                 attribute: attribute.to_owned(),
@@ -31,20 +34,18 @@ impl SqliteSpace {
         let norm = normalise(value, attr.case_exact);
         self.read(|conn| {
             let total: i64 = conn
-                .prepare_cached(
-                    "SELECT count(*) FROM idx
-                     WHERE object_type = ?1 AND attribute = ?2 AND value_norm = ?3",
-                )?
-                .query_row(params![object_type, attribute, norm], |row| row.get(0))?;
+                .prepare_cached("SELECT count(*) FROM idx WHERE attr = ?1 AND value_norm = ?2")?
+                .query_row(params![id, norm], |row| row.get(0))?;
             let sql = format!(
                 "SELECT {O_COLUMNS} FROM idx i JOIN objects o ON o.id = i.object_id
-                 WHERE i.object_type = ?1 AND i.attribute = ?2 AND i.value_norm = ?3
-                 ORDER BY i.object_id LIMIT ?4 OFFSET ?5"
+                 WHERE i.attr = ?1 AND i.value_norm = ?2
+                 ORDER BY i.object_id LIMIT ?3 OFFSET ?4"
             );
             let page = query_objects(
                 conn,
+                &self.dict,
                 &sql,
-                params![object_type, attribute, norm, to_i64(limit), to_i64(offset)],
+                params![id, norm, to_i64(limit), to_i64(offset)],
             )?;
             Ok((u64::try_from(total).unwrap_or(0), page))
         })
@@ -67,7 +68,7 @@ impl SqliteSpace {
             raw.into_iter()
                 .map(|(detail, since, row)| {
                     Ok(PendingExport {
-                        object: row.decode()?,
+                        object: row.decode(&self.dict)?,
                         detail,
                         since: stored::from_nanos(since)?,
                     })

@@ -15,9 +15,9 @@ use connector_core::ConnectorObject;
 use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 
-use super::index::{self, IndexSpec};
+use super::index::{self, Index, STAGING_COLUMNS};
 use super::schema;
-use super::stored::{Origin, dn_norm, to_nanos};
+use super::stored::{Origin, dn_hash, to_nanos};
 use crate::space::error::Fail;
 
 /// The `meta` key flagging a bulk load of `object_type` in progress.
@@ -26,8 +26,7 @@ fn flag(object_type: &str) -> String {
 }
 
 /// The DN index, as the schema defines it (dropped for a load into an empty space).
-const DN_INDEX: &str =
-    "CREATE INDEX IF NOT EXISTS objects_dn ON objects (object_type, dn_norm, anchor)";
+const DN_INDEX: &str = "CREATE INDEX IF NOT EXISTS objects_dn ON objects (object_type, dn_hash)";
 
 /// Whether a full import of `object_type` can take the bulk path: the space holds none of it
 /// and no full import of it ever succeeded. Starts the load when it can (flag set, the DN index
@@ -50,10 +49,7 @@ pub(crate) fn begin(conn: &Connection, object_type: &str, idx_table: &str) -> Re
         conn.execute_batch("DROP INDEX IF EXISTS objects_dn")?;
     }
     schema::set_meta(conn, &flag(object_type), "1")?;
-    conn.execute_batch(&format!(
-        "CREATE TABLE {idx_table} (object_type TEXT NOT NULL, attribute TEXT NOT NULL,
-         value_norm TEXT NOT NULL, object_id INTEGER NOT NULL)"
-    ))?;
+    conn.execute_batch(&format!("CREATE TABLE {idx_table} ({STAGING_COLUMNS})"))?;
     Ok(true)
 }
 
@@ -70,7 +66,7 @@ pub(crate) type PageRow<'a> = (&'a str, Option<(&'a ConnectorObject, Vec<u8>)>);
 /// anchors to delete (`None` bodies).
 pub(crate) fn write_page(
     conn: &Connection,
-    spec: &IndexSpec,
+    index: &Index,
     idx_table: &str,
     object_type: &str,
     rows: &[PageRow<'_>],
@@ -78,8 +74,8 @@ pub(crate) fn write_page(
     let now = to_nanos(OffsetDateTime::now_utc());
     let mut replaced = false;
     let mut insert = conn.prepare_cached(
-        "INSERT INTO objects (object_type, anchor, dn_norm, body, created, modified, version,
-         origin) VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1, ?6)
+        "INSERT INTO objects (object_type, anchor, dn_hash, body, created, modified, version,
+         origin) VALUES (?1, ?2, ?3, ?4, ?5, 0, 1, ?6)
          ON CONFLICT (object_type, anchor) DO NOTHING",
     )?;
     let mut delete =
@@ -89,7 +85,7 @@ pub(crate) fn write_page(
             replaced |= delete.execute(params![object_type, anchor])? > 0;
             continue;
         };
-        let dn = dn_norm(object);
+        let dn = dn_hash(object);
         let args = params![object_type, anchor, dn, body, now, Origin::Import.code()];
         if insert.execute(args)? == 0 {
             // The same anchor twice in one import: the later one wins, as in a staged import.
@@ -97,7 +93,7 @@ pub(crate) fn write_page(
             insert.execute(args)?;
             replaced = true;
         }
-        index::write_entries(conn, spec, idx_table, conn.last_insert_rowid(), object)?;
+        index::write_entries(conn, index, idx_table, conn.last_insert_rowid(), object)?;
     }
     Ok(Page { replaced })
 }
@@ -117,9 +113,9 @@ pub(crate) fn finish(
         ""
     };
     conn.execute_batch(&format!(
-        "INSERT OR IGNORE INTO idx (object_type, attribute, value_norm, object_id)
-         SELECT object_type, attribute, value_norm, object_id FROM {idx_table} {live}
-         ORDER BY object_type, attribute, value_norm, object_id;
+        "INSERT OR IGNORE INTO idx (attr, value_norm, object_id)
+         SELECT attr, value_norm, object_id FROM {idx_table} {live}
+         ORDER BY attr, value_norm, object_id;
          DROP TABLE {idx_table};
          {DN_INDEX};"
     ))?;
@@ -154,6 +150,11 @@ pub(crate) fn discard_interrupted(conn: &Connection) -> Result<Vec<String>, Fail
 /// Removes the objects of an interrupted load of `object_type` and its flag.
 pub(crate) fn discard(conn: &Connection, object_type: &str) -> Result<(), Fail> {
     conn.execute("DELETE FROM objects WHERE object_type = ?1", [object_type])?;
+    // None were written (the load's entries wait in a temporary table), so this is a guard.
+    conn.execute(
+        "DELETE FROM idx WHERE attr IN (SELECT id FROM idx_attrs WHERE object_type = ?1)",
+        [object_type],
+    )?;
     conn.execute_batch(DN_INDEX)?;
     conn.execute("DELETE FROM meta WHERE key = ?1", [flag(object_type)])?;
     Ok(())

@@ -6,10 +6,11 @@
 //! Staging goes to SQLite's temporary storage (a file under `SQLITE_TMPDIR`/`TMPDIR`, not
 //! memory), outside the WAL: staging a page takes no lock on the space, so exports and
 //! lookups carry on while an import streams. An object whose content the space already holds
-//! is staged without its body (compared in SQL while staging, so an unchanged re-import moves
-//! anchors, not bodies). The merge removes objects not staged, then walks the staged objects by
-//! anchor in batches, comparing each changed one with the stored one: only changed content gets
-//! a new version, and memory stays bounded by the batch size.
+//! is not staged at all (compared in SQL while staging; its id is marked in `Seen`, one bit
+//! per object), so an unchanged re-import writes nothing per object. The merge removes the
+//! objects neither seen nor staged, then walks the staged objects by anchor in batches,
+//! comparing each with the stored one: only changed content gets a new version, and memory
+//! stays bounded by the batch size (and the bit per object).
 //!
 //! The first import of a type into a space without it takes the bulk path instead (`bulk`).
 
@@ -18,7 +19,7 @@ use std::sync::atomic::Ordering;
 
 use connector_core::import::{ImportItem, Watermark};
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use time::OffsetDateTime;
 
 use super::body::{self, Stored};
@@ -49,6 +50,67 @@ pub struct FullImport<'a> {
     bulk: Option<bool>,
     /// Objects written by the bulk load's open transaction (0: none open).
     bulk_open: usize,
+    /// The stored objects the staged path found unchanged: not staged at all (see `Seen`).
+    seen: Seen,
+    /// Rows written to the staging table so far (none: nothing there to replace or unstage).
+    staged_rows: usize,
+}
+
+/// The ids of stored objects a full import showed with the content the space holds, as bits:
+/// an unchanged object costs its re-import one lookup and no staging row (a scheduled
+/// re-import is mostly unchanged objects). One bit per object id (125 KB per million), ids
+/// beyond 2^27 in a set, so memory stays far below the writer's page cache at any count.
+///
+/// The merge keeps every object whose bit is set. Should an object shown unchanged be deleted
+/// by an export during the import and its id reused by an object an export creates (SQLite
+/// reuses only the largest id), that new object is kept rather than removed: the target has
+/// it, since its export succeeded.
+#[derive(Debug, Default)]
+struct Seen {
+    bits: Vec<u64>,
+    beyond: std::collections::BTreeSet<i64>,
+}
+
+/// Object ids kept as bits below this; above it in a set.
+const SEEN_BITS: usize = 1 << 27;
+
+impl Seen {
+    fn set(&mut self, id: i64, on: bool) {
+        match usize::try_from(id).ok().filter(|i| *i < SEEN_BITS) {
+            Some(i) => {
+                let (word, bit) = (i / 64, 1u64 << (i % 64));
+                if word >= self.bits.len() {
+                    if !on {
+                        return;
+                    }
+                    self.bits.resize(word + 1, 0);
+                }
+                if let Some(w) = self.bits.get_mut(word) {
+                    if on {
+                        *w |= bit;
+                    } else {
+                        *w &= !bit;
+                    }
+                }
+            }
+            None if on => {
+                self.beyond.insert(id);
+            }
+            None => {
+                self.beyond.remove(&id);
+            }
+        }
+    }
+
+    fn contains(&self, id: i64) -> bool {
+        match usize::try_from(id).ok().filter(|i| *i < SEEN_BITS) {
+            Some(i) => self
+                .bits
+                .get(i / 64)
+                .is_some_and(|w| w & (1u64 << (i % 64)) != 0),
+            None => self.beyond.contains(&id),
+        }
+    }
 }
 
 impl std::fmt::Debug for FullImport<'_> {
@@ -86,6 +148,8 @@ impl SqliteSpace {
             started: OffsetDateTime::now_utc(),
             bulk: None,
             bulk_open: 0,
+            seen: Seen::default(),
+            staged_rows: 0,
         };
         let bulk = {
             let mut conn = self.writer();
@@ -134,7 +198,8 @@ impl FullImport<'_> {
             match item {
                 ImportItem::Upsert(object) => {
                     self.check_type(&object.object_type)?;
-                    rows.push((object.anchor.as_str(), Some(stored::encode(object)?)));
+                    let body = self.space.encode(object)?;
+                    rows.push((object.anchor.as_str(), Some(body)));
                 }
                 ImportItem::Delete {
                     object_type,
@@ -157,24 +222,51 @@ impl FullImport<'_> {
                 ))?;
                 let mut delete =
                     tx.prepare_cached(&format!("DELETE FROM {} WHERE anchor = ?1", self.table))?;
-                // Content the space already holds is staged without its body: the merge then
-                // only keeps the object (the common case of a scheduled re-import).
-                let mut same = tx.prepare_cached(
-                    "SELECT EXISTS (SELECT 1 FROM objects WHERE object_type = ?1 AND anchor = ?2
-                     AND body = ?3 AND origin <> ?4)",
+                // Content the space already holds is not staged: its id is marked seen and the
+                // merge keeps the object (the common case of a scheduled re-import).
+                let mut probe = tx.prepare_cached(
+                    "SELECT id, body = ?3 AND origin <> ?4 FROM objects
+                     WHERE object_type = ?1 AND anchor = ?2",
+                )?;
+                let mut id_of = tx.prepare_cached(
+                    "SELECT id FROM objects WHERE object_type = ?1 AND anchor = ?2",
                 )?;
                 for (anchor, body) in &rows {
                     match body {
                         Some(body) => {
-                            let unchanged: bool = same.query_row(
-                                params![self.object_type, anchor, body, Origin::Pending.code()],
-                                |row| row.get(0),
-                            )?;
-                            let staged = (!unchanged).then_some(body.as_slice());
-                            insert.execute(params![anchor, staged])?
+                            let found: Option<(i64, bool)> = probe
+                                .query_row(
+                                    params![self.object_type, anchor, body, Origin::Pending.code()],
+                                    |row| Ok((row.get(0)?, row.get(1)?)),
+                                )
+                                .optional()?;
+                            match found {
+                                Some((id, true)) => {
+                                    self.seen.set(id, true);
+                                    // An earlier page may have staged other content for it.
+                                    if self.staged_rows > 0 {
+                                        delete.execute([anchor])?;
+                                    }
+                                }
+                                found => {
+                                    if let Some((id, _)) = found {
+                                        self.seen.set(id, false);
+                                    }
+                                    insert.execute(params![anchor, body])?;
+                                    self.staged_rows += 1;
+                                }
+                            }
                         }
-                        None => delete.execute([anchor])?,
-                    };
+                        None => {
+                            let id: Option<i64> = id_of
+                                .query_row(params![self.object_type, anchor], |row| row.get(0))
+                                .optional()?;
+                            if let Some(id) = id {
+                                self.seen.set(id, false);
+                            }
+                            delete.execute([anchor])?;
+                        }
+                    }
                 }
             }
             tx.commit()?;
@@ -190,10 +282,8 @@ impl FullImport<'_> {
             match item {
                 ImportItem::Upsert(object) => {
                     self.check_type(&object.object_type)?;
-                    rows.push((
-                        object.anchor.as_str(),
-                        Some((object, stored::encode(object)?)),
-                    ));
+                    let body = self.space.encode(object)?;
+                    rows.push((object.anchor.as_str(), Some((object, body))));
                 }
                 ImportItem::Delete {
                     object_type,
@@ -287,6 +377,8 @@ impl FullImport<'_> {
                         watermark,
                         pending_expiry: self.pending_expiry,
                         started: self.started,
+                        seen: &self.seen,
+                        staged_rows: self.staged_rows,
                     },
                     &mut ended,
                 )
@@ -319,6 +411,8 @@ impl FullImport<'_> {
                 if self.bulk_open > 0 {
                     conn.execute_batch("ROLLBACK")?;
                     self.bulk_open = 0;
+                    // Names the load added are gone with it.
+                    self.space.dict.reload(&conn)?;
                 }
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 if self.bulk.is_some() {
@@ -359,6 +453,8 @@ struct Merge<'a> {
     watermark: Option<&'a Watermark>,
     pending_expiry: Option<std::time::Duration>,
     started: OffsetDateTime,
+    seen: &'a Seen,
+    staged_rows: usize,
 }
 
 /// The merge, in one immediate transaction; pending exports it ends go to `ended`.
@@ -374,6 +470,8 @@ fn merge(
         watermark,
         pending_expiry,
         started,
+        seen,
+        staged_rows,
     } = m;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut stats = ImportStats::default();
@@ -381,19 +479,25 @@ fn merge(
     if let Some(expiry) = pending_expiry {
         // Pending objects not shown that waited too long: the target never took them.
         let cutoff = to_nanos(now - expiry);
-        let expired: Vec<(i64, String, String)> = {
+        let expired: Vec<(i64, String, String, Stored)> = {
             let mut stmt = tx.prepare(&format!(
-                "SELECT o.id, o.anchor, p.detail FROM objects o JOIN pending p ON p.object_id = o.id
+                "SELECT o.id, o.anchor, p.detail, o.body FROM objects o
+                 JOIN pending p ON p.object_id = o.id
                  WHERE o.object_type = ?1 AND p.since < ?2
                  AND NOT EXISTS (SELECT 1 FROM {table} s WHERE s.anchor = o.anchor)"
             ))?;
             stmt.query_map(params![object_type, cutoff], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    Stored::from_value(row.get_ref(3)?)?,
+                ))
             })?
             .collect::<rusqlite::Result<_>>()?
         };
-        for (id, anchor, detail) in expired {
-            tx.execute("DELETE FROM objects WHERE id = ?1", [id])?;
+        for (id, anchor, detail, body) in expired {
+            delete_row(&tx, space, id, object_type, &anchor, &body)?;
             stats.removed += 1;
             ended.push(PendingEnd {
                 object_type: object_type.to_owned(),
@@ -403,20 +507,57 @@ fn merge(
             });
         }
     }
-    let removed = tx.execute(
-        &format!(
-            "DELETE FROM objects WHERE object_type = ?1 AND origin <> ?2
-             AND NOT EXISTS (SELECT 1 FROM {table} s WHERE s.anchor = objects.anchor)"
-        ),
-        params![object_type, Origin::Pending.code()],
-    )?;
-    stats.removed += u64::try_from(removed).unwrap_or(0);
+    // Objects neither seen unchanged nor staged go (pending ones stay: the target has not
+    // taken them yet), with their index entries (found from their stored values). The anchor
+    // index is walked in batches (it holds the ids too), so memory stays bounded however many
+    // objects there are or go.
+    let is_staged = format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE anchor = ?1)");
+    let mut after = String::new();
+    loop {
+        let batch: Vec<(i64, String)> = {
+            let mut stmt = tx.prepare_cached(
+                "SELECT id, anchor FROM objects WHERE object_type = ?1 AND anchor > ?2
+                 ORDER BY anchor LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![object_type, after, MERGE_BATCH], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let Some((_, last)) = batch.last() else {
+            break;
+        };
+        after = last.clone();
+        for (id, anchor) in &batch {
+            if seen.contains(*id) {
+                stats.unchanged += 1;
+                continue;
+            }
+            if staged_rows > 0
+                && tx
+                    .prepare_cached(&is_staged)?
+                    .query_row([anchor], |row| row.get::<_, bool>(0))?
+            {
+                continue;
+            }
+            let (origin, body): (i64, Stored) = tx
+                .prepare_cached("SELECT origin, body FROM objects WHERE id = ?1")?
+                .query_row([id], |row| {
+                    Ok((row.get(0)?, Stored::from_value(row.get_ref(1)?)?))
+                })?;
+            if origin == Origin::Pending.code() {
+                continue;
+            }
+            delete_row(&tx, space, *id, object_type, anchor, &body)?;
+            stats.removed += 1;
+        }
+    }
 
     // New index entries are collected here and inserted into `idx` in key order at the end.
     let idx_table = format!("{table}_idx");
     tx.execute_batch(&format!(
-        "CREATE TABLE {idx_table} (object_type TEXT NOT NULL, attribute TEXT NOT NULL,
-         value_norm TEXT NOT NULL, object_id INTEGER NOT NULL)"
+        "CREATE TABLE {idx_table} ({})",
+        super::index::STAGING_COLUMNS
     ))?;
 
     let select = format!(
@@ -450,10 +591,10 @@ fn merge(
                 stats.unchanged += 1;
                 continue;
             }
-            let object = body::decode(ValueRef::Blob(&body), object_type, &anchor)?;
+            let object = body::decode(ValueRef::Blob(&body), object_type, &anchor, &space.dict)?;
             let written = stored::store(
                 &tx,
-                &space.index,
+                space.schema(),
                 &idx_table,
                 &object,
                 &body,
@@ -468,9 +609,9 @@ fn merge(
         }
     }
     tx.execute_batch(&format!(
-        "INSERT OR IGNORE INTO idx (object_type, attribute, value_norm, object_id)
-         SELECT object_type, attribute, value_norm, object_id FROM {idx_table}
-         ORDER BY object_type, attribute, value_norm, object_id;
+        "INSERT OR IGNORE INTO idx (attr, value_norm, object_id)
+         SELECT attr, value_norm, object_id FROM {idx_table}
+         ORDER BY attr, value_norm, object_id;
          DROP TABLE {idx_table};
          DROP TABLE {table};"
     ))?;
@@ -478,4 +619,27 @@ fn merge(
     super::intents::clear_anchorless(&tx, object_type, started)?;
     tx.commit()?;
     Ok(stats)
+}
+
+/// Deletes one object row and its index entries (its pending row goes by trigger).
+fn delete_row(
+    conn: &Connection,
+    space: &SqliteSpace,
+    id: i64,
+    object_type: &str,
+    anchor: &str,
+    body: &Stored,
+) -> Result<(), Fail> {
+    super::index::delete_stored_entries(
+        conn,
+        &space.index,
+        &space.dict,
+        id,
+        object_type,
+        anchor,
+        body,
+    )?;
+    conn.prepare_cached("DELETE FROM objects WHERE id = ?1")?
+        .execute([id])?;
+    Ok(())
 }

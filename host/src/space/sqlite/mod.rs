@@ -4,7 +4,8 @@
 //! # Layout
 //! - `schema`: tables, indexes, triggers and the schema version (`meta`).
 //! - `index`: index entries, rebuilt on a specification change.
-//! - `body`: the stored form of an object (compact, self-describing; older JSON still read).
+//! - `body`: the stored form of an object (compact, self-describing; older forms still read).
+//! - `dict`: the dictionary of attribute names bodies refer to by id.
 //! - `stored`: the one function that writes an object row (added / updated / unchanged,
 //!   version and index entries).
 //! - `import`: `FullImport`, staged page by page and merged in one transaction.
@@ -40,6 +41,7 @@ mod batch;
 mod body;
 mod browse;
 mod bulk;
+mod dict;
 mod import;
 mod index;
 mod intents;
@@ -65,7 +67,8 @@ pub use import::FullImport;
 pub use schema::SCHEMA_VERSION;
 
 use crate::space::error::{Fail, SpaceError};
-use index::{IndexSpec, normalise};
+use dict::Dict;
+use index::{Index, IndexSpec, normalise};
 use pending::{PendingEnd, PendingOutcome};
 use pool::ReadPool;
 use rank::{RankChange, RankList, Ranks};
@@ -89,7 +92,10 @@ pub struct SqliteSpace {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: ReadPool,
-    index: IndexSpec,
+    /// The index specification in force, with the ids of its attributes.
+    index: Index,
+    /// The attribute names bodies refer to.
+    dict: Dict,
     importing: Mutex<HashSet<String>>,
     staging_seq: AtomicU64,
     /// Bumped before and after every write transaction (writes are serialised by `writer`, so
@@ -142,7 +148,7 @@ impl SqliteSpace {
         )
         .map_err(|e| SpaceError::sqlite(path, e))?;
         configure_writer(&writer).map_err(|e| SpaceError::sqlite(path, e))?;
-        let rebuilt = prepare(&mut writer, path, &index).map_err(|e| e.at(path))?;
+        let (rebuilt, index, dict) = prepare(&mut writer, path, &index).map_err(|e| e.at(path))?;
         if let Some(objects) = rebuilt {
             tracing::info!(path = %path.display(), objects, "connector space index entries rebuilt");
         }
@@ -151,6 +157,7 @@ impl SqliteSpace {
             writer: Mutex::new(writer),
             readers: ReadPool::new(path, READERS),
             index,
+            dict,
             importing: Mutex::new(HashSet::new()),
             staging_seq: AtomicU64::new(0),
             generation: AtomicU64::new(0),
@@ -203,7 +210,7 @@ impl SqliteSpace {
 
     /// The index specification in force.
     pub fn index_spec(&self) -> &IndexSpec {
-        &self.index
+        &self.index.spec
     }
 
     /// The object with this anchor.
@@ -215,15 +222,19 @@ impl SqliteSpace {
         self.read(|conn| {
             let sql =
                 format!("SELECT {COLUMNS} FROM objects WHERE object_type = ?1 AND anchor = ?2");
-            Ok(
-                query_objects(conn, &sql, params![object_type, anchor.as_str()])?
-                    .into_iter()
-                    .next(),
-            )
+            Ok(query_objects(
+                conn,
+                &self.dict,
+                &sql,
+                params![object_type, anchor.as_str()],
+            )?
+            .into_iter()
+            .next())
         })
     }
 
     /// The object with this DN, compared case-insensitively (the first by anchor if several).
+    /// The DN is indexed by a hash: the objects with that hash are read and their DNs compared.
     pub fn get_by_dn(
         &self,
         object_type: &str,
@@ -231,13 +242,20 @@ impl SqliteSpace {
     ) -> Result<Option<StoredObject>, SpaceError> {
         let dn_norm = dn.to_lowercase();
         self.read(|conn| {
-            let sql = format!(
-                "SELECT {COLUMNS} FROM objects WHERE object_type = ?1 AND dn_norm = ?2
-                 ORDER BY anchor LIMIT 1"
-            );
-            Ok(query_objects(conn, &sql, params![object_type, dn_norm])?
-                .into_iter()
-                .next())
+            let sql =
+                format!("SELECT {COLUMNS} FROM objects WHERE object_type = ?1 AND dn_hash = ?2");
+            let hash = schema::dn_hash(&dn_norm);
+            Ok(
+                query_objects(conn, &self.dict, &sql, params![object_type, hash])?
+                    .into_iter()
+                    .filter(|s| {
+                        s.object
+                            .dn
+                            .as_ref()
+                            .is_some_and(|d| d.to_lowercase() == dn_norm)
+                    })
+                    .min_by(|a, b| a.object.anchor.cmp(&b.object.anchor)),
+            )
         })
     }
 
@@ -250,7 +268,10 @@ impl SqliteSpace {
         attribute: &str,
         value: &str,
     ) -> Result<Vec<StoredObject>, SpaceError> {
-        let Some(attr) = self.index.find(object_type, attribute) else {
+        let (Some(attr), Some(id)) = (
+            self.index.spec.find(object_type, attribute),
+            self.index.id(object_type, attribute),
+        ) else {
             return Err(SpaceError::NotIndexed {
                 object_type: object_type.to_owned(),
                 attribute: attribute.to_owned(),
@@ -263,12 +284,11 @@ impl SqliteSpace {
             // 16 % of the host's CPU under lookup load); this form is prepared once.
             let sql = format!(
                 "SELECT {O_COLUMNS} FROM objects o WHERE o.id IN
-                 (SELECT i.object_id FROM idx i
-                  WHERE i.object_type = ?1 AND i.attribute = ?2 AND i.value_norm = ?3)"
+                 (SELECT i.object_id FROM idx i WHERE i.attr = ?1 AND i.value_norm = ?2)"
             );
             // The index yields hits in object-id order; sorting the (usually single) hit here
             // spares SQLite a sorter per call.
-            let mut found = query_objects(conn, &sql, params![object_type, attribute, norm])?;
+            let mut found = query_objects(conn, &self.dict, &sql, params![id, norm])?;
             found.sort_by(|a, b| a.object.anchor.cmp(&b.object.anchor));
             Ok(found)
         })
@@ -276,7 +296,7 @@ impl SqliteSpace {
 
     /// Whether `lookup` can answer for this attribute.
     pub fn is_indexed(&self, object_type: &str, attribute: &str) -> bool {
-        self.index.find(object_type, attribute).is_some()
+        self.index.spec.find(object_type, attribute).is_some()
     }
 
     /// The number of objects of a type (a single row read, kept by triggers).
@@ -481,7 +501,7 @@ impl SqliteSpace {
             raw.sort_unstable_by_key(|(id, _)| *id);
             Ok(raw
                 .into_iter()
-                .map(|(_, row)| row.decode())
+                .map(|(_, row)| row.decode(&self.dict))
                 .collect::<Result<_, _>>()?)
         })
     }
@@ -523,6 +543,7 @@ impl SqliteSpace {
                 );
                 query_objects(
                     conn,
+                    &self.dict,
                     &sql,
                     params![object_type, after.as_str(), to_i64(limit)],
                 )
@@ -531,7 +552,7 @@ impl SqliteSpace {
                 let sql = format!(
                     "SELECT {COLUMNS} FROM objects WHERE object_type = ?1 ORDER BY anchor LIMIT ?2"
                 );
-                query_objects(conn, &sql, params![object_type, to_i64(limit)])
+                query_objects(conn, &self.dict, &sql, params![object_type, to_i64(limit)])
             }
         })
     }
@@ -545,13 +566,13 @@ impl SqliteSpace {
         object: &ConnectorObject,
         origin: Origin,
     ) -> Result<StoredObject, SpaceError> {
-        let body = stored::encode(object)?;
+        let body = self.encode(object)?;
         let written = self.write_ranked(|tx, changes| {
             intents::clear_anchor(tx, &object.object_type, object.anchor.as_str())?;
             let existing = stored::find(tx, &object.object_type, object.anchor.as_str())?;
             let written = stored::store(
                 tx,
-                &self.index,
+                self.schema(),
                 index::IDX,
                 object,
                 &body,
@@ -572,7 +593,7 @@ impl SqliteSpace {
     pub fn remove(&self, object_type: &str, anchor: &Anchor) -> Result<bool, SpaceError> {
         self.write_ranked(|tx, changes| {
             intents::clear_anchor(tx, object_type, anchor.as_str())?;
-            let removed = delete_object(tx, object_type, anchor)?;
+            let removed = delete_object(tx, self.schema(), object_type, anchor)?;
             if let Some(id) = removed {
                 changes.push(RankChange::Removed(object_type.to_owned(), id));
             }
@@ -593,7 +614,7 @@ impl SqliteSpace {
         let mut encoded = Vec::with_capacity(items.len());
         for item in items {
             encoded.push(match item {
-                ImportItem::Upsert(object) => Some(stored::encode(object)?),
+                ImportItem::Upsert(object) => Some(self.encode(object)?),
                 ImportItem::Delete { .. } => None,
             });
         }
@@ -608,7 +629,7 @@ impl SqliteSpace {
                         let existing = stored::find(tx, object_type, object.anchor.as_str())?;
                         let written = stored::store(
                             tx,
-                            &self.index,
+                            self.schema(),
                             index::IDX,
                             object,
                             body,
@@ -633,7 +654,7 @@ impl SqliteSpace {
                                 outcome: PendingOutcome::Rejected,
                             });
                         }
-                        if let Some(id) = delete_object(tx, object_type, anchor)? {
+                        if let Some(id) = delete_object(tx, self.schema(), object_type, anchor)? {
                             changes.push(RankChange::Removed(object_type.to_owned(), id));
                             stats.removed += 1;
                         }
@@ -662,9 +683,37 @@ impl SqliteSpace {
         })
     }
 
-    /// Runs `f` on a pooled read-only connection.
-    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, Fail>) -> Result<T, SpaceError> {
-        self.readers.with(f)
+    /// Runs `f` on a pooled read-only connection. When a body named an attribute id this
+    /// process does not know (another process added the name), the dictionary is read again
+    /// and `f` runs once more.
+    fn read<T>(&self, f: impl Fn(&Connection) -> Result<T, Fail>) -> Result<T, SpaceError> {
+        match self.readers.with(&f) {
+            Err(_) if self.dict.take_missed() => {
+                self.readers.with(|conn| self.dict.reload(conn))?;
+                self.readers.with(&f)
+            }
+            result => result,
+        }
+    }
+
+    /// Encodes an object's body, first giving new attribute names their ids (on the writer
+    /// connection: never call it while holding the writer).
+    pub(crate) fn encode(&self, object: &ConnectorObject) -> Result<Vec<u8>, SpaceError> {
+        if let Some(body) = body::encode(object, &self.dict)? {
+            return Ok(body);
+        }
+        {
+            let conn = self.writer();
+            self.dict
+                .allocate(&conn, object.attributes.keys())
+                .map_err(|e| SpaceError::sqlite(&self.path, e))?;
+        }
+        body::encode(object, &self.dict)?.ok_or_else(|| {
+            SpaceError::Corrupt(format!(
+                "attribute names of object {} have no ids after they were given some",
+                object.anchor
+            ))
+        })
     }
 
     /// The writer connection (a poisoned lock is taken over: SQLite rolled back whatever the
@@ -739,16 +788,56 @@ impl Drop for Generation<'_> {
     }
 }
 
-/// Deletes an object (its index entries and pending row go by trigger); its id when it was
-/// there.
+/// Deletes an object: its index entries (from its stored values), its row (its pending row
+/// goes by trigger); its id when it was there.
 fn delete_object(
     conn: &Connection,
+    schema: Schema<'_>,
     object_type: &str,
     anchor: &Anchor,
-) -> rusqlite::Result<Option<i64>> {
-    conn.prepare_cached("DELETE FROM objects WHERE object_type = ?1 AND anchor = ?2 RETURNING id")?
-        .query_row(params![object_type, anchor.as_str()], |row| row.get(0))
-        .optional()
+) -> Result<Option<i64>, Fail> {
+    let removed = conn
+        .prepare_cached(
+            "DELETE FROM objects WHERE object_type = ?1 AND anchor = ?2 RETURNING id, body",
+        )?
+        .query_row(params![object_type, anchor.as_str()], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                body::Stored::from_value(row.get_ref(1)?)?,
+            ))
+        })
+        .optional()?;
+    let Some((id, body)) = removed else {
+        return Ok(None);
+    };
+    index::delete_stored_entries(
+        conn,
+        schema.index,
+        schema.dict,
+        id,
+        object_type,
+        anchor.as_str(),
+        &body,
+    )?;
+    Ok(Some(id))
+}
+
+/// What writing an object needs beside the connection: the index in force and the
+/// dictionary of attribute names.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Schema<'a> {
+    pub index: &'a Index,
+    pub dict: &'a Dict,
+}
+
+impl SqliteSpace {
+    /// The index and the dictionary, for writing objects.
+    pub(crate) fn schema(&self) -> Schema<'_> {
+        Schema {
+            index: &self.index,
+            dict: &self.dict,
+        }
+    }
 }
 
 /// Stores or clears the watermark of a type, inside the caller's transaction.
@@ -788,9 +877,14 @@ fn configure_writer(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Creates or checks the schema and brings index entries in line with `index`. Returns the
-/// number of objects read when entries were rebuilt.
-fn prepare(conn: &mut Connection, path: &Path, index: &IndexSpec) -> Result<Option<u64>, Fail> {
+/// Creates or checks the schema and brings index entries in line with `spec`. Returns the
+/// number of objects read when entries were rebuilt, the index with its attribute ids, and the
+/// dictionary of attribute names.
+fn prepare(
+    conn: &mut Connection,
+    path: &Path,
+    spec: &IndexSpec,
+) -> Result<(Option<u64>, Index, Dict), Fail> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     match schema::prepare(&tx)? {
         schema::Prepared::Ready => {}
@@ -816,16 +910,18 @@ fn prepare(conn: &mut Connection, path: &Path, index: &IndexSpec) -> Result<Opti
     let stored = schema::get_meta(&tx, "index_spec")?
         .map(|text| IndexSpec::from_stored(&text))
         .unwrap_or_default();
-    let change = index::diff(&stored, index);
+    let index = Index::load(&tx, spec)?;
+    let dict = Dict::load(&tx)?;
+    let change = index::diff(&stored, spec);
     let rebuilt = if change.is_empty() {
         None
     } else {
-        let objects = index::apply_change(&tx, &change)?;
-        schema::set_meta(&tx, "index_spec", &index.to_stored())?;
+        let objects = index::apply_change(&tx, &index, &dict, &change)?;
+        schema::set_meta(&tx, "index_spec", &spec.to_stored())?;
         Some(objects)
     };
     tx.commit()?;
-    Ok(rebuilt)
+    Ok((rebuilt, index, dict))
 }
 
 /// A count or offset as SQLite's integer, saturating.

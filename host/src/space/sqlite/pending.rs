@@ -48,7 +48,7 @@ impl SqliteSpace {
         object: &connector_core::ConnectorObject,
         detail: &str,
     ) -> Result<StoredObject, SpaceError> {
-        let body = stored::encode(object)?;
+        let body = self.encode(object)?;
         let written = self.write_ranked(|tx, changes| {
             let now = OffsetDateTime::now_utc();
             super::intents::clear_anchor(tx, &object.object_type, object.anchor.as_str())?;
@@ -56,7 +56,7 @@ impl SqliteSpace {
             let is_new = existing.is_none();
             let written = stored::store(
                 tx,
-                &self.index,
+                self.schema(),
                 super::index::IDX,
                 object,
                 &body,
@@ -105,7 +105,7 @@ impl SqliteSpace {
             raw.into_iter()
                 .map(|(detail, since, row)| {
                     Ok(PendingExport {
-                        object: row.decode()?,
+                        object: row.decode(&self.dict)?,
                         detail,
                         since: stored::from_nanos(since)?,
                     })

@@ -9,20 +9,24 @@ use connector_core::object::ConnectorObject;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use time::OffsetDateTime;
 
+use super::Schema;
 use super::body::{self, Stored};
+use super::dict::Dict;
 use super::index::{self};
 use crate::space::error::{Fail, SpaceError};
-use crate::space::index::IndexSpec;
 pub(crate) use crate::space::stored::{
     Change, ImportStats, Origin, StoredObject, Written, dn_norm,
 };
 
-/// The columns `from_row` reads, in order.
-pub(crate) const COLUMNS: &str = "body, object_type, anchor, created, modified, version, origin";
+/// The columns `from_row` reads, in order. Since schema version 5 a row never modified since
+/// its creation stores `modified` as 0 (no bytes in SQLite's record format, where the same
+/// instant took eight): it reads as `created`.
+pub(crate) const COLUMNS: &str = "body, object_type, anchor, created, \
+     CASE modified WHEN 0 THEN created ELSE modified END, version, origin";
 
 /// The same columns qualified by the alias `o`.
-pub(crate) const O_COLUMNS: &str =
-    "o.body, o.object_type, o.anchor, o.created, o.modified, o.version, o.origin";
+pub(crate) const O_COLUMNS: &str = "o.body, o.object_type, o.anchor, o.created, \
+     CASE o.modified WHEN 0 THEN o.created ELSE o.modified END, o.version, o.origin";
 
 /// Nanoseconds since the Unix epoch, as stored (good until the year 2262).
 pub(crate) fn to_nanos(t: OffsetDateTime) -> i64 {
@@ -61,8 +65,8 @@ impl RawRow {
     }
 
     /// Decodes the row.
-    pub fn decode(self) -> Result<StoredObject, SpaceError> {
-        let object = body::decode(self.body.as_value(), &self.object_type, &self.anchor)?;
+    pub fn decode(self, dict: &Dict) -> Result<StoredObject, SpaceError> {
+        let object = body::decode(self.body.as_value(), &self.object_type, &self.anchor, dict)?;
         Ok(StoredObject {
             object,
             created: from_nanos(self.created)?,
@@ -76,6 +80,7 @@ impl RawRow {
 /// Runs a query of `COLUMNS` rows and decodes them.
 pub(crate) fn query_objects(
     conn: &Connection,
+    dict: &Dict,
     sql: &str,
     params: impl rusqlite::Params,
 ) -> Result<Vec<StoredObject>, Fail> {
@@ -85,7 +90,7 @@ pub(crate) fn query_objects(
         .collect::<rusqlite::Result<_>>()?;
     Ok(raw
         .into_iter()
-        .map(RawRow::decode)
+        .map(|row| row.decode(dict))
         .collect::<Result<_, _>>()?)
 }
 
@@ -123,9 +128,9 @@ pub(crate) fn find(
         .map(Option::flatten)
 }
 
-/// Encodes an object for storage (the compact body).
-pub(crate) fn encode(object: &ConnectorObject) -> Result<Vec<u8>, SpaceError> {
-    body::encode(object)
+/// The DN as indexed (`objects.dn_hash`): the hash of the lower-cased DN.
+pub(crate) fn dn_hash(object: &ConnectorObject) -> Option<i64> {
+    dn_norm(object).map(|dn| super::schema::dn_hash(&dn))
 }
 
 /// Writes `object` (serialised as `body`) over `existing`, inside the caller's transaction,
@@ -133,7 +138,7 @@ pub(crate) fn encode(object: &ConnectorObject) -> Result<Vec<u8>, SpaceError> {
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn store(
     conn: &Connection,
-    spec: &IndexSpec,
+    schema: Schema<'_>,
     idx_table: &str,
     object: &ConnectorObject,
     body: &[u8],
@@ -154,13 +159,13 @@ pub(crate) fn store(
     };
     let same = existing
         .as_ref()
-        .is_some_and(|old| body::same_content(&old.row.body, body));
+        .is_some_and(|old| body::same_content(&old.row.body, body, schema.dict));
     if let Some(old) = existing
         .as_ref()
-        .filter(|old| same && old.row.body.is_json())
+        .filter(|old| same && !old.row.body.is_current())
     {
-        // An older space's JSON body with this very content: stored in the compact form now,
-        // which is not a change (same version, same ETag).
+        // An older space's body (JSON, or names as text) with this very content: stored in the
+        // current form now, which is not a change (same version, same ETag).
         conn.prepare_cached("UPDATE objects SET body = ?2 WHERE id = ?1")?
             .execute(params![old.id, body])?;
     }
@@ -193,20 +198,27 @@ pub(crate) fn store(
             let created = from_nanos(old.row.created)?;
             let version = old.row.version.saturating_add(1);
             conn.prepare_cached(
-                "UPDATE objects SET dn_norm = ?2, body = ?3, modified = ?4, version = ?5,
+                "UPDATE objects SET dn_hash = ?2, body = ?3, modified = ?4, version = ?5,
                  origin = ?6 WHERE id = ?1",
             )?
             .execute(params![
                 old.id,
-                dn_norm(object),
+                dn_hash(object),
                 body,
                 now_nanos,
                 version,
                 origin.code()
             ])?;
-            conn.prepare_cached("DELETE FROM idx WHERE object_id = ?1")?
-                .execute([old.id])?;
-            index::write_entries(conn, spec, idx_table, old.id, object)?;
+            index::delete_stored_entries(
+                conn,
+                schema.index,
+                schema.dict,
+                old.id,
+                &object.object_type,
+                object.anchor.as_str(),
+                &old.row.body,
+            )?;
+            index::write_entries(conn, schema.index, idx_table, old.id, object)?;
             Ok(Written {
                 id: old.id,
                 change: Change::Updated,
@@ -219,19 +231,19 @@ pub(crate) fn store(
         }
         None => {
             conn.prepare_cached(
-                "INSERT INTO objects (object_type, anchor, dn_norm, body, created, modified,
-                 version, origin) VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1, ?6)",
+                "INSERT INTO objects (object_type, anchor, dn_hash, body, created, modified,
+                 version, origin) VALUES (?1, ?2, ?3, ?4, ?5, 0, 1, ?6)",
             )?
             .execute(params![
                 object.object_type,
                 object.anchor.as_str(),
-                dn_norm(object),
+                dn_hash(object),
                 body,
                 now_nanos,
                 origin.code()
             ])?;
             let id = conn.last_insert_rowid();
-            index::write_entries(conn, spec, idx_table, id, object)?;
+            index::write_entries(conn, schema.index, idx_table, id, object)?;
             Ok(Written {
                 id,
                 change: Change::Added,
