@@ -213,12 +213,13 @@ where
 /// run with the host's answer.
 pub async fn timed_creates<F, Fut>(
     post: F,
-    range: std::ops::Range<usize>,
+    range: impl IntoIterator<Item = usize, IntoIter: ExactSizeIterator>,
 ) -> Result<Summary, BenchError>
 where
     F: Fn(usize) -> Fut,
     Fut: std::future::Future<Output = reqwest::Result<reqwest::Response>>,
 {
+    let range = range.into_iter();
     let mut latencies = Vec::with_capacity(range.len());
     let started = Instant::now();
     for i in range {

@@ -49,6 +49,11 @@ struct Args {
     /// Also measure lookups and `/healthz` at C=32 with `wrk` (when it is installed).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     wrk: bool,
+    /// Users created through `POST /Users` (8 connections) after the lookup points of each
+    /// size, followed by the C=32 lookups again: are lookups flat after that many
+    /// write-throughs (0: skip).
+    #[arg(long, default_value_t = 0)]
+    write_throughs: usize,
     /// Also rerun the largest size at C=32 with `RUST_LOG=warn` (no per-request log line).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     quiet_rerun: bool,
@@ -272,6 +277,20 @@ fn lookups_for_size(
     if args.wrk {
         wrk_points(&dir, &host, n, duration, rows)?;
     }
+    if args.write_throughs > 0
+        && let Some(before) = c32_rate
+    {
+        after_write_throughs(
+            rt,
+            &dir,
+            &mut host,
+            n,
+            args.write_throughs,
+            duration,
+            before,
+            rows,
+        )?;
+    }
     if restart {
         progress(format!("{}: list pages, C=1, {duration:?}", k(n)));
         let l = rt.block_on(load::run(
@@ -363,6 +382,83 @@ fn lookups_for_size(
         c32_rate,
         peak_after_import: idle,
     })
+}
+
+/// `count` users created through the SCIM endpoint (8 connections, each create a write-through
+/// into the space), then the C=32 lookups of imported users again: the space grown by writes
+/// rather than by a bulk import, its index pages split by random inserts.
+#[allow(clippy::too_many_arguments, reason = "one bench point, called once")]
+fn after_write_throughs(
+    rt: &tokio::runtime::Runtime,
+    dir: &HostDir,
+    host: &mut HostProcess,
+    n: u64,
+    count: usize,
+    duration: Duration,
+    before: f64,
+    rows: &mut Vec<Row>,
+) -> Result<()> {
+    progress(format!(
+        "{}: {count} creates through SCIM, 8 connections",
+        k(n)
+    ));
+    let pem = std::fs::read(dir.cert())?;
+    let client = load::client(&pem)?;
+    let url = format!("{}/Users", dir.scim_base());
+    let auth = format!("Bearer {}", dir.token);
+    let started = Instant::now();
+    rt.block_on(async {
+        let mut streams = tokio::task::JoinSet::new();
+        for s in 0..8 {
+            let (client, url, auth) = (client.clone(), url.clone(), auth.clone());
+            streams.spawn(async move {
+                let post = |i: usize| {
+                    let user = format!("wt{i}");
+                    client
+                        .post(&url)
+                        .header("authorization", &auth)
+                        .header("content-type", "application/scim+json")
+                        .json(&create_body(&user, &user, &user))
+                        .send()
+                };
+                load::timed_creates(post, (s..count).step_by(8).collect::<Vec<_>>()).await
+            });
+        }
+        while let Some(done) = streams.join_next().await {
+            done??;
+        }
+        anyhow::Ok(())
+    })?;
+    let took = started.elapsed();
+    host.check_running()?;
+    let ep = endpoint(dir)?;
+    progress(format!(
+        "{}: lookups after the creates, C=32, {duration:?}",
+        k(n)
+    ));
+    let s = rt.block_on(load::run(
+        &pem,
+        &ep,
+        Request::Lookup { users: n },
+        32,
+        duration,
+    ))?;
+    rows.push(Row::new(
+        format!("Lookup by UserName after {count} write-throughs, {} objects, C=32", k(n)),
+        format!(
+            "{} req/s; p50 {}; p99 {}; {} errors; {:.2}× the same lookups before the creates ({} creates/s over 8 connections)",
+            thousands(s.rate),
+            ms(s.p50),
+            ms(s.p99),
+            s.errors,
+            s.rate / before.max(1.0),
+            thousands(count as f64 / took.as_secs_f64()),
+        ),
+        "flat after 100k write-throughs",
+        Verdict::NoTarget,
+        "`POST /Users` of new users `wt<i>` on 8 keep-alive connections (each a staging-table insert, an intent and a write-through into the space), then the C=32 bench-client lookups of random imported users again on the same host",
+    ));
+    Ok(())
 }
 
 /// Lookups and `/healthz` at C=32 through wrk, one after the other on the same host.
