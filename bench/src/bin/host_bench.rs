@@ -277,20 +277,6 @@ fn lookups_for_size(
     if args.wrk {
         wrk_points(&dir, &host, n, duration, rows)?;
     }
-    if args.write_throughs > 0
-        && let Some(before) = c32_rate
-    {
-        after_write_throughs(
-            rt,
-            &dir,
-            &mut host,
-            n,
-            args.write_throughs,
-            duration,
-            before,
-            rows,
-        )?;
-    }
     if restart {
         progress(format!("{}: list pages, C=1, {duration:?}", k(n)));
         let l = rt.block_on(load::run(
@@ -307,6 +293,21 @@ fn lookups_for_size(
             Verdict::of(l.ok > 0 && l.errors == 0 && l.p99 < LIST_TARGET),
             "sequential `GET /Users?startIndex=<random 1..n-99>&count=100` on one connection; counted only when `totalResults` equals the number of objects and the page holds 100 resources",
         ));
+    }
+    // After the list pages, which expect the space to hold the imported objects only.
+    if args.write_throughs > 0
+        && let Some(before) = c32_rate
+    {
+        after_write_throughs(
+            rt,
+            &dir,
+            &mut host,
+            n,
+            args.write_throughs,
+            duration,
+            before,
+            rows,
+        )?;
     }
     let loaded = host.memory()?;
     rows.push(Row::new(
