@@ -48,6 +48,21 @@ pub fn is_single_result(body: &[u8]) -> bool {
         .unwrap_or(false)
 }
 
+/// `POST <users_url>` creating the user `user` (userName, external id and display name all
+/// `user`), with the bearer `authorization` header value.
+pub fn create_request(
+    client: &reqwest::Client,
+    users_url: &str,
+    authorization: &str,
+    user: &str,
+) -> reqwest::RequestBuilder {
+    client
+        .post(users_url)
+        .header("authorization", authorization)
+        .header("content-type", "application/scim+json")
+        .json(&create_body(user, user, user))
+}
+
 /// A create as Entra sends it for an `ecma2host` connector over the `Employees` table shape.
 pub fn create_body(employee_id: &str, user: &str, display: &str) -> Value {
     json!({

@@ -15,7 +15,7 @@ use bench::host::{HostDir, HostProcess, Memory, Target, host_binary};
 use bench::load::{self, Endpoint, Request, SplitMix};
 use bench::odbc::{BenchDb, Server};
 use bench::report::{Row, Verdict, render, thousands};
-use bench::scim::{create_body, disable_body};
+use bench::scim::{create_body, create_request, disable_body};
 use bench::staging::{
     DirectSync, count_sqlite, create_twin_sqlite, direct_inserts_sqlite, employee_id, fill_sqlite,
     read_all_sqlite,
@@ -413,15 +413,8 @@ fn after_write_throughs(
         for s in 0..8 {
             let (client, url, auth) = (client.clone(), url.clone(), auth.clone());
             streams.spawn(async move {
-                let post = |i: usize| {
-                    let user = format!("wt{i}");
-                    client
-                        .post(&url)
-                        .header("authorization", &auth)
-                        .header("content-type", "application/scim+json")
-                        .json(&create_body(&user, &user, &user))
-                        .send()
-                };
+                let post =
+                    |i: usize| create_request(&client, &url, &auth, &format!("wt{i}")).send();
                 load::timed_creates(post, (s..count).step_by(8).collect::<Vec<_>>()).await
             });
         }

@@ -25,7 +25,7 @@ use anyhow::{Context, Result, bail};
 use bench::host::{HostDir, HostProcess, Target, config_text, host_binary};
 use bench::load::{self, Endpoint, Request, SplitMix};
 use bench::report::{Row, Verdict, render};
-use bench::scim::create_body;
+use bench::scim::create_request;
 use bench::staging::fill_sqlite;
 use bench::stats::{Summary, ms};
 use bench::wrk::{self, WrkLoad};
@@ -177,15 +177,7 @@ async fn creates(dir: &HostDir, tag: &str, creates: usize) -> Result<Summary> {
     let client = load::client(&pem)?;
     let url = format!("{}/Users", dir.scim_base());
     let auth = format!("Bearer {}", dir.token);
-    let post = |i: usize| {
-        let user = format!("{tag}-{i}");
-        client
-            .post(&url)
-            .header("authorization", &auth)
-            .header("content-type", "application/scim+json")
-            .json(&create_body(&user, &user, &user))
-            .send()
-    };
+    let post = |i: usize| create_request(&client, &url, &auth, &format!("{tag}-{i}")).send();
     Ok(load::timed_creates(post, 0..creates).await?)
 }
 

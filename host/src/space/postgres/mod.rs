@@ -246,6 +246,26 @@ pub fn migrate(url: &str, password: Option<&str>) -> Result<(i64, i64), SpaceErr
     schema::migrate(&mut conn, &pool.describe)
 }
 
+/// The connections of a space at `url` (pool, export-lock pool, asynchronous readers), after
+/// creating or migrating the schema on one of them.
+fn connections(
+    url: &str,
+    password: Option<&str>,
+) -> Result<(Arc<Pool>, Arc<Pool>, Reader), SpaceError> {
+    let (config, tls, describe) = config(url, password)?;
+    let reader = Reader::new(config.clone(), tls.clone(), describe.clone());
+    let pool = Pool::new(
+        config.clone().into(),
+        tls.clone(),
+        describe.clone(),
+        POOL_MAX,
+    );
+    let lock_pool = Pool::new(config.into(), tls, describe, LOCK_POOL_MAX);
+    let mut conn = pool.connect()?;
+    schema::migrate(&mut conn, &pool.describe)?;
+    Ok((pool, lock_pool, reader))
+}
+
 /// A 64-bit advisory lock key for `key` of `connector` (a collision only serialises more).
 pub(crate) fn lock_key(connector: &str, key: &str) -> i64 {
     let digest = Sha256::new()
@@ -275,19 +295,7 @@ impl PgSpace {
         connector: &str,
         index: IndexSpec,
     ) -> Result<PgSpace, SpaceError> {
-        let (config, tls, describe) = config(url, password)?;
-        let reader = Reader::new(config.clone(), tls.clone(), describe.clone());
-        let pool = Pool::new(
-            config.clone().into(),
-            tls.clone(),
-            describe.clone(),
-            POOL_MAX,
-        );
-        let lock_pool = Pool::new(config.into(), tls, describe, LOCK_POOL_MAX);
-        {
-            let mut conn = pool.connect()?;
-            schema::migrate(&mut conn, &pool.describe)?;
-        }
+        let (pool, lock_pool, reader) = connections(url, password)?;
         let space = PgSpace {
             pool,
             lock_pool,
@@ -311,18 +319,9 @@ impl PgSpace {
         password: Option<&str>,
         connector: &str,
     ) -> Result<PgSpace, SpaceError> {
-        let (config, tls, describe) = config(url, password)?;
-        let reader = Reader::new(config.clone(), tls.clone(), describe.clone());
-        let pool = Pool::new(
-            config.clone().into(),
-            tls.clone(),
-            describe.clone(),
-            POOL_MAX,
-        );
-        let lock_pool = Pool::new(config.into(), tls, describe, LOCK_POOL_MAX);
+        let (pool, lock_pool, reader) = connections(url, password)?;
         let stored = {
             let mut conn = pool.connect()?;
-            schema::migrate(&mut conn, &pool.describe)?;
             conn.client
                 .query_opt(
                     "SELECT value FROM meta WHERE connector = $1 AND key = 'index_spec'",
