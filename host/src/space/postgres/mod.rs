@@ -433,8 +433,7 @@ impl PgSpace {
         attribute: &str,
         value: &str,
     ) -> Result<Vec<StoredObject>, SpaceError> {
-        let attr = self.indexed(object_type, attribute)?;
-        let norm = normalise(value, attr.case_exact);
+        let norm = self.lookup_value(object_type, attribute, value)?;
         self.read(|db| {
             let rows = db.query(
                 reader::LOOKUP,
@@ -474,11 +473,22 @@ impl PgSpace {
         attribute: &str,
         value: &str,
     ) -> Result<Vec<StoredObject>, SpaceError> {
-        let attr = self.indexed(object_type, attribute)?;
-        let norm = normalise(value, attr.case_exact);
+        let norm = self.lookup_value(object_type, attribute, value)?;
         let params: [&(dyn postgres::types::ToSql + Sync); 4] =
             [&self.connector, &object_type, &attribute, &norm];
         self.reader.objects(Read::Lookup, &params).await
+    }
+
+    /// `value` as the index stores it for `attribute`; [`SpaceError::NotIndexed`] without an
+    /// index.
+    pub(super) fn lookup_value(
+        &self,
+        object_type: &str,
+        attribute: &str,
+        value: &str,
+    ) -> Result<String, SpaceError> {
+        let attr = self.indexed(object_type, attribute)?;
+        Ok(normalise(value, attr.case_exact))
     }
 
     fn indexed(&self, object_type: &str, attribute: &str) -> Result<&IndexedAttribute, SpaceError> {

@@ -14,7 +14,6 @@ use super::store::{self, O_COLUMNS, RawRow, from_nanos, to_nanos};
 use super::{PgSpace, to_i64};
 use crate::space::{
     ImportStats, Intent, Origin, PendingEnd, PendingExport, RunRecord, SpaceError, StoredObject,
-    normalise,
 };
 
 /// The outcome of a run that has not finished.
@@ -255,8 +254,7 @@ impl PgSpace {
         offset: u64,
         limit: u64,
     ) -> Result<(u64, Vec<StoredObject>), SpaceError> {
-        let attr = self.indexed(object_type, attribute)?;
-        let norm = normalise(value, attr.case_exact);
+        let norm = self.lookup_value(object_type, attribute, value)?;
         let sql = format!(
             "SELECT {O_COLUMNS} FROM idx i JOIN objects o ON o.id = i.object_id
              WHERE i.connector = $1 AND i.object_type = $2 AND i.attribute = $3
