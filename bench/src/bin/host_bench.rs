@@ -567,53 +567,65 @@ impl ExportClient {
     /// create's size that the host answers from the space, with no export): the latencies and
     /// the wall time.
     async fn get(&self, ids: &[String]) -> Result<(Vec<Duration>, Duration)> {
-        let mut lat = Vec::with_capacity(ids.len());
-        let started = Instant::now();
-        for id in ids {
-            let t = Instant::now();
-            let r = self
-                .client
-                .get(format!("{}/Users/{id}", self.ep.scim_base))
-                .header(
-                    reqwest::header::AUTHORIZATION,
-                    self.ep.authorization.clone(),
-                )
-                .send()
-                .await?;
-            let status = r.status();
-            let body: serde_json::Value = r.json().await?;
-            if status != reqwest::StatusCode::OK || body.get("id").is_none() {
-                bail!("GET of {id} answered {status}: {body}");
-            }
-            lat.push(t.elapsed());
-        }
-        Ok((lat, started.elapsed()))
+        self.each_user(
+            ids,
+            |url| self.client.get(url),
+            |id, status, body| {
+                let body: serde_json::Value = serde_json::from_slice(body)?;
+                if status != reqwest::StatusCode::OK || body.get("id").is_none() {
+                    bail!("GET of {id} answered {status}: {body}");
+                }
+                Ok(())
+            },
+        )
+        .await
     }
 
     /// Entra's default disable PATCH for each SCIM id, sequentially; returns the latencies and
     /// the wall time.
     async fn disable(&self, ids: &[String]) -> Result<(Vec<Duration>, Duration)> {
         let body = disable_body().to_string();
+        self.each_user(
+            ids,
+            |url| {
+                self.client
+                    .patch(url)
+                    .header(reqwest::header::CONTENT_TYPE, "application/scim+json")
+                    .body(body.clone())
+            },
+            |id, status, _| {
+                if status != reqwest::StatusCode::OK && status != reqwest::StatusCode::NO_CONTENT {
+                    bail!("disable of {id} answered {status}");
+                }
+                Ok(())
+            },
+        )
+        .await
+    }
+
+    /// `request(<users>/{id})` with the bearer header for each SCIM id, one after the other,
+    /// each timed until its whole answer is read and passed to `check`: the latencies and the
+    /// wall time.
+    async fn each_user(
+        &self,
+        ids: &[String],
+        request: impl Fn(String) -> reqwest::RequestBuilder,
+        check: impl Fn(&str, reqwest::StatusCode, &[u8]) -> Result<()>,
+    ) -> Result<(Vec<Duration>, Duration)> {
         let mut lat = Vec::with_capacity(ids.len());
         let started = Instant::now();
         for id in ids {
             let t = Instant::now();
-            let r = self
-                .client
-                .patch(format!("{}/Users/{id}", self.ep.scim_base))
+            let r = request(format!("{}/Users/{id}", self.ep.scim_base))
                 .header(
                     reqwest::header::AUTHORIZATION,
                     self.ep.authorization.clone(),
                 )
-                .header(reqwest::header::CONTENT_TYPE, "application/scim+json")
-                .body(body.clone())
                 .send()
                 .await?;
             let status = r.status();
-            let _ = r.bytes().await?;
-            if status != reqwest::StatusCode::OK && status != reqwest::StatusCode::NO_CONTENT {
-                bail!("disable of {id} answered {status}");
-            }
+            let body = r.bytes().await?;
+            check(id, status, &body)?;
             lat.push(t.elapsed());
         }
         Ok((lat, started.elapsed()))
